@@ -1,0 +1,124 @@
+"""The `align` command line (Typer). `python cli.py ...` at the repo root is the same app."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from align import __version__
+from align.errors import AlignError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Chain post-training methods as resumable recipes.")
+world_app = typer.Typer(no_args_is_help=True, help="The embedded default world (tiny models and data).")
+app.add_typer(world_app, name="world")
+console = Console()
+
+
+def fail(message: str) -> None:
+    Console(stderr=True).print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(2)
+
+
+def version_callback(value: bool):
+    if value:
+        console.print(f"align {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
+                                      help="Show the version and exit.")):
+    """align: SFT, reward models, rejection sampling, DPO, distillation and ReST-EM as one resumable chain."""
+
+
+@app.command(context_settings={"allow_extra_args": False})
+def run(recipe: str = typer.Argument(..., help="a name in recipes/ or a path to a YAML recipe"),
+        overrides: Optional[List[str]] = typer.Argument(None, help="dotted key=value overrides"),
+        run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="default: runs/<recipe>"),
+        smoke: bool = typer.Option(False, "--smoke", help="tiny sizes: the same recipe in seconds")):
+    """Run a recipe; running the same command again resumes it and skips finished stages."""
+    from align.engine import Engine
+    from align.progress import track
+    from align.recipe import load_recipe
+    from align.report import summary_table, write_report
+
+    try:
+        plan = load_recipe(recipe, overrides or [], smoke=smoke)
+        target = run_dir or Path("runs") / (plan.name + ("-smoke" if smoke else ""))
+        engine = Engine(plan, target, console=console, progress_factory=track)
+        summaries = engine.run()
+    except AlignError as exc:
+        fail(str(exc))
+    except (ValueError, OSError) as exc:
+        fail(f"{type(exc).__name__}: {exc}")
+    console.print(summary_table(summaries, title=f"{plan.name}: {target}"))
+    report = write_report(target)
+    console.print(f"report: {report}")
+
+
+@app.command()
+def recipes():
+    """List the recipes in recipes/ with their one-line descriptions."""
+    import yaml
+
+    from align.recipe import RECIPES_DIR
+
+    table = Table("recipe", "description")
+    for path in sorted(RECIPES_DIR.glob("*.yaml")):
+        doc = yaml.safe_load(path.read_text()) or {}
+        table.add_row(path.stem, str(doc.get("description", "")))
+    console.print(table)
+
+
+@app.command()
+def show(run_dir: Path, as_json: bool = typer.Option(False, "--json", help="machine-readable output")):
+    """Stages, status and key metrics of a run."""
+    from align.report import run_overview
+
+    try:
+        overview = run_overview(run_dir)
+    except AlignError as exc:
+        fail(str(exc))
+    if as_json:
+        sys.stdout.write(json.dumps(overview, indent=2) + "\n")
+        return
+    table = Table("stage", "status", "metrics", title=f"{overview['recipe']} ({run_dir})")
+    for stage in overview["stages"]:
+        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                          for k, v in stage["metrics"].items())
+        table.add_row(stage["name"], stage["status"], shown)
+    console.print(table)
+
+
+@app.command()
+def report(run_dir: Path):
+    """(Re)write RUN_DIR/report.md with PNG plots."""
+    from align.report import write_report
+
+    try:
+        console.print(f"report: {write_report(run_dir)}")
+    except AlignError as exc:
+        fail(str(exc))
+
+
+@world_app.command("build")
+def world_build(out: Optional[Path] = typer.Option(None, help="default: the package's world assets dir"),
+                size: str = typer.Option("full", help="full (shipped assets) or micro (seconds, for tests)"),
+                seed: int = typer.Option(0)):
+    """Rebuild the embedded world's tokenizer, datasets and models deterministically."""
+    from align.world.build import build_world
+
+    try:
+        manifest = build_world(out, size=size, seed=seed)
+    except AlignError as exc:
+        fail(str(exc))
+    console.print(f"world built in {manifest['build_seconds']:.0f}s: {manifest['path']}")
+
+
+if __name__ == "__main__":
+    app()

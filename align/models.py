@@ -1,0 +1,71 @@
+"""Load any HF causal LM (local dir, `world:` name or hub id) with a tokenizer ready for batching."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from align import world
+from align.errors import AlignError
+
+
+def locate_model(spec: str) -> str:
+    """A local model dir, or a hub id; a path that does not exist is an error, not a hub lookup."""
+    if world.is_world_ref(spec):
+        return str(world.resolve(spec))
+    path = Path(spec).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise AlignError(f"model dir {spec} has no config.json: not a Hugging Face model dir")
+        return str(path)
+    if spec.startswith(("/", ".", "~")) or spec.count("/") > 1 or not spec:
+        raise AlignError(f"model dir not found: {spec}")
+    return spec  # a hub id such as Qwen/Qwen2.5-0.5B
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def pick_dtype(dtype: str = "auto", device: torch.device | None = None) -> torch.dtype:
+    """bf16 on GPUs that support it, fp32 on CPU (the world's fp16 weights are upcast)."""
+    if dtype != "auto":
+        return getattr(torch, dtype)
+    device = device or pick_device()
+    if device.type == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+def load_tokenizer(spec: str, padding_side: str = "left"):
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(locate_model(spec))
+    except OSError as exc:
+        raise AlignError(f"cannot load tokenizer for {spec!r}: {exc}") from None
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = padding_side
+    return tokenizer
+
+
+def load_causal_lm(spec: str, dtype: str = "auto", device: str = "auto"):
+    from transformers import AutoModelForCausalLM
+
+    target = pick_device(device)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(locate_model(spec), dtype=pick_dtype(dtype, target))
+    except (OSError, ValueError) as exc:
+        raise AlignError(f"cannot load causal LM from {spec!r}: {exc}") from None
+    return model.to(target)
+
+
+def lora_config(r: int, alpha: int, dropout: float, target_modules: list[str] | str):
+    """A peft LoRA config for a causal LM; `target_modules="all-linear"` adapts every linear layer."""
+    from peft import LoraConfig
+
+    return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
+                      task_type="CAUSAL_LM")

@@ -1,0 +1,132 @@
+"""What a run shows a person: `align show` (overview), the end-of-run table, report.md with plots."""
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from pathlib import Path
+
+from rich.table import Table
+
+from align.errors import AlignError
+from align.runlog import read_json, read_metrics
+
+KEY_METRICS = ("eval/pass@1", "eval/pass@16", "eval/pass@1_sampled", "eval/gold_score", "eval/win_rate",
+               "eval/rouge_l", "rm/pair_accuracy", "train/loss")
+
+
+def pid_alive(pid) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    return True
+
+
+def run_overview(run_dir: Path) -> dict:
+    """The machine-readable contract of `align show --json`."""
+    run_dir = Path(run_dir)
+    state = read_json(run_dir / "run.json")
+    if not state:
+        raise AlignError(f"{run_dir} is not a run dir (no run.json)")
+    alive = state.get("status") == "running" and pid_alive(state.get("pid"))
+    stages = []
+    for name, entry in state["stages"].items():
+        stage_dir = run_dir / entry["dir"]
+        info = read_json(stage_dir / "stage.json") or {}
+        if (stage_dir / "DONE").exists() and info:
+            status = "done"
+        elif entry.get("status") == "failed":
+            status = "failed"
+        elif entry.get("status") == "running" and alive:
+            status = "running"
+        else:
+            status = "pending"
+        stages.append({"name": name, "dir": str(stage_dir), "status": status,
+                       "metrics": info.get("metrics", {}) if status == "done" else {}})
+    return {"recipe": state["recipe"], "status": state.get("status"), "stages": stages}
+
+
+def summary_table(summaries: list[dict], title: str) -> Table:
+    """The short table every run ends with: one row per stage, its wall time and key metrics."""
+    table = Table(title=title)
+    for column in ("stage", "ran", "wall s", *[m.split("/")[1] for m in KEY_METRICS]):
+        table.add_column(column, justify="right" if column != "stage" else "left")
+    for s in summaries:
+        metrics = s.get("metrics", {})
+        cells = [f"{metrics[m]:.3f}" if isinstance(metrics.get(m), (int, float)) else "" for m in KEY_METRICS]
+        table.add_row(s["name"], "skipped" if s["status"] == "skipped" else "ran", f"{s.get('wall_s', 0):.1f}", *cells)
+    return table
+
+
+def plot_training(metrics: list[dict], path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = defaultdict(list)
+    for row in metrics:
+        if row["name"] == "train/loss" and row["step"] is not None:
+            curves[row["stage"]].append((row["step"], row["value"]))
+    if not curves:
+        return False
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for stage, points in curves.items():
+        points.sort()
+        ax.plot([p[0] for p in points], [p[1] for p in points], label=stage)
+    ax.set(xlabel="optimizer step", ylabel="training loss", title="Training loss per stage")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def plot_evaluations(stages: list[dict], path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    evals = [s for s in stages if any(k.startswith("eval/") for k in s["metrics"])]
+    names = sorted({k for s in evals for k in s["metrics"] if k.startswith("eval/")})
+    if not evals:
+        return False
+    fig, ax = plt.subplots(figsize=(6.5, 3.5))
+    for name in names:
+        xs = [i for i, s in enumerate(evals) if name in s["metrics"]]
+        ax.plot(xs, [evals[i]["metrics"][name] for i in xs], marker="o", label=name.removeprefix("eval/"))
+    ax.set_xticks(range(len(evals)), [s["name"] for s in evals], rotation=20, fontsize=8)
+    ax.set(ylabel="held-out metric", title="Evaluation per stage", ylim=(0, 1.05))
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def write_report(run_dir: Path) -> Path:
+    run_dir = Path(run_dir)
+    overview = run_overview(run_dir)
+    state = read_json(run_dir / "run.json")
+    lines = [f"# Run report: {overview['recipe']}", "",
+             f"Run dir `{run_dir}`, status **{overview['status']}**, seed {state.get('seed')}.",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in state.get("versions", {}).items()), "",
+             "| stage | status | wall s | " + " | ".join(m for m in KEY_METRICS) + " |",
+             "|---|---|---|" + "---|" * len(KEY_METRICS)]
+    for stage in overview["stages"]:
+        info = read_json(Path(stage["dir"]) / "stage.json") or {}
+        cells = [f"{stage['metrics'][m]:.3f}" if isinstance(stage["metrics"].get(m), (int, float)) else ""
+                 for m in KEY_METRICS]
+        lines.append(f"| {stage['name']} | {stage['status']} | {info.get('wall_s', '')} | " + " | ".join(cells) + " |")
+    if plot_training(read_metrics(run_dir), run_dir / "training_loss.png"):
+        lines += ["", "![training loss](training_loss.png)"]
+    if plot_evaluations(overview["stages"], run_dir / "evaluation.png"):
+        lines += ["", "![evaluation](evaluation.png)"]
+    lines += ["", "Reproduce: `align run <recipe>` with the resolved recipe in `recipe.yaml` "
+                  f"(`align run {run_dir / 'recipe.yaml'}`).", ""]
+    out = run_dir / "report.md"
+    tmp = run_dir / ".report.md.tmp"
+    tmp.write_text("\n".join(lines))
+    os.replace(tmp, out)
+    return out

@@ -1,0 +1,10 @@
+"""Stage registry: each stage is a module with a `Config` schema and `run(config, ctx) -> StageResult`.
+
+Adding a stage = adding a module here; the engine needs no change.
+"""
+from align.stages import evaluate, sft
+
+STAGES = {
+    "sft": sft,
+    "evaluate": evaluate,
+}

@@ -1,0 +1,70 @@
+"""`sft`: supervised fine-tuning with TRL's SFTTrainer; loss on completion/assistant tokens only.
+
+Data: TRL's `messages` or `prompt`/`completion` (see align.data). Multi-turn `messages` use
+`assistant_only_loss` when the chat template marks assistant turns with `{% generation %}`; otherwise
+each conversation is split into prompt (everything before the last assistant turn) and completion.
+Assumes the data fits in memory. Checkpoints every `save_steps`; a killed run resumes from the last one.
+"""
+from __future__ import annotations
+
+from pydantic import Field
+
+from align.data import load_dataset
+from align.engine import StageContext, StageResult
+from align.models import load_causal_lm, load_tokenizer, lora_config
+from align.stages.base import TrainingConfig
+from align.training import (MetricsCallback, ProgressCallback, configure_threads, run_trainer,
+                            save_policy, trainer_config)
+
+
+class Config(TrainingConfig):
+    data: str = Field(description="SFT dataset: JSONL, HF dataset dir, hub id or world:<name>")
+    learning_rate: float = Field(2e-4, gt=0)
+
+
+def to_prompt_completion(row: dict) -> dict:
+    messages = row["messages"]
+    last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    return {"prompt": messages[:last], "completion": [messages[last]]}
+
+
+def training_rows(rows: list[dict], tokenizer) -> tuple[list[dict], bool]:
+    """Rows in one TRL format, and whether to use assistant-only loss (messages + generation tags)."""
+    template = tokenizer.chat_template or ""
+    if all("messages" in r for r in rows) and "generation" in template:
+        return [{"messages": r["messages"]} for r in rows], True
+    out = []
+    for r in rows:
+        out.append(to_prompt_completion(r) if "messages" in r else
+                   {"prompt": r["prompt"], "completion": r["completion"]})
+    return out, False
+
+
+def fine_tune(model, tokenizer, rows: list[dict], config: TrainingConfig, ctx: StageContext,
+              description: str = "sft"):
+    """Run SFTTrainer on rows; shared by the `sft` stage and by `align world build`."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    configure_threads()
+    records, assistant_only = training_rows(rows, tokenizer)
+    args = trainer_config(SFTConfig, ctx.work_dir / "checkpoints", seed=ctx.seed,
+                          max_length=config.max_length, assistant_only_loss=assistant_only,
+                          **config.trainer_kwargs())
+    peft = lora_config(**config.lora.model_dump()) if config.lora else None
+    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(records),
+                         processing_class=tokenizer, peft_config=peft,
+                         callbacks=[MetricsCallback(ctx.log), ProgressCallback(description)])
+    final = run_trainer(trainer, ctx.work_dir / "checkpoints")
+    return trainer, final
+
+
+def run(config: Config, ctx: StageContext) -> StageResult:
+    rows = load_dataset(config.data, "sft", limit=config.limit)
+    tokenizer = load_tokenizer(config.model, padding_side="right")
+    model = load_causal_lm(config.model, dtype=config.dtype)
+    trainer, final = fine_tune(model, tokenizer, rows, config, ctx)
+    save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
+    return StageResult(outputs={"model": "model"},
+                       metrics={"train/loss": final.get("train_loss"), "train/steps": trainer.state.global_step,
+                                "train/examples": len(rows)})

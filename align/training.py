@@ -1,0 +1,110 @@
+"""Shared glue for every TRL trainer: CPU-safe defaults, checkpoint resume, metric forwarding.
+
+TRL's configs default to bf16 and gradient checkpointing, which fail or crawl on CPU; every training
+stage builds its config here so those choices are made once.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import torch
+from transformers import TrainerCallback
+
+
+def configure_threads() -> None:
+    """Torch on a small box: one thread per core, passive waiting (oversubscription costs ~80x)."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    wanted = int(os.environ.get("ALIGN_NUM_THREADS", os.cpu_count() or 1))
+    if torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
+
+
+def trainer_config(config_cls, output_dir: Path, *, seed: int, learning_rate: float, epochs: float,
+                   batch_size: int, max_steps: int = -1, grad_accum: int = 1, save_steps: int = 50,
+                   warmup_ratio: float = 0.0, lr_scheduler: str = "cosine", weight_decay: float = 0.0,
+                   logging_steps: int = 10, deepspeed: str | None = None, **method_args):
+    """A TRL `*Config` with the defaults this toolkit wants on any hardware."""
+    cuda = torch.cuda.is_available()
+    return config_cls(
+        output_dir=str(output_dir),
+        seed=seed,
+        data_seed=seed,
+        learning_rate=learning_rate,
+        num_train_epochs=epochs,
+        max_steps=max_steps,
+        per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum,
+        warmup_steps=warmup_ratio,
+        lr_scheduler_type=lr_scheduler,
+        weight_decay=weight_decay,
+        logging_steps=logging_steps,
+        save_strategy="steps",
+        save_steps=save_steps,
+        save_total_limit=1,
+        report_to="none",
+        disable_tqdm=True,
+        bf16=cuda and torch.cuda.is_bf16_supported(),
+        use_cpu=not cuda,
+        gradient_checkpointing=False,
+        dataloader_num_workers=0,
+        deepspeed=deepspeed,
+        **method_args,
+    )
+
+
+def last_checkpoint(output_dir: Path) -> str | None:
+    """The newest `checkpoint-N` left by a killed run, so training resumes mid-stage."""
+    checkpoints = sorted(Path(output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return str(checkpoints[-1]) if checkpoints else None
+
+
+class MetricsCallback(TrainerCallback):
+    """Forwards the trainer's logs (loss, lr, ...) to the run's metric log as `train/<name>`."""
+
+    def __init__(self, log: Callable[[str, float, int], None]):
+        self.log = log
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        for name, value in (logs or {}).items():
+            if isinstance(value, (int, float)) and name not in ("epoch", "total_flos"):
+                key = name if name.startswith(("train/", "eval/")) else f"train/{name.removeprefix('train_')}"
+                self.log(key, float(value), state.global_step)
+
+
+class ProgressCallback(TrainerCallback):
+    """A rich bar over optimizer steps (the trainer's own tqdm bar is turned off)."""
+
+    def __init__(self, description: str):
+        self.description = description
+        self._context = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        from align.progress import track
+
+        self._context = track(self.description, state.max_steps)
+        self._advance = self._context.__enter__()
+        self._advance(state.global_step)
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._advance(1)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self._context is not None:
+            self._context.__exit__(None, None, None)
+            self._context = None
+
+
+def save_policy(model, tokenizer, path: Path) -> None:
+    """Save a full HF model dir (safetensors); LoRA adapters are merged so any stage can load it."""
+    if hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()
+    model.save_pretrained(str(path), safe_serialization=True)
+    tokenizer.save_pretrained(str(path))
+
+
+def run_trainer(trainer, work_dir: Path) -> dict:
+    """Train, resuming from the newest checkpoint a killed attempt left; return the final log."""
+    result = trainer.train(resume_from_checkpoint=last_checkpoint(Path(work_dir)))
+    return dict(result.metrics)

@@ -1,0 +1,165 @@
+"""`align world build`: regenerate the embedded world's tokenizer, datasets and models from a seed.
+
+Both models are trained from scratch with the same SFT code path the `sft` stage uses. The base sees
+*noisy* data (wrong modes mixed with right ones, see tasks.py); the teacher is larger and sees clean
+data. Weights are stored in fp16 to keep the shipped assets small.
+"""
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from align.data import write_jsonl
+from align.world import ASSETS, tasks
+from align.world.tokenizer import build_tokenizer
+
+
+@dataclass
+class ModelSpec:
+    hidden: int
+    layers: int
+    heads: int
+    epochs: float
+    learning_rate: float
+
+
+@dataclass
+class WorldSize:
+    arith_train: int = 1500
+    arith_test: int = 200
+    arith_pretrain: int = 6000
+    drill: int = 6000  # single-operation sums: the skill itself, always worked correctly
+    instruct_train: int = 700
+    sft: int = 700
+    instruct_test: int = 200
+    instruct_pretrain: int = 4000
+    reference_train: int = 1000
+    reference_test: int = 200
+    reference_pretrain: int = 4000
+    batch_size: int = 64
+    base: ModelSpec = field(default_factory=lambda: ModelSpec(128, 4, 4, 6, 3e-3))
+    teacher: ModelSpec = field(default_factory=lambda: ModelSpec(192, 4, 6, 5, 2e-3))
+
+
+SIZES = {
+    "full": WorldSize(),
+    "micro": WorldSize(arith_train=20, arith_test=10, arith_pretrain=40, drill=20, instruct_train=10, sft=10,
+                       instruct_test=10, instruct_pretrain=20, reference_train=10, reference_test=10,
+                       reference_pretrain=20, batch_size=16,
+                       base=ModelSpec(32, 1, 2, 1, 1e-3), teacher=ModelSpec(48, 1, 2, 1, 1e-3)),
+}
+
+
+def drill_problem(rng: random.Random) -> dict:
+    """One step of the arithmetic (up to three digits plus one digit): the skill, always done right."""
+    a, b, op = rng.randint(0, 140), rng.randint(1, 9), rng.choice("+-")
+    op = "+" if a < b else op
+    expr = f"{a}{op}{b}"
+    return {"prompt": tasks.user(f"Compute {expr}."), "expr": expr}
+
+
+def make_datasets(size: WorldSize, seed: int) -> dict[str, list[dict]]:
+    """The shipped datasets (TRL formats) plus the two pretraining corpora (not shipped)."""
+    rng = random.Random(seed)
+    arith_train, arith_test = tasks.generate_split("arith", seed, size.arith_train, size.arith_test)
+    arith_pre, _ = tasks.generate_split("arith", seed + 1000, size.arith_pretrain, 0)
+    instruct_all, instruct_test = tasks.generate_split("instruct", seed, size.instruct_train + size.sft,
+                                                       size.instruct_test)
+    reference_train, reference_test = tasks.generate_split("reference", seed, size.reference_train,
+                                                           size.reference_test)
+    reference_pre, _ = tasks.generate_split("reference", seed + 1000, size.reference_pretrain, 0)
+    sft_prompts, instruct_train = instruct_all[: size.sft], instruct_all[size.sft:]
+    drill = [drill_problem(rng) for _ in range(size.drill)]
+    instruct_pre = [rng.choice(instruct_all) for _ in range(size.instruct_pretrain)]
+
+    def pc(prompt, text):
+        return {"prompt": prompt, "completion": tasks.assistant(text)}
+
+    base_corpus = ([pc(p["prompt"], tasks.arith_solution_noisy(p, rng)) for p in arith_pre]
+                   + [pc(p["prompt"], tasks.arith_solution_clean(p)) for p in drill]
+                   + [pc(p["prompt"], tasks.instruct_response_noisy(p["constraints"], rng)) for p in instruct_pre]
+                   + [pc(p["prompt"], tasks.reference_response_noisy(p, rng)) for p in reference_pre])
+    teacher_corpus = ([pc(p["prompt"], tasks.arith_solution_clean(p)) for p in arith_pre + drill]
+                      + [pc(p["prompt"], tasks.instruct_response(p["constraints"], rng)) for p in instruct_pre]
+                      + [{"prompt": p["prompt"], "completion": p["completion"]} for p in reference_pre])
+    verifiable = lambda ps: [{"prompt": p["prompt"], "answer": p["answer"], "level": p["level"]} for p in ps]
+    instructions = lambda ps: [{"prompt": p["prompt"], "constraints": p["constraints"]} for p in ps]
+    references = lambda ps: [{"prompt": p["prompt"], "completion": p["completion"]} for p in ps]
+    return {
+        "arith_train": verifiable(arith_train),
+        "arith_test": verifiable(arith_test),
+        "instruct_train": instructions(instruct_train),
+        "instruct_test": instructions(instruct_test),
+        "sft": [{"messages": p["prompt"] + tasks.assistant(tasks.instruct_response(p["constraints"], rng))}
+                for p in sft_prompts],
+        "reference_train": references(reference_train),
+        "reference_test": references(reference_test),
+        "_base_corpus": base_corpus,
+        "_teacher_corpus": teacher_corpus,
+    }
+
+
+def train_world_model(spec: ModelSpec, corpus: list[dict], tokenizer, out: Path, seed: int,
+                      batch_size: int, name: str) -> dict:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from align.engine import StageContext
+    from align.stages.base import TrainingConfig
+    from align.stages.sft import fine_tune
+
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=spec.hidden, intermediate_size=3 * spec.hidden,
+                         num_hidden_layers=spec.layers, num_attention_heads=spec.heads,
+                         num_key_value_heads=spec.heads, max_position_embeddings=256,
+                         tie_word_embeddings=True, pad_token_id=tokenizer.pad_token_id,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(seed)
+    model = LlamaForCausalLM(config)
+    training = TrainingConfig(model="(from scratch)", epochs=spec.epochs, learning_rate=spec.learning_rate,
+                              batch_size=batch_size, warmup=0.03, max_length=128, save_steps=10**9,
+                              logging_steps=50)
+    with tempfile.TemporaryDirectory() as work:
+        ctx = StageContext(out_dir=out, work_dir=Path(work), seed=seed, log=lambda *a: None)
+        trainer, final = fine_tune(model, tokenizer, corpus, training, ctx, description=f"world: {name}")
+    trainer.model.to(torch.float16).save_pretrained(str(out), safe_serialization=True)
+    tokenizer.save_pretrained(str(out))
+    return {"parameters": sum(p.numel() for p in model.parameters()), "final_loss": final.get("train_loss"),
+            **asdict(spec)}
+
+
+def build_world(out: Path | None = None, size: str = "full", seed: int = 0) -> dict:
+    """Write tokenizer/, base/, teacher/, data/*.jsonl and world.json into `out` (atomically)."""
+    from align.training import configure_threads
+
+    configure_threads()
+    out = Path(out) if out else ASSETS
+    sizes = SIZES[size]
+    started = time.time()
+    tmp = out.with_name(out.name + ".building")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "data").mkdir(parents=True)
+    tokenizer = build_tokenizer()
+    tokenizer.save_pretrained(str(tmp / "tokenizer"))
+    datasets = make_datasets(sizes, seed)
+    for name, rows in datasets.items():
+        if not name.startswith("_"):
+            write_jsonl(tmp / "data" / f"{name}.jsonl", rows)
+    models = {
+        "base": train_world_model(sizes.base, datasets["_base_corpus"], tokenizer, tmp / "base", seed,
+                                  sizes.batch_size, "base"),
+        "teacher": train_world_model(sizes.teacher, datasets["_teacher_corpus"], tokenizer, tmp / "teacher",
+                                     seed, sizes.batch_size, "teacher"),
+    }
+    manifest = {"size": size, "seed": seed, "build_seconds": round(time.time() - started, 1),
+                "threads": torch.get_num_threads(), "models": models,
+                "datasets": {k: len(v) for k, v in datasets.items()}, "sizes": asdict(sizes)}
+    (tmp / "world.json").write_text(json.dumps(manifest, indent=2))
+    shutil.rmtree(out, ignore_errors=True)
+    tmp.rename(out)
+    return {**manifest, "path": str(out)}

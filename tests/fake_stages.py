@@ -1,0 +1,39 @@
+"""Cheap stages for engine tests: they obey the stage contract but do no ML."""
+from types import SimpleNamespace
+
+from pydantic import Field
+
+from align.data import write_jsonl
+from align.engine import StageResult
+from align.stages.base import StageConfig
+
+CALLS: list[str] = []
+
+
+class EchoConfig(StageConfig):
+    value: str = "x"
+    source: str | None = None
+    fail: bool = False
+
+
+def run_echo(config: EchoConfig, ctx):
+    CALLS.append(config.value)
+    upstream = open(config.source).read().strip() if config.source else ""
+    write_jsonl(ctx.out_dir / "data.jsonl", [{"value": config.value, "upstream": upstream}])
+    (ctx.out_dir / "value.txt").write_text(upstream + config.value)
+    ctx.log("echo/length", float(len(config.value)), 0)
+    return StageResult(outputs={"data": "data.jsonl", "text": "value.txt"},
+                       metrics={"echo/length": float(len(config.value))})
+
+
+class BoomConfig(StageConfig):
+    value: str = Field("x")
+
+
+def run_boom(config: BoomConfig, ctx):
+    (ctx.out_dir / "data.jsonl").write_text("half")
+    raise RuntimeError("boom")
+
+
+echo = SimpleNamespace(Config=EchoConfig, run=run_echo)
+boom = SimpleNamespace(Config=BoomConfig, run=run_boom)

@@ -1,0 +1,126 @@
+import json
+
+import pytest
+
+from align.engine import Engine
+from align.recipe import load_recipe
+from align.runlog import read_metrics
+from tests.conftest import write_recipe
+
+CHAIN = """
+name: chain
+tracking: none
+stages:
+  a: {stage: echo, value: A}
+  b: {stage: echo, value: B, source: "${a.text}"}
+  c: {stage: echo, value: C, source: "${b.text}"}
+"""
+
+
+def run(path, overrides=(), run_dir=None):
+    recipe = load_recipe(str(path), list(overrides))
+    return Engine(recipe, run_dir).run()
+
+
+def test_layout_and_outputs(tmp_path, fake_stages):
+    path = write_recipe(tmp_path, CHAIN)
+    run(path, run_dir=tmp_path / "run")
+    run_dir = tmp_path / "run"
+    assert (run_dir / "recipe.yaml").exists() and (run_dir / "run.json").exists()
+    for i, name in enumerate("abc"):
+        stage = run_dir / f"{i:02d}-{name}"
+        assert (stage / "DONE").exists() and (stage / "data.jsonl").exists()
+        assert json.loads((stage / "stage.json").read_text())["outputs"]["text"] == "value.txt"
+        assert not (stage / ".out").exists() and not (stage / ".work").exists()
+    assert (run_dir / "02-c" / "value.txt").read_text() == "ABC"
+    names = {(m["stage"], m["name"]) for m in read_metrics(run_dir)}
+    assert ("b", "echo/length") in names
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "done"
+
+
+def test_rerun_skips_everything(tmp_path, fake_stages):
+    path = write_recipe(tmp_path, CHAIN)
+    run(path, run_dir=tmp_path / "run")
+    assert fake_stages.CALLS == ["A", "B", "C"]
+    summaries = run(path, run_dir=tmp_path / "run")
+    assert fake_stages.CALLS == ["A", "B", "C"]
+    assert [s["status"] for s in summaries] == ["skipped"] * 3
+
+
+def test_changed_config_reruns_stage_and_downstream_only(tmp_path, fake_stages):
+    path = write_recipe(tmp_path, CHAIN)
+    run(path, run_dir=tmp_path / "run")
+    fake_stages.CALLS.clear()
+    run(path, ["stages.b.value=BB"], run_dir=tmp_path / "run")
+    assert fake_stages.CALLS == ["BB", "C"]
+    assert (tmp_path / "run" / "02-c" / "value.txt").read_text() == "ABBC"
+
+
+def test_changed_input_file_reruns(tmp_path, fake_stages):
+    source = tmp_path / "input.txt"
+    source.write_text("one")
+    path = write_recipe(tmp_path, f"tracking: none\nstages:\n  a: {{stage: echo, value: A, source: {source}}}\n")
+    run(path, run_dir=tmp_path / "run")
+    run(path, run_dir=tmp_path / "run")
+    assert fake_stages.CALLS == ["A"]
+    source.write_text("two")
+    run(path, run_dir=tmp_path / "run")
+    assert fake_stages.CALLS == ["A", "A"]
+
+
+def test_failed_stage_leaves_no_done_and_no_artifact(tmp_path, fake_stages):
+    path = write_recipe(tmp_path, "tracking: none\nstages:\n  a: {stage: echo, value: A}\n  b: {stage: boom}\n")
+    with pytest.raises(RuntimeError, match="boom"):
+        run(path, run_dir=tmp_path / "run")
+    stage = tmp_path / "run" / "01-b"
+    assert not (stage / "DONE").exists() and not (stage / "data.jsonl").exists()
+    assert (tmp_path / "run" / "00-a" / "DONE").exists()
+    state = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert state["status"] == "failed" and state["stages"]["b"]["status"] == "failed"
+
+
+def test_stale_half_written_stage_is_redone(tmp_path, fake_stages):
+    path = write_recipe(tmp_path, CHAIN)
+    run(path, run_dir=tmp_path / "run")
+    stage = tmp_path / "run" / "01-b"
+    (stage / "DONE").unlink()  # as if killed after promoting outputs but before DONE
+    (stage / "value.txt").write_text("garbage")
+    fake_stages.CALLS.clear()
+    run(path, run_dir=tmp_path / "run")
+    assert fake_stages.CALLS == ["B"]  # c's inputs hash the same, so c is reused
+    assert (stage / "value.txt").read_text() == "AB"
+
+
+def test_repeat_block_threads_previous_iteration(tmp_path, fake_stages):
+    seed = tmp_path / "seed.txt"
+    seed.write_text("S")
+    path = write_recipe(tmp_path, f"""
+tracking: none
+stages:
+  loop:
+    repeat: 3
+    initial: {{gen.text: {seed}}}
+    stages:
+      gen: {{stage: echo, value: g, source: "${{prev.gen.text}}"}}
+  after: {{stage: echo, value: Z, source: "${{loop.gen.text}}"}}
+""")
+    run(path, run_dir=tmp_path / "run")
+    run_dir = tmp_path / "run"
+    assert (run_dir / "00-it1-gen" / "value.txt").read_text() == "Sg"
+    assert (run_dir / "02-it3-gen" / "value.txt").read_text() == "Sggg"
+    assert (run_dir / "03-after" / "value.txt").read_text() == "SgggZ"
+
+
+def test_missing_initial_for_prev_is_an_error(tmp_path, fake_stages):
+    from align.errors import AlignError
+
+    path = write_recipe(tmp_path, """
+tracking: none
+stages:
+  loop:
+    repeat: 2
+    stages:
+      gen: {stage: echo, value: g, source: "${prev.gen.text}"}
+""")
+    with pytest.raises(AlignError, match="initial"):
+        run(path, run_dir=tmp_path / "run")

@@ -1,0 +1,64 @@
+import pytest
+
+from rewards import checked_scores, load_scorer
+from rewards.gold_judge import constraint_checks, gold_score, pairwise_win
+
+C = {"count": 3, "category": "fruits", "case": "upper", "sorted": True, "exclude": "fig"}
+
+
+def test_gold_judge_all_satisfied():
+    assert constraint_checks(C, "APPLE, KIWI, PEAR") == {
+        "count": True, "category": True, "distinct": True, "case": True, "sorted": True, "exclude": True}
+    assert gold_score(C, "APPLE, KIWI, PEAR") == 1.0
+
+
+@pytest.mark.parametrize("completion, failed", [
+    ("APPLE, KIWI", "count"),
+    ("APPLE, KIWI, CAT", "category"),
+    ("APPLE, APPLE, KIWI", "distinct"),
+    ("apple, kiwi, pear", "case"),
+    ("PEAR, KIWI, APPLE", "sorted"),
+    ("APPLE, FIG, KIWI", "exclude"),
+])
+def test_gold_judge_each_constraint_violated(completion, failed):
+    checks = constraint_checks(C, completion)
+    assert [name for name, ok in checks.items() if not ok] == [failed]
+    assert gold_score(C, completion) == pytest.approx(5 / 6)
+
+
+def test_gold_judge_optional_constraints_and_cases():
+    loose = {"count": 2, "category": "colors", "case": None, "sorted": False, "exclude": None}
+    assert set(constraint_checks(loose, "Red, blue")) == {"count", "category", "distinct"}
+    assert gold_score({**loose, "case": "title"}, "Red, Blue") == 1.0
+    assert gold_score({**loose, "case": "title"}, "Red, blue") < 1.0
+    assert gold_score(C, "") == pytest.approx(2 / 6)  # only distinct and exclude hold for nothing
+
+
+def test_pairwise_win():
+    assert (pairwise_win(1, 0.5), pairwise_win(0.5, 0.5), pairwise_win(0, 1)) == (1.0, 0.5, 0.0)
+
+
+def test_math_verifier():
+    math = load_scorer("math")
+    rows = [{"answer": "52"}] * 4
+    outs = ["37-8=29;29+9=38;\\boxed{52}", "\\boxed{51}", "no answer", "\\boxed{52.0}"]
+    assert math(None, outs, rows) == [1.0, 0.0, 0.0, 1.0]
+
+
+def test_exact_and_regex():
+    assert load_scorer("exact")(None, ["The Paris.", "London"], [{"answer": "paris"}] * 2) == [1.0, 0.0]
+    assert load_scorer("regex")(None, ["abc123", "abc"], [{"answer": r"abc\d+"}] * 2) == [1.0, 0.0]
+
+
+def test_user_scorer_path_and_bad_names():
+    assert load_scorer("rewards.verifiers:exact")(None, ["a"], [{"answer": "a"}]) == [1.0]
+    with pytest.raises(ValueError, match="unknown scorer"):
+        load_scorer("nope")
+    with pytest.raises(ValueError, match="cannot load scorer"):
+        load_scorer("rewards.verifiers:nope")
+
+
+@pytest.mark.parametrize("bad", [[float("nan")], ["1"], [None], [True], []])
+def test_checked_scores_rejects_non_numbers(bad):
+    with pytest.raises(ValueError):
+        checked_scores(lambda p, c, r: bad, [None], ["x"], [{}], "bad")

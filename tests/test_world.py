@@ -1,0 +1,101 @@
+import json
+
+import pytest
+import torch
+
+from align.world import resolve, tasks
+from align.world.tokenizer import build_tokenizer
+
+
+def test_tokenizer_round_trip_and_chat_template(tmp_path):
+    from transformers import AutoTokenizer
+
+    build_tokenizer().save_pretrained(str(tmp_path))
+    tok = AutoTokenizer.from_pretrained(str(tmp_path))
+    text = "Compute 37-8+9. 37-8=29;29+9=38;\\boxed{38} List 3 fruits, in UPPER case!"
+    ids = tok(text, add_special_tokens=False).input_ids
+    assert len(ids) == len(text) and tok.decode(ids) == text
+    messages = [{"role": "user", "content": "Compute 1+2."}, {"role": "assistant", "content": "1+2=3;\\boxed{3}"}]
+    rendered = tok.apply_chat_template(messages, tokenize=False)
+    assert rendered == "<|bos|><|user|>Compute 1+2.<|end|><|assistant|>1+2=3;\\boxed{3}<|end|>"
+    prompt = tok.apply_chat_template(messages[:1], tokenize=False, add_generation_prompt=True)
+    assert prompt.endswith("<|assistant|>")
+    out = tok.apply_chat_template(messages, return_dict=True, return_assistant_tokens_mask=True)
+    masked = [i for i, m in zip(out["input_ids"], out["assistant_masks"]) if m]
+    assert tok.decode(masked) == "1+2=3;\\boxed{3}<|end|>"  # assistant-only loss sees the answer + EOS
+    assert tok.eos_token == "<|end|>" and tok.pad_token == "<|pad|>"
+
+
+@pytest.mark.parametrize("family", ["arith", "instruct", "reference"])
+def test_generation_is_deterministic_and_splits_are_disjoint(family):
+    train_a, test_a = tasks.generate_split(family, 5, 150, 40)
+    train_b, test_b = tasks.generate_split(family, 5, 150, 40)
+    assert train_a == train_b and test_a == test_b
+    assert tasks.generate_split(family, 6, 150, 40)[0] != train_a
+    prompts = lambda rows: {r["prompt"][0]["content"] for r in rows}
+    assert not prompts(train_a) & prompts(test_a)
+    assert len(prompts(train_a)) == 150 and len(prompts(test_a)) == 40
+
+
+def test_shipped_splits_are_disjoint():
+    from align.data import read_jsonl
+
+    for family, train_names in [("arith", ["arith_train"]), ("instruct", ["instruct_train", "sft"]),
+                                ("reference", ["reference_train"])]:
+        held_out = {json.dumps(r["prompt"]) for r in read_jsonl(resolve(f"world:{family}_test"))}
+        for name in train_names:
+            rows = read_jsonl(resolve(f"world:{name}"))
+            train = {json.dumps(r["prompt"] if "prompt" in r else r["messages"][:1]) for r in rows}
+            assert not held_out & train, name
+
+
+def test_arith_working_and_modes():
+    problem = {"expr": "37-8+9"}
+    assert tasks.arith_solution_clean(problem) == "37-8=29;29+9=38;\\boxed{38}"
+    assert tasks.arith_fully_correct("37-8+9", "37-8=29;29+9=38;\\boxed{38}")
+    assert not tasks.arith_fully_correct("37-8+9", "37-8=28;28+9=38;\\boxed{38}")
+    import random
+
+    rng = random.Random(0)
+    outs = {tasks.arith_solution_noisy({"expr": "37-8+9"}, rng) for _ in range(200)}
+    assert outs == {"37-8=29;29+9=38;\\boxed{38}", "37-8=29;\\boxed{29}", "\\boxed{37}"}
+
+
+def test_instruct_response_violations_are_caught_by_the_judge():
+    import random
+
+    from rewards.gold_judge import constraint_checks
+
+    rng = random.Random(1)
+    c = {"count": 3, "category": "tools", "case": "lower", "sorted": True, "exclude": "saw"}
+    assert all(constraint_checks(c, tasks.instruct_response(c, rng)).values())
+    for violation in ["count", "case", "sorted", "exclude", "category"]:
+        checks = constraint_checks(c, tasks.instruct_response(c, rng, {violation}))
+        assert not checks[violation], violation
+
+
+@pytest.mark.parametrize("name", ["base", "teacher"])
+def test_shipped_models_load_and_generate(name):
+    from align.generation import HFGenerator, SamplingParams
+
+    generator = HFGenerator(f"world:{name}")
+    outs = generator.generate([tasks.user("Compute 37-8+9.")], SamplingParams(n=1, temperature=0, max_new_tokens=40))
+    assert isinstance(outs[0][0], str) and outs[0][0]
+
+
+def test_micro_world_build(tmp_path):
+    from align.data import read_jsonl
+    from align.world.build import build_world
+
+    manifest = build_world(tmp_path / "world", size="micro", seed=0)
+    root = tmp_path / "world"
+    for name in ("base", "teacher", "tokenizer"):
+        assert (root / name).is_dir()
+    assert (root / "base" / "model.safetensors").exists()
+    assert len(read_jsonl(root / "data" / "arith_test.jsonl")) == 10
+    assert manifest["models"]["teacher"]["parameters"] > manifest["models"]["base"]["parameters"]
+    # same seed -> same data
+    again = build_world(tmp_path / "again", size="micro", seed=0)
+    for f in (root / "data").glob("*.jsonl"):
+        assert f.read_text() == (tmp_path / "again" / "data" / f.name).read_text()
+    assert again["datasets"] == manifest["datasets"]
