@@ -120,5 +120,27 @@ def world_build(out: Optional[Path] = typer.Option(None, help="default: the pack
     console.print(f"world built in {manifest['build_seconds']:.0f}s: {manifest['path']}")
 
 
+@world_app.command("check")
+def world_check(limit: Optional[int] = typer.Option(None, help="first N training problems (default all)")):
+    """Measure verifier precision on base samples and one round of verifier-filtered self-training."""
+    from align.world.check import self_improvement_check
+
+    result = self_improvement_check(limit=limit)
+    table = Table("policy", "pass@1 greedy", "pass@1 sampled", "pass@16",
+                  title=f"verifier precision {result['verifier_precision']:.1%} on {result['accepted_samples']} accepted")
+    for name in ("before", "verifier", "random_control"):
+        m = result[name]
+        table.add_row(name, f"{m['eval/pass@1']:.3f}", f"{m['eval/pass@1_sampled']:.3f}", f"{m['eval/pass@16']:.3f}")
+    console.print(table)
+
+
+@world_app.command("report")
+def world_report(out: Path = typer.Option(Path("reports/world.md"))):
+    """Evaluate base and teacher, run the self-improvement check, write reports/world.md."""
+    from align.world.report import write_world_report
+
+    console.print(f"wrote {write_world_report(out)}")
+
+
 if __name__ == "__main__":
     app()

@@ -104,6 +104,7 @@ class Engine:
     def run(self) -> list[dict]:
         from align.stages import STAGES
 
+        self.check_inputs()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log = RunLog(self.run_dir, self.recipe)
         state = log.start([(p.name, stage_dirname(i, p.name)) for i, p in enumerate(self.recipe.stages)])
@@ -124,6 +125,16 @@ class Engine:
         log.finish(state, "done")
         return self.summaries
 
+    def check_inputs(self) -> None:
+        """Validate every input that exists before the run (datasets, model dirs), so bad input fails
+        in seconds, before any stage has run or written anything."""
+        from align.stages import STAGES
+
+        for plan in self.recipe.stages:
+            module = STAGES[plan.type]
+            if hasattr(module, "check") and not REF.search(repr(plan.config)):
+                module.check(module.Config(**plan.config))
+
     def run_stage(self, plan, module, config, digest, stage_dir: Path, log: RunLog, state) -> dict:
         info = read_json(stage_dir / "stage.json")
         if (stage_dir / "DONE").exists() and info and info.get("hash") == digest:
@@ -142,6 +153,7 @@ class Engine:
         try:
             result = module.run(config, ctx)
         except BaseException:
+            shutil.rmtree(out_tmp, ignore_errors=True)  # nothing half-written survives a failure
             log.stage_status(state, plan.name, "failed", error=traceback.format_exc(limit=3))
             raise
         for name, value in result.metrics.items():

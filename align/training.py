@@ -105,6 +105,15 @@ def save_policy(model, tokenizer, path: Path) -> None:
 
 
 def run_trainer(trainer, work_dir: Path) -> dict:
-    """Train, resuming from the newest checkpoint a killed attempt left; return the final log."""
-    result = trainer.train(resume_from_checkpoint=last_checkpoint(Path(work_dir)))
-    return dict(result.metrics)
+    """Train, resuming from the newest checkpoint a killed attempt left.
+
+    Returns summary metrics that are the same whether or not the run was interrupted: the last
+    logged value of each training metric (HF's own `train_loss` averages only the resumed part)."""
+    trainer.train(resume_from_checkpoint=last_checkpoint(Path(work_dir)))
+    last = {}
+    for entry in trainer.state.log_history:
+        for name, value in entry.items():
+            if isinstance(value, (int, float)) and not name.startswith("train_") and name not in ("epoch", "step"):
+                last[f"train/{name}"] = float(value)
+    last["train/steps"] = trainer.state.global_step
+    return last

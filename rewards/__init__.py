@@ -15,6 +15,7 @@ BUILTIN = {
     "exact": "rewards.verifiers:exact",
     "regex": "rewards.verifiers:regex",
     "gold_judge": "rewards.gold_judge:score",
+    "code": "rewards.code:score",
 }
 
 

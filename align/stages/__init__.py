@@ -2,9 +2,12 @@
 
 Adding a stage = adding a module here; the engine needs no change.
 """
-from align.stages import evaluate, sft
+from align.stages import evaluate, sample, score, select, sft
 
 STAGES = {
     "sft": sft,
     "evaluate": evaluate,
+    "sample": sample,
+    "score": score,
+    "select": select,
 }

@@ -16,6 +16,7 @@ from pydantic import Field
 from align import data
 from align.engine import StageContext, StageResult
 from align.generation import SamplingParams, make_generator
+from align.models import locate_model
 from align.metrics import mean, pass_at_k, rouge_l, win_rate
 from align.stages.base import StageConfig
 from rewards import checked_scores, load_scorer
@@ -48,6 +49,12 @@ def load_sets(config: Config) -> dict[str, list[dict]]:
     if not sets:
         raise ValueError("evaluate: verifiable, instruct and reference are all null: nothing to evaluate")
     return sets
+
+
+def check(config: Config) -> None:
+    """Fail fast on bad evaluation sets or a missing model, before any stage runs."""
+    load_sets(config)
+    locate_model(config.model)
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:

@@ -11,7 +11,7 @@ from pydantic import Field
 
 from align.data import load_dataset
 from align.engine import StageContext, StageResult
-from align.models import load_causal_lm, load_tokenizer, lora_config
+from align.models import load_causal_lm, load_tokenizer, locate_model, lora_config
 from align.stages.base import TrainingConfig
 from align.training import (MetricsCallback, ProgressCallback, configure_threads, run_trainer,
                             save_policy, trainer_config)
@@ -59,12 +59,16 @@ def fine_tune(model, tokenizer, rows: list[dict], config: TrainingConfig, ctx: S
     return trainer, final
 
 
+def check(config: Config) -> None:
+    """Fail fast on a bad dataset or a missing model, before any stage runs."""
+    load_dataset(config.data, "sft", limit=config.limit)
+    locate_model(config.model)
+
+
 def run(config: Config, ctx: StageContext) -> StageResult:
     rows = load_dataset(config.data, "sft", limit=config.limit)
     tokenizer = load_tokenizer(config.model, padding_side="right")
     model = load_causal_lm(config.model, dtype=config.dtype)
     trainer, final = fine_tune(model, tokenizer, rows, config, ctx)
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
-    return StageResult(outputs={"model": "model"},
-                       metrics={"train/loss": final.get("train_loss"), "train/steps": trainer.state.global_step,
-                                "train/examples": len(rows)})
+    return StageResult(outputs={"model": "model"}, metrics={**final, "train/examples": len(rows)})

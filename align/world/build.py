@@ -129,7 +129,7 @@ def train_world_model(spec: ModelSpec, corpus: list[dict], tokenizer, out: Path,
         trainer, final = fine_tune(model, tokenizer, corpus, training, ctx, description=f"world: {name}")
     trainer.model.to(torch.float16).save_pretrained(str(out), safe_serialization=True)
     tokenizer.save_pretrained(str(out))
-    return {"parameters": sum(p.numel() for p in model.parameters()), "final_loss": final.get("train_loss"),
+    return {"parameters": sum(p.numel() for p in model.parameters()), "final_loss": final.get("train/loss"),
             **asdict(spec)}
 
 

@@ -1,0 +1,80 @@
+"""Selection rules over scored samples, as pure functions (no I/O, explicit RNG).
+
+A *group* is the list of scored samples of one prompt: dicts with at least `completion` and `score`.
+- `best_of_n`: rejection sampling's pick (Xwin RS): the highest score, first sample on ties.
+- `verified`: ReST-EM's E-step filter: keep samples with score >= threshold, distinct completions,
+  at most `cap` per problem chosen at random.
+- `random_subset`: the verifier-off control: up to `cap` samples at random, scores ignored.
+- `ranked_pair`: the Xwin-Set pair rule: chosen = rank 1, rejected = rank k after sub-sampling N
+  candidates; `worst` and `random` rejected are the common ablations.
+"""
+from __future__ import annotations
+
+import random
+from typing import Literal
+
+Group = list[dict]
+
+
+def distinct(group: Group) -> Group:
+    """Drop repeated completions, keeping the first occurrence (Xwin-Set's 'unique' responses)."""
+    seen, out = set(), []
+    for sample in group:
+        if sample["completion"] not in seen:
+            seen.add(sample["completion"])
+            out.append(sample)
+    return out
+
+
+def ranked(group: Group) -> Group:
+    """Highest score first; ties keep sample order (stable), so results do not depend on luck."""
+    return sorted(group, key=lambda s: -s["score"])
+
+
+def best_of_n(group: Group) -> dict:
+    if not group:
+        raise ValueError("best_of_n needs at least one sample")
+    return ranked(group)[0]
+
+
+def verified(group: Group, cap: int, rng: random.Random, threshold: float = 0.5) -> Group:
+    accepted = [s for s in distinct(group) if s["score"] >= threshold]
+    return rng.sample(accepted, min(cap, len(accepted)))
+
+
+def random_subset(group: Group, cap: int, rng: random.Random) -> Group:
+    return rng.sample(group, min(cap, len(group)))
+
+
+def ranked_pair(group: Group, rng: random.Random, rejected: Literal["rank", "worst", "random"] = "rank",
+                rejected_rank: int = 2, num_candidates: int | None = None) -> tuple[dict, dict] | None:
+    """(chosen, rejected) or None when the group cannot give a pair with a real preference.
+
+    Candidates are the distinct completions, optionally sub-sampled to `num_candidates` first.
+    `rejected_rank` is 1-based (2 = runner-up); a rank beyond the candidates falls back to the last."""
+    candidates = distinct(group)
+    if num_candidates is not None and len(candidates) > num_candidates:
+        candidates = rng.sample(candidates, num_candidates)
+    if len(candidates) < 2:
+        return None
+    order = ranked(candidates)
+    chosen = order[0]
+    if rejected == "worst":
+        other = order[-1]
+    elif rejected == "random":
+        other = rng.choice(order[1:])
+    else:
+        if rejected_rank < 2:
+            raise ValueError("rejected_rank must be >= 2 (rank 1 is the chosen response)")
+        other = order[min(rejected_rank, len(order)) - 1]
+    if other["score"] >= chosen["score"]:
+        return None  # a tie carries no preference
+    return chosen, other
+
+
+def group_by_prompt(rows: list[dict], key) -> list[Group]:
+    """Groups in first-appearance order; `key(row)` identifies the prompt."""
+    groups: dict = {}
+    for row in rows:
+        groups.setdefault(key(row), []).append(row)
+    return list(groups.values())

@@ -1,0 +1,73 @@
+"""`select`: turn scored samples into training data with one of the rules in `align.selection`.
+
+- `best_of_n`  -> prompt/completion, one per prompt (rejection sampling, Xwin RS)
+- `verified`   -> prompt/completion, score >= threshold, distinct, at most `cap` per prompt (ReST-EM)
+- `random`     -> prompt/completion chosen at random, scores ignored (the verifier-off control); with
+                  `match_verified` (default) as many per prompt as `verified` would keep, so the control
+                  gets exactly the same amount of data and the same training budget
+- `pairs`      -> prompt/chosen/rejected by rank (the Xwin-Set pair rule and its ablations)
+"""
+from __future__ import annotations
+
+import random
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from align import data, selection
+from align.engine import StageContext, StageResult
+from align.stages.base import StageConfig
+
+
+class Config(StageConfig):
+    data: str = Field(description="scored samples (a score stage's data)")
+    rule: Literal["best_of_n", "verified", "random", "pairs"]
+    cap: int = Field(10, ge=1, description="verified/random: max samples kept per prompt (ReST-EM: 10)")
+    threshold: float = Field(0.5, description="verified: minimum score to count as correct")
+    rejected: Literal["rank", "worst", "random"] = Field("rank", description="pairs: how to pick rejected")
+    rejected_rank: int = Field(2, ge=2, description="pairs: 1-based rank of the rejected response")
+    num_candidates: Optional[int] = Field(None, ge=2, description="pairs: sub-sample N candidates first")
+    match_verified: bool = Field(True, description="random: keep as many per prompt as `verified` would")
+
+
+def as_completion(prompt, text: str):
+    """Conversational prompts need conversational completions (TRL's format rule)."""
+    return text if isinstance(prompt, str) else [{"role": "assistant", "content": text}]
+
+
+def run(config: Config, ctx: StageContext) -> StageResult:
+    rows = data.load_dataset(config.data, "samples")
+    if any("score" not in r for r in rows):
+        raise ValueError(f"{config.data}: rows without a `score` column: run a score stage first")
+    groups = selection.group_by_prompt(rows, lambda r: data.prompt_text(r["prompt"]))
+    rng = random.Random(ctx.seed)
+    out: list[dict] = []
+    solved = 0
+    for group in groups:
+        prompt = group[0]["prompt"]
+        if config.rule == "pairs":
+            pair = selection.ranked_pair(group, rng, config.rejected, config.rejected_rank, config.num_candidates)
+            if pair:
+                chosen, rejected = pair
+                out.append({"prompt": prompt, "chosen": as_completion(prompt, chosen["completion"]),
+                            "rejected": as_completion(prompt, rejected["completion"]),
+                            "chosen_score": chosen["score"], "rejected_score": rejected["score"]})
+            continue
+        if config.rule == "best_of_n":
+            picked = [selection.best_of_n(group)]
+        elif config.rule == "verified":
+            picked = selection.verified(group, config.cap, rng, config.threshold)
+        else:
+            count = (len(selection.verified(group, config.cap, random.Random(0), config.threshold))
+                     if config.match_verified else config.cap)
+            picked = selection.random_subset(group, count, rng) if count else []
+        solved += bool(picked)
+        out += [{"prompt": prompt, "completion": as_completion(prompt, s["completion"]), "score": s["score"]}
+                for s in picked]
+    if not out:
+        raise ValueError(f"select ({config.rule}) kept nothing from {len(rows)} samples: no training data")
+    data.write_jsonl(ctx.out_dir / "data.jsonl", out)
+    metrics = {"select/prompts": len(groups), "select/kept": len(out)}
+    if config.rule != "pairs":
+        metrics["select/prompts_kept"] = solved
+    return StageResult(outputs={"data": "data.jsonl"}, metrics=metrics)

@@ -1,0 +1,67 @@
+import random
+
+import pytest
+
+from align import selection
+
+
+def group(*scores, texts=None):
+    texts = texts or [f"c{i}" for i in range(len(scores))]
+    return [{"completion": t, "score": s} for t, s in zip(texts, scores)]
+
+
+def test_best_of_n_takes_the_max_and_first_on_ties():
+    assert selection.best_of_n(group(0.1, 0.9, 0.5))["completion"] == "c1"
+    assert selection.best_of_n(group(0.7, 0.2, 0.7))["completion"] == "c0"
+    with pytest.raises(ValueError):
+        selection.best_of_n([])
+
+
+def test_verified_filters_dedupes_and_caps():
+    g = group(1, 0, 1, 1, 1, 0, texts=["a", "b", "a", "c", "d", "e"])
+    kept = selection.verified(g, cap=10, rng=random.Random(0))
+    assert sorted(s["completion"] for s in kept) == ["a", "c", "d"]  # 'a' once, wrong ones dropped
+    capped = selection.verified(g, cap=2, rng=random.Random(0))
+    assert len(capped) == 2 and {s["completion"] for s in capped} <= {"a", "c", "d"}
+    assert selection.verified(group(0, 0), cap=3, rng=random.Random(0)) == []
+
+
+def test_verified_cap_choice_is_random_but_seeded():
+    g = group(*[1] * 20)
+    picks = {tuple(s["completion"] for s in selection.verified(g, 3, random.Random(seed))) for seed in range(5)}
+    assert len(picks) > 1
+    assert selection.verified(g, 3, random.Random(1)) == selection.verified(g, 3, random.Random(1))
+
+
+def test_random_subset_ignores_scores():
+    g = group(0, 0, 0, 1)
+    assert len(selection.random_subset(g, 3, random.Random(0))) == 3
+    assert len(selection.random_subset(g, 10, random.Random(0))) == 4
+
+
+def test_ranked_pair_rank_worst_random_and_ties():
+    g = group(0.2, 0.9, 0.5, 0.7, 0.1)  # ranks: c1 .9, c3 .7, c2 .5, c0 .2, c4 .1
+    rng = random.Random(0)
+    chosen, rejected = selection.ranked_pair(g, rng, "rank", rejected_rank=2)
+    assert (chosen["completion"], rejected["completion"]) == ("c1", "c3")
+    assert selection.ranked_pair(g, rng, "rank", rejected_rank=4)[1]["completion"] == "c0"
+    assert selection.ranked_pair(g, rng, "rank", rejected_rank=99)[1]["completion"] == "c4"  # beyond -> last
+    assert selection.ranked_pair(g, rng, "worst")[1]["completion"] == "c4"
+    assert selection.ranked_pair(g, rng, "random")[1]["completion"] in {"c3", "c2", "c0", "c4"}
+    assert selection.ranked_pair(group(0.5, 0.5), rng) is None  # tie: no preference
+    assert selection.ranked_pair(group(0.9, 0.1, texts=["x", "x"]), rng) is None  # duplicates collapse
+    with pytest.raises(ValueError):
+        selection.ranked_pair(g, rng, "rank", rejected_rank=1)
+
+
+def test_ranked_pair_subsamples_candidates():
+    g = group(*[i / 10 for i in range(10)])
+    chosen, _ = selection.ranked_pair(g, random.Random(3), "worst", num_candidates=3)
+    # with 3 random candidates the best is rarely the global best: over seeds it varies
+    bests = {selection.ranked_pair(g, random.Random(s), "worst", num_candidates=3)[0]["score"] for s in range(20)}
+    assert len(bests) > 1 and max(bests) <= 0.9
+
+
+def test_group_by_prompt_keeps_order():
+    rows = [{"p": "b"}, {"p": "a"}, {"p": "b"}]
+    assert selection.group_by_prompt(rows, lambda r: r["p"]) == [[rows[0], rows[2]], [rows[1]]]
