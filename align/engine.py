@@ -66,7 +66,11 @@ class Engine:
         if isinstance(value, dict):
             return {k: self.resolve_refs(v, plan, deps) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.resolve_refs(v, plan, deps) for v in value]
+            out = []
+            for item in value:  # a `${block.*.stage.output}` item expands in place
+                resolved = self.resolve_refs(item, plan, deps)
+                out.extend(resolved if isinstance(resolved, list) and not isinstance(item, list) else [resolved])
+            return out
         if not isinstance(value, str):
             return value
         whole = REF.fullmatch(value)
@@ -88,6 +92,9 @@ class Engine:
             stage, rest = earlier, parts[2:]
         elif parts[0] in plan.aliases and isinstance(plan.aliases[parts[0]], str):
             stage, rest = plan.aliases[parts[0]], parts[1:]
+        elif parts[0] in self.last_iteration and parts[1] == "*" and len(parts) == 4:
+            names = [p.name for p in self.recipe.stages if p.block == parts[0] and p.name.endswith(f"-{parts[2]}")]
+            return [self.lookup(f"{name}.{parts[3]}", StagePlan(plan.name, plan.type, {}), deps) for name in names]
         elif parts[0] in self.last_iteration and len(parts) > 2:
             stage, rest = self.last_iteration[parts[0]].get(parts[1]), parts[2:]
         else:

@@ -33,6 +33,7 @@ from align.errors import AlignError
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 RESERVED = {"name", "description", "seed", "stages", "smoke", "tracking", "wandb_project"}
 REF = re.compile(r"\$\{([^}]+)\}")
+RUNTIME = object()  # marks a `${stage.output}` reference during load-time substitution
 
 
 @dataclass
@@ -112,7 +113,7 @@ def substitute(value, params: dict, stage_names: set[str]):
     def lookup(ref: str):
         head = ref.split(".")[0]
         if head in stage_names or head == "prev":
-            return None  # a runtime reference
+            return RUNTIME  # resolved by the engine once that stage has run
         node = params
         for part in ref.split("."):
             if not isinstance(node, dict) or part not in node:
@@ -123,8 +124,8 @@ def substitute(value, params: dict, stage_names: set[str]):
     whole = REF.fullmatch(value)
     if whole:
         found = lookup(whole.group(1))
-        return value if found is None else substitute(found, params, stage_names)
-    return REF.sub(lambda m: m.group(0) if lookup(m.group(1)) is None else str(lookup(m.group(1))), value)
+        return value if found is RUNTIME else substitute(found, params, stage_names)
+    return REF.sub(lambda m: m.group(0) if lookup(m.group(1)) is RUNTIME else str(lookup(m.group(1))), value)
 
 
 def expand(stages: dict, source: str) -> list[StagePlan]:

@@ -96,6 +96,22 @@ class ProgressCallback(TrainerCallback):
             self._context = None
 
 
+def weights_digest(model, full_limit: int = 50_000_000) -> str:
+    """A short fingerprint of a model's weights (all of them when small, first/last tensors when big).
+
+    Recorded by training stages at step 0, so a run can show which weights training started from."""
+    import hashlib
+
+    params = list(model.state_dict().items())
+    if sum(t.numel() for _, t in params) > full_limit:
+        params = params[:3] + params[-3:]
+    h = hashlib.sha256()
+    for name, tensor in params:
+        h.update(name.encode())
+        h.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
 def save_policy(model, tokenizer, path: Path) -> None:
     """Save a full HF model dir (safetensors); LoRA adapters are merged so any stage can load it."""
     if hasattr(model, "merge_and_unload"):

@@ -13,12 +13,14 @@ CALLS: list[str] = []
 class EchoConfig(StageConfig):
     value: str = "x"
     source: str | None = None
+    sources: list[str] = []
     fail: bool = False
 
 
 def run_echo(config: EchoConfig, ctx):
     CALLS.append(config.value)
     upstream = open(config.source).read().strip() if config.source else ""
+    upstream += "|".join(open(p).read().strip() for p in config.sources)
     write_jsonl(ctx.out_dir / "data.jsonl", [{"value": config.value, "upstream": upstream}])
     (ctx.out_dir / "value.txt").write_text(upstream + config.value)
     ctx.log("echo/length", float(len(config.value)), 0)

@@ -124,3 +124,20 @@ stages:
 """)
     with pytest.raises(AlignError, match="initial"):
         run(path, run_dir=tmp_path / "run")
+
+
+def test_star_reference_collects_every_iteration(tmp_path, fake_stages):
+    seed = tmp_path / "seed.txt"
+    seed.write_text("S")
+    path = write_recipe(tmp_path, f"""
+tracking: none
+stages:
+  loop:
+    repeat: 2
+    initial: {{gen.text: {seed}}}
+    stages:
+      gen: {{stage: echo, value: g, source: "${{prev.gen.text}}"}}
+  after: {{stage: echo, value: Z, sources: ["{seed}", "${{loop.*.gen.text}}"]}}
+""")
+    run(path, run_dir=tmp_path / "run")
+    assert (tmp_path / "run" / "02-after" / "value.txt").read_text() == "S|Sg|SggZ"

@@ -2,11 +2,14 @@
 
 Adding a stage = adding a module here; the engine needs no change.
 """
-from align.stages import evaluate, sample, score, select, sft
+from align.stages import dpo, evaluate, pick_best, reward, sample, score, select, sft
 
 STAGES = {
     "sft": sft,
+    "reward": reward,
+    "dpo": dpo,
     "evaluate": evaluate,
+    "pick_best": pick_best,
     "sample": sample,
     "score": score,
     "select": select,

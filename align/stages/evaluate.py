@@ -9,6 +9,7 @@ Any of the three can be switched off with `null`. Every completion and score goe
 """
 from __future__ import annotations
 
+import json
 from typing import Optional
 
 from pydantic import Field
@@ -32,6 +33,7 @@ class Config(StageConfig):
     instruct: Optional[str] = Field("world:instruct_test", description="instructions for the judge, or null")
     judge: str = Field("gold_judge", description="scorer for instructions (rewards/)")
     baseline: Optional[str] = Field(None, description="an earlier evaluate stage's data, for eval/win_rate")
+    reward_model: Optional[str] = Field(None, description="a reward model dir, for eval/rm_score")
     reference: Optional[str] = Field("world:reference_test", description="prompt/completion pairs, or null")
     limit: Optional[int] = Field(None, ge=1, description="first N rows of each set (smoke runs)")
     max_new_tokens: int = Field(64, ge=1)
@@ -80,7 +82,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
                     for (r, out), s in zip(by_task["reference"], scores)]
         metrics["eval/rouge_l"] = mean(scores)
     data.write_jsonl(ctx.out_dir / "data.jsonl", records)
-    return StageResult(outputs={"data": "data.jsonl"}, metrics=metrics)
+    (ctx.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    return StageResult(outputs={"data": "data.jsonl", "metrics": "metrics.json"}, metrics=metrics)
 
 
 def score_verifiable(config: Config, ctx: StageContext, generator, pairs, records) -> dict:
@@ -113,6 +116,10 @@ def score_instruct(config: Config, pairs, records) -> dict:
         records.append({"task": "instruct", "prompt": row["prompt"], "completion": out, "score": score,
                         **({"constraints": row["constraints"]} if "constraints" in row else {})})
     metrics = {"eval/gold_score": mean(scores)}
+    if config.reward_model:
+        from rewards.reward_model import RewardModelScorer
+
+        metrics["eval/rm_score"] = mean(RewardModelScorer(config.reward_model)([r["prompt"] for r in rows], outs))
     if config.baseline:
         baseline = {data.prompt_text(r["prompt"]): r["score"]
                     for r in data.read_jsonl(data.locate(config.baseline)) if r.get("task") == "instruct"}

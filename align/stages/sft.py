@@ -14,7 +14,7 @@ from align.engine import StageContext, StageResult
 from align.models import load_causal_lm, load_tokenizer, locate_model, lora_config
 from align.stages.base import TrainingConfig
 from align.training import (MetricsCallback, ProgressCallback, configure_threads, run_trainer,
-                            save_policy, trainer_config)
+                            save_policy, trainer_config, weights_digest)
 
 
 class Config(TrainingConfig):
@@ -69,6 +69,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     rows = load_dataset(config.data, "sft", limit=config.limit)
     tokenizer = load_tokenizer(config.model, padding_side="right")
     model = load_causal_lm(config.model, dtype=config.dtype)
+    start_weights = weights_digest(model)  # lets a run prove where training started (ReST-EM: the base)
     trainer, final = fine_tune(model, tokenizer, rows, config, ctx)
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
-    return StageResult(outputs={"model": "model"}, metrics={**final, "train/examples": len(rows)})
+    return StageResult(outputs={"model": "model", "start_weights": start_weights},
+                       metrics={**final, "train/examples": len(rows)})

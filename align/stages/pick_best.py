@@ -1,0 +1,39 @@
+"""`pick_best`: choose the best of several models by a held-out metric (keep-best-iteration).
+
+ReST-EM saw held-out accuracy fall after the first iteration on small problem sets (APPS); this stage
+lets a loop keep the best checkpoint instead of the last, and says when a later iteration regressed.
+"""
+from __future__ import annotations
+
+import json
+
+from pydantic import Field, model_validator
+
+from align.engine import StageContext, StageResult
+from align.stages.base import StageConfig
+
+
+class Config(StageConfig):
+    models: list[str] = Field(description="candidate models, e.g. [${model}, ${rest.*.sft.model}]")
+    metrics: list[str] = Field(description="their evaluate stages' metrics, e.g. [${eval_base.metrics}, ...]")
+    metric: str = Field("eval/pass@1", description="the metric to maximise")
+
+    @model_validator(mode="after")
+    def same_length(self):
+        if len(self.models) != len(self.metrics) or not self.models:
+            raise ValueError("models and metrics must be non-empty lists of the same length")
+        return self
+
+
+def run(config: Config, ctx: StageContext) -> StageResult:
+    values = []
+    for path in config.metrics:
+        found = json.loads(open(path).read())
+        if config.metric not in found:
+            raise ValueError(f"{path} has no metric {config.metric!r} (has {sorted(found)})")
+        values.append(found[config.metric])
+    best = max(range(len(values)), key=lambda i: (values[i], -i))  # earliest wins ties
+    regressed = any(later < earlier for earlier, later in zip(values, values[1:]))
+    return StageResult(outputs={"model": config.models[best]},
+                       metrics={"best/index": best, "best/value": values[best], "best/last_value": values[-1],
+                                "best/regressed": float(regressed)})
