@@ -142,5 +142,23 @@ def world_report(out: Path = typer.Option(Path("reports/world.md"))):
     console.print(f"wrote {write_world_report(out)}")
 
 
+bench_app = typer.Typer(no_args_is_help=True, help="Measured benchmarks that write reports/*.md.")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("learning")
+def bench_learning(suite: List[str] = typer.Option(["rest-em", "xwin"], help="rest-em and/or xwin"),
+                   smoke: bool = typer.Option(False, "--smoke", help="tiny sizes (checks the plumbing only)"),
+                   out: Path = typer.Option(Path("reports/learning.md"))):
+    """Run each recipe and its controls on the embedded world; write reports/learning.md with plots."""
+    from align.bench import SUITES, bench_learning as run_bench
+
+    unknown = [s for s in suite if s not in SUITES]
+    if unknown:
+        fail(f"unknown suite(s) {unknown}: choose from {sorted(SUITES)}")
+    root = Path("runs/bench-smoke" if smoke else "runs/bench")
+    console.print(f"wrote {run_bench(suite, root=root, out=out, smoke=smoke)}")
+
+
 if __name__ == "__main__":
     app()

@@ -17,8 +17,9 @@ def conversation_text(tokenizer, prompt, completion: str) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False)
 
 
-def load_reward_model(spec: str):
-    from transformers import AutoConfig, AutoModelForSequenceClassification, AutoTokenizer
+def check_reward_model(spec: str) -> str:
+    """The model's path, if its config says it is a one-logit sequence classifier (reads no weights)."""
+    from transformers import AutoConfig
 
     path = locate_model(spec)
     config = AutoConfig.from_pretrained(path)
@@ -26,6 +27,13 @@ def load_reward_model(spec: str):
     if not any(a.endswith("ForSequenceClassification") for a in architectures) or config.num_labels != 1:
         raise AlignError(f"{spec} is not a reward model: expected a *ForSequenceClassification model with one "
                          f"label, found {architectures or 'no architecture'} with {config.num_labels} labels")
+    return path
+
+
+def load_reward_model(spec: str):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    path = check_reward_model(spec)
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.padding_side = "right"
     model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)

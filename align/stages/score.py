@@ -20,6 +20,16 @@ class Config(StageConfig):
     batch: int = Field(512, ge=1, description="completions per scorer call")
 
 
+def check(config: Config) -> None:
+    data.load_dataset(config.data, "samples")
+    if config.scorer == "reward_model" and config.reward_model:
+        from rewards.reward_model import check_reward_model
+
+        check_reward_model(config.reward_model)
+    elif config.scorer != "reward_model":
+        load_scorer(config.scorer)
+
+
 def make_scorer(config: Config):
     if config.scorer == "reward_model":
         if not config.reward_model:

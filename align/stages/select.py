@@ -28,6 +28,8 @@ class Config(StageConfig):
     rejected_rank: int = Field(2, ge=2, description="pairs: 1-based rank of the rejected response")
     num_candidates: Optional[int] = Field(None, ge=2, description="pairs: sub-sample N candidates first")
     match_verified: bool = Field(True, description="random: keep as many per prompt as `verified` would")
+    prompts: Optional[str] = Field(None, description="if given, every one of these prompts must have samples")
+    limit: Optional[int] = Field(None, ge=1, description="first N rows of `prompts` (smoke runs)")
 
 
 def as_completion(prompt, text: str):
@@ -40,6 +42,12 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     if any("score" not in r for r in rows):
         raise ValueError(f"{config.data}: rows without a `score` column: run a score stage first")
     groups = selection.group_by_prompt(rows, lambda r: data.prompt_text(r["prompt"]))
+    if config.prompts:
+        sampled = {data.prompt_text(g[0]["prompt"]) for g in groups}
+        for index, row in enumerate(data.load_dataset(config.prompts, "prompts", config.limit)):
+            if data.prompt_text(row["prompt"]) not in sampled:
+                raise ValueError(f"{config.data}: prompt {index + 1} of {config.prompts} has no samples "
+                                 f"({data.prompt_text(row['prompt'])[:80]!r})")
     rng = random.Random(ctx.seed)
     out: list[dict] = []
     solved = 0

@@ -1,0 +1,73 @@
+"""`align bench learning`: run the recipes and their controls on the embedded world, write reports/learning.md.
+
+Each experiment is an ordinary `align run` (the command is printed in the report). A variant that shares
+its first stages with the main run starts from a copy of that run's dir, so the engine's own resume
+logic skips the shared prefix instead of recomputing it.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from align.engine import Engine
+from align.recipe import load_recipe
+from align.report import run_overview
+
+
+@dataclass
+class Experiment:
+    label: str
+    recipe: str
+    overrides: list[str] = field(default_factory=list)
+    copy_from: str | None = None  # label of an experiment whose finished stages this one reuses
+
+    def command(self) -> str:
+        return " ".join(["align run", self.recipe, *self.overrides])
+
+
+SUITES = {
+    "rest-em": [
+        Experiment("rest-em", "rest-em"),
+        Experiment("rest-em (verifier off)", "rest-em", ["selection=random"], copy_from="rest-em"),
+    ],
+    "xwin": [
+        Experiment("xwin n=64", "xwin-pipeline"),
+        Experiment("xwin n=64, RS random pick", "xwin-pipeline", ["rs_selection=random"], copy_from="xwin n=64"),
+        Experiment("xwin n=16", "xwin-pipeline", ["n=16"], copy_from="xwin n=64"),
+        Experiment("xwin n=4", "xwin-pipeline", ["n=4"], copy_from="xwin n=64"),
+    ],
+}
+
+
+def slug(label: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in label).strip("-")
+
+
+def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
+    run_dir = root / slug(exp.label)
+    if exp.copy_from and not run_dir.exists() and (root / slug(exp.copy_from)).exists():
+        shutil.copytree(root / slug(exp.copy_from), run_dir)
+    started = time.time()
+    recipe = load_recipe(exp.recipe, [*exp.overrides, "tracking=none"], smoke=smoke)
+    Engine(recipe, run_dir).run()
+    overview = run_overview(run_dir)
+    return {"label": exp.label, "command": exp.command() + (" --smoke" if smoke else ""),
+            "run_dir": str(run_dir), "wall_s": round(time.time() - started, 1),
+            "stages": {s["name"]: s["metrics"] for s in overview["stages"]}}
+
+
+def bench_learning(suites: list[str], root: Path = Path("runs/bench"), out: Path = Path("reports/learning.md"),
+                   smoke: bool = False) -> Path:
+    results_path = out.with_suffix(".json")
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
+    for suite in suites:
+        results[suite] = [run_experiment(exp, root, smoke) for exp in SUITES[suite]]
+        out.parent.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(results, indent=2))
+    from align.bench_report import render_learning
+
+    out.write_text(render_learning(results, out.parent))
+    return out

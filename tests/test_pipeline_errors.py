@@ -1,0 +1,73 @@
+"""Bad input to the sampling/scoring/preference stages: one clear error, exit != 0, nothing half-written."""
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from align.cli import app
+from align.data import write_jsonl
+from align.world import tasks
+
+runner = CliRunner()
+
+
+def samples_file(tmp_path, prompts=("List 2 fruits.", "List 1 colors.")):
+    rows = [{"prompt": tasks.user(p), "completion": c, "sample_index": i, "policy": "test"}
+            for p in prompts for i, c in enumerate(["fig, kiwi", "cat"])]
+    path = tmp_path / "samples.jsonl"
+    write_jsonl(path, rows)
+    return path
+
+
+def run_recipe(tmp_path, stages: str):
+    recipe = tmp_path / "recipe.yaml"
+    recipe.write_text("tracking: none\nstages:\n" + stages)
+    result = runner.invoke(app, ["run", str(recipe), "--run-dir", str(tmp_path / "run")])
+    assert not list((tmp_path / "run").rglob("DONE")) or result.exit_code == 0
+    return result
+
+
+@pytest.mark.parametrize("scorer, message", [
+    ("tests.fake_scorers:nan", "scores must be finite numbers"),
+    ("tests.fake_scorers:text", "scores must be finite numbers"),
+    ("nosuchscorer", "unknown scorer"),
+])
+def test_bad_scorer_output(tmp_path, scorer, message):
+    path = samples_file(tmp_path)
+    result = run_recipe(tmp_path, f"  score: {{stage: score, data: {path}, scorer: '{scorer}'}}\n")
+    assert result.exit_code != 0 and message in result.output
+    assert not (tmp_path / "run" / "00-score" / "data.jsonl").exists()
+
+
+def test_rm_dir_that_is_not_a_reward_model(tmp_path):
+    path = samples_file(tmp_path)
+    result = run_recipe(tmp_path, f"  score: {{stage: score, data: {path}, scorer: reward_model, "
+                                  f"reward_model: 'world:base'}}\n")
+    assert result.exit_code != 0 and "is not a reward model" in result.output
+
+
+def test_prompt_with_no_samples(tmp_path):
+    scored = tmp_path / "scored.jsonl"
+    rows = [dict(r, score=1.0) for r in map(json.loads, samples_file(tmp_path).read_text().splitlines())]
+    write_jsonl(scored, rows)
+    prompts = tmp_path / "prompts.jsonl"
+    write_jsonl(prompts, [{"prompt": tasks.user(p)} for p in ("List 2 fruits.", "List 1 colors.", "List 3 tools.")])
+    result = run_recipe(tmp_path, f"  rs: {{stage: select, data: {scored}, rule: best_of_n, prompts: {prompts}}}\n")
+    assert result.exit_code != 0 and "prompt 3" in result.output and "has no samples" in result.output
+
+
+def test_preference_row_with_chosen_equal_rejected(tmp_path):
+    prefs = tmp_path / "prefs.jsonl"
+    write_jsonl(prefs, [{"prompt": "p", "chosen": "a", "rejected": "b"}, {"prompt": "q", "chosen": "x", "rejected": "x"}])
+    for stage in ("dpo", "reward"):
+        result = run_recipe(tmp_path, f"  t: {{stage: {stage}, model: 'world:base', data: {prefs}}}\n")
+        assert result.exit_code != 0 and "record 2" in result.output and "identical" in result.output
+        assert not (tmp_path / "run").exists()
+
+
+def test_user_scorer_scores_samples(tmp_path):
+    path = samples_file(tmp_path)
+    result = run_recipe(tmp_path, f"  score: {{stage: score, data: {path}, scorer: 'tests.fake_scorers:length'}}\n")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(l) for l in (tmp_path / "run" / "00-score" / "data.jsonl").read_text().splitlines()]
+    assert [r["score"] for r in rows] == [9.0, 3.0, 9.0, 3.0] and rows[0]["policy"] == "test"
