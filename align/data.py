@@ -26,6 +26,7 @@ FORMATS = {
 
 def read_jsonl(path: Path) -> list[dict]:
     """Strict JSONL: UTF-8, one JSON object per non-empty line."""
+    path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:

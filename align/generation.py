@@ -70,7 +70,9 @@ class HFGenerator:
             from transformers import DynamicCache
 
             cache = DynamicCache(config=model.config)
-            model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], past_key_values=cache, use_cache=True)
+            positions = (mask.long().cumsum(-1) - 1).clamp(min=0)  # as generate() numbers left-padded rows
+            model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
+                  past_key_values=cache, use_cache=True)
             cache.batch_repeat_interleave(params.n)
             ids, mask = ids.repeat_interleave(params.n, 0), mask.repeat_interleave(params.n, 0)
         greedy = params.temperature == 0
