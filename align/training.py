@@ -67,6 +67,8 @@ class MetricsCallback(TrainerCallback):
         self.log = log
 
     def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "train_runtime" in logs:
+            return  # the end-of-training summary: averages, not a step's values
         for name, value in (logs or {}).items():
             if isinstance(value, (int, float)) and name not in ("epoch", "total_flos"):
                 key = name if name.startswith(("train/", "eval/")) else f"train/{name.removeprefix('train_')}"
@@ -128,8 +130,12 @@ def run_trainer(trainer, work_dir: Path) -> dict:
     trainer.train(resume_from_checkpoint=last_checkpoint(Path(work_dir)))
     last = {}
     for entry in trainer.state.log_history:
+        if "train_runtime" in entry:  # the end-of-training summary, not a step's log
+            if "train/loss" not in last and "train_loss" in entry:
+                last["train/loss"] = float(entry["train_loss"])  # no step was logged: the run's mean
+            continue
         for name, value in entry.items():
-            if isinstance(value, (int, float)) and not name.startswith("train_") and name not in ("epoch", "step"):
+            if isinstance(value, (int, float)) and name not in ("epoch", "step", "total_flos"):
                 last[f"train/{name}"] = float(value)
     last["train/steps"] = trainer.state.global_step
     return last

@@ -16,6 +16,7 @@ def data_file(tmp_path, content: bytes | str) -> str:
     return str(path)
 
 
+NON_UTF8 = b'{"prompt": "\xff", "completion": "x"}\n'
 CASES = {
     "malformed json": (lambda t: ["sft", f"data.sft={data_file(t, json.dumps(GOOD_ROW) + chr(10) + '{oops' + chr(10))}"],
                        r"line 2: malformed JSON"),
@@ -23,7 +24,7 @@ CASES = {
     "wrong type": (lambda t: ["sft", f"data.sft={data_file(t, json.dumps({'prompt': 1, 'completion': 'x'}))}"],
                    r"'prompt' must be a string"),
     "empty dataset": (lambda t: ["sft", f"data.sft={data_file(t, '')}"], r"empty"),
-    "non-utf8": (lambda t: ["sft", f"data.sft={data_file(t, b'{\"prompt\": \"\\xff\"}')}"], r"not valid UTF-8"),
+    "non-utf8": (lambda t: ["sft", "data.sft=" + data_file(t, NON_UTF8)], r"not valid UTF-8"),
     "unknown recipe": (lambda t: ["no-such-recipe"], r"unknown recipe 'no-such-recipe'"),
     "unknown override key": (lambda t: ["sft", "stages.sft.epoch=2"], r"unknown key 'epoch'"),
     "unknown top-level key": (lambda t: ["sft", "modle=world:base"], r"unknown recipe key 'modle'"),
