@@ -16,7 +16,7 @@ from align.errors import AlignError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Chain post-training methods as resumable recipes.")
 world_app = typer.Typer(no_args_is_help=True, help="The embedded default world (tiny models and data).")
 app.add_typer(world_app, name="world")
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 160)  # logs and pipes get full tables
 
 
 def fail(message: str) -> None:

@@ -48,12 +48,16 @@ def run_overview(run_dir: Path) -> dict:
 
 def summary_table(summaries: list[dict], title: str) -> Table:
     """The short table every run ends with: one row per stage, its wall time and key metrics."""
+    shown = [m for m in KEY_METRICS if any(m in s.get("metrics", {}) for s in summaries)]
     table = Table(title=title)
-    for column in ("stage", "ran", "wall s", *[m.split("/")[1] for m in KEY_METRICS]):
-        table.add_column(column, justify="right" if column != "stage" else "left")
+    table.add_column("stage")
+    table.add_column("status")
+    table.add_column("wall s", justify="right")
+    for metric in shown:
+        table.add_column(metric.split("/")[1], justify="right")
     for s in summaries:
         metrics = s.get("metrics", {})
-        cells = [f"{metrics[m]:.3f}" if isinstance(metrics.get(m), (int, float)) else "" for m in KEY_METRICS]
+        cells = [f"{metrics[m]:.3f}" if isinstance(metrics.get(m), (int, float)) else "" for m in shown]
         table.add_row(s["name"], "skipped" if s["status"] == "skipped" else "ran", f"{s.get('wall_s', 0):.1f}", *cells)
     return table
 

@@ -127,6 +127,9 @@ def run_trainer(trainer, work_dir: Path) -> dict:
 
     Returns summary metrics that are the same whether or not the run was interrupted: the last
     logged value of each training metric (HF's own `train_loss` averages only the resumed part)."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # our rich bar and metric log replace its dict prints
     trainer.train(resume_from_checkpoint=last_checkpoint(Path(work_dir)))
     last = {}
     for entry in trainer.state.log_history:

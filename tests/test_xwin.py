@@ -13,18 +13,19 @@ pytestmark = pytest.mark.slow
 
 def test_xwin_pipeline_smoke(tmp_path):
     Engine(load_recipe("xwin-pipeline", ["tracking=none"], smoke=True), tmp_path / "run").run()
+    folder = lambda name: next((tmp_path / "run").glob(f"*-{name}"))
+    rows = lambda name: [json.loads(l) for l in (folder(name) / "data.jsonl").read_text().splitlines()]
     stages = {p.parent.name.split("-", 1)[1]: json.loads(p.read_text()) for p in (tmp_path / "run").glob("*/stage.json")}
     assert len(stages) == 15
     assert 0.0 <= stages["reward"]["metrics"]["rm/pair_accuracy"] <= 1.0
-    pairs = [json.loads(l) for l in (tmp_path / "run" / "11-dpo_pairs" / "data.jsonl").read_text().splitlines()]
+    pairs = rows("dpo_pairs")
     assert pairs and all(p["chosen_score"] > p["rejected_score"] for p in pairs)
-    rs_rows = [json.loads(l) for l in (tmp_path / "run" / "08-rs_data" / "data.jsonl").read_text().splitlines()]
-    assert len(rs_rows) == 16  # one best response per prompt
+    assert len(rows("rs_data")) == 16  # one best response per prompt
     for name in ("eval_rs", "eval_dpo"):
         assert {"eval/gold_score", "eval/win_rate", "eval/rm_score"} <= set(stages[name]["metrics"])
-    rs_model = AutoModelForCausalLM.from_pretrained(str(tmp_path / "run" / "09-rs" / "model"))
+    rs_model = AutoModelForCausalLM.from_pretrained(str(folder("rs") / "model"))
     assert stages["dpo"]["outputs"]["start_weights"] == weights_digest(rs_model.float())  # DPO after RS
-    xwin_set = [json.loads(l) for l in (tmp_path / "run" / "05-xwin_set" / "data.jsonl").read_text().splitlines()]
+    xwin_set = rows("xwin_set")
     by_prompt = {}
     for row in xwin_set:
         by_prompt.setdefault(json.dumps(row["prompt"]), []).append(row["completion"])
