@@ -34,6 +34,16 @@ def version_callback(value: bool):
 def main(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
                                       help="Show the version and exit.")):
     """align: SFT, reward models, rejection sampling, DPO, distillation and ReST-EM as one resumable chain."""
+    quiet_library_progress()
+
+
+def quiet_library_progress() -> None:
+    """One kind of progress bar (ours, rich) instead of three libraries' tqdm bars per stage."""
+    import os
+
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 
 
 @app.command(context_settings={"allow_extra_args": False})

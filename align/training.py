@@ -6,11 +6,16 @@ stage builds its config here so those choices are made once.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Callable
 
 import torch
 from transformers import TrainerCallback
+
+
+# We pass gradient_checkpointing=False deliberately (TRL defaults it on); the rename warning is noise.
+warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)
 
 
 def configure_threads() -> None:
