@@ -54,9 +54,24 @@ def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
     recipe = load_recipe(exp.recipe, [*exp.overrides, "tracking=none"], smoke=smoke)
     Engine(recipe, run_dir).run()
     overview = run_overview(run_dir)
+    starts = {s["name"]: json.loads((Path(s["dir"]) / "stage.json").read_text())["outputs"]["start_weights"]
+              for s in overview["stages"] if (Path(s["dir"]) / "stage.json").exists()
+              and "start_weights" in json.loads((Path(s["dir"]) / "stage.json").read_text())["outputs"]}
     return {"label": exp.label, "command": exp.command() + (" --smoke" if smoke else ""),
             "run_dir": str(run_dir), "wall_s": round(time.time() - started, 1),
-            "stages": {s["name"]: s["metrics"] for s in overview["stages"]}}
+            "stages": {s["name"]: s["metrics"] for s in overview["stages"]}, "start_weights": starts,
+            "model_digest": model_digest(recipe.params.get("model", ""))}
+
+
+def model_digest(spec: str) -> str | None:
+    """The weights fingerprint of the recipe's starting model, to show where training started."""
+    from align.models import load_causal_lm
+    from align.training import weights_digest
+
+    try:
+        return weights_digest(load_causal_lm(spec, dtype="float32", device="cpu"))
+    except Exception:  # a hub id that cannot be reached: the report just omits the check
+        return None
 
 
 def bench_learning(suites: list[str], root: Path = Path("runs/bench"), out: Path = Path("reports/learning.md"),

@@ -42,18 +42,28 @@ def plot_lines(series: dict[str, list[tuple[str, float]]], title: str, ylabel: s
 
 def render_rest_em(results: list[dict], folder: Path) -> list[str]:
     lines = ["## ReST-EM (`recipes/rest-em.yaml`)", "",
+             "2 iterations, 16 samples per problem at T=1 on the 1,500 `world:arith_train` problems, at most 10 "
+             "distinct verified solutions kept per problem, M-step = 2 epochs of SFT from the base.", "",
              "Held-out `world:arith_test` (200 problems); pass@1 is greedy, sampled pass@1 and pass@16 use 16 "
-             "samples at T=1. Each M-step fine-tunes the base weights (the `start_weights` fingerprint in each "
-             "`itN-sft/stage.json` equals the base's). The control switches the verifier off: the same number "
+             "samples at T=1. Each M-step fine-tunes the base weights: the last column compares the weights "
+             "fingerprint each `itN-sft` stage recorded at step 0 (`start_weights` in its stage.json) with the base's. The control switches the verifier off: the same number "
              "of samples per problem is kept at random, and the M-step trains the same way.", ""]
     series = {}
     for result in results:
         rows = rest_em_rows(result)
+            starts = result.get("start_weights", {})
+        from_base = ["—"] + ["yes" if starts.get(f"it{i}-sft") == result.get("model_digest") else "NO"
+                             for i in range(1, len(rows))]
         lines += [f"**{result['label']}** — `{result['command']}` ({result['wall_s']:.0f} s)", "",
-                  "| step | pass@1 (greedy) | pass@1 (sampled) | pass@16 | problems kept | samples kept |",
-                  "|---|---|---|---|---|---|"]
+                  "| step | pass@1 (greedy) | pass@1 (sampled) | pass@16 | problems kept | samples kept "
+                  "| M-step started from base weights |", "|---|---|---|---|---|---|---|"]
         lines += [f"| {r[0]} | {fmt(r[1])} | {fmt(r[2])} | {fmt(r[3])} | {r[4] if r[4] is not None else '—'} | "
-                  f"{r[5] if r[5] is not None else '—'} |" for r in rows]
+                  f"{r[5] if r[5] is not None else '—'} | {b} |" for r, b in zip(rows, from_base)]
+        best = result["stages"].get("best", {})
+        if best:
+            regressed = " A later iteration scored below an earlier one." if best.get("best/regressed") else ""
+            lines.append(f"\n`pick_best` keeps step {int(best['best/index'])} (0 = base) with pass@1 "
+                         f"{fmt(best['best/value'])}.{regressed}")
         lines.append("")
         series[result["label"]] = [(r[0], r[1]) for r in rows]
     plot_lines(series, "ReST-EM: held-out pass@1 (greedy) per iteration", "pass@1", folder / "learning_rest_em.png")

@@ -5,6 +5,7 @@ A *group* is the list of scored samples of one prompt: dicts with at least `comp
 - `verified`: ReST-EM's E-step filter: keep samples with score >= threshold, distinct completions,
   at most `cap` per problem chosen at random.
 - `random_subset`: the verifier-off control: up to `cap` samples at random, scores ignored.
+- `all_pairs`: every better/worse pair of a prompt (capped): dense data for a reward model.
 - `ranked_pair`: the Xwin-Set pair rule: chosen = rank 1, rejected = rank k after sub-sampling N
   candidates; `worst` and `random` rejected are the common ablations.
 """
@@ -70,6 +71,14 @@ def ranked_pair(group: Group, rng: random.Random, rejected: Literal["rank", "wor
     if other["score"] >= chosen["score"]:
         return None  # a tie carries no preference
     return chosen, other
+
+
+def all_pairs(group: Group, cap: int, rng: random.Random) -> list[tuple[dict, dict]]:
+    """Every (better, worse) pair of distinct completions with different scores, at most `cap` of them
+    chosen at random: the dense preference data a reward model learns from (Xwin-Pair's role)."""
+    candidates = distinct(group)
+    pairs = [(a, b) for a in candidates for b in candidates if a["score"] > b["score"]]
+    return rng.sample(pairs, min(cap, len(pairs)))
 
 
 def group_by_prompt(rows: list[dict], key) -> list[Group]:

@@ -42,3 +42,18 @@ def test_verifier_off_control_keeps_the_same_counts(tmp_path):
                  tmp_path / "off").run()
     kept = lambda summaries: next(s for s in summaries if s["name"] == "it1-select")["metrics"]["select/kept"]
     assert kept(on) == kept(off)
+
+
+def test_rest_em_on_user_files_with_another_verifier(tmp_path):
+    from align.data import read_jsonl, write_jsonl
+
+    rows = read_jsonl(resolve("world:arith_train"))[:12]
+    train, held_out = tmp_path / "train.jsonl", tmp_path / "eval.jsonl"
+    write_jsonl(train, [{"prompt": r["prompt"], "answer": r"\d+[-+=;\d]*\\boxed\{\d+\}"} for r in rows[:8]])
+    write_jsonl(held_out, [{"prompt": r["prompt"], "answer": r".*"} for r in rows[8:]])
+    recipe = load_recipe("rest-em", ["tracking=none", "iterations=1", f"data.train={train}",
+                                     f"data.eval={held_out}", "verifier=regex", "model=world:base"], smoke=True)
+    summaries = Engine(recipe, tmp_path / "run").run()
+    metrics = {s["name"]: s["metrics"] for s in summaries}
+    assert metrics["it1-eval"]["eval/pass@1"] == 1.0  # `.*` accepts anything
+    assert metrics["it1-select"]["select/prompts"] == 8

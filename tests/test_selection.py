@@ -65,3 +65,11 @@ def test_ranked_pair_subsamples_candidates():
 def test_group_by_prompt_keeps_order():
     rows = [{"p": "b"}, {"p": "a"}, {"p": "b"}]
     assert selection.group_by_prompt(rows, lambda r: r["p"]) == [[rows[0], rows[2]], [rows[1]]]
+
+
+def test_all_pairs_orders_and_caps():
+    g = group(0.9, 0.5, 0.5, 0.1)
+    pairs = selection.all_pairs(g, cap=100, rng=random.Random(0))
+    assert len(pairs) == 5  # 0.9>0.5 (x2), 0.9>0.1, 0.5>0.1 (x2); the 0.5/0.5 tie gives none
+    assert all(a["score"] > b["score"] for a, b in pairs)
+    assert len(selection.all_pairs(g, cap=2, rng=random.Random(0))) == 2

@@ -6,6 +6,7 @@
                   `match_verified` (default) as many per prompt as `verified` would keep, so the control
                   gets exactly the same amount of data and the same training budget
 - `pairs`      -> prompt/chosen/rejected by rank (the Xwin-Set pair rule and its ablations)
+- `all_pairs`  -> prompt/chosen/rejected, every better/worse pair, at most `cap` per prompt (RM data)
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from align.stages.base import StageConfig
 
 class Config(StageConfig):
     data: str = Field(description="scored samples (a score stage's data)")
-    rule: Literal["best_of_n", "verified", "random", "pairs"]
+    rule: Literal["best_of_n", "verified", "random", "pairs", "all_pairs"]
     cap: int = Field(10, ge=1, description="verified/random: max samples kept per prompt (ReST-EM: 10)")
     threshold: float = Field(0.5, description="verified: minimum score to count as correct")
     rejected: Literal["rank", "worst", "random"] = Field("rank", description="pairs: how to pick rejected")
@@ -53,13 +54,16 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     solved = 0
     for group in groups:
         prompt = group[0]["prompt"]
-        if config.rule == "pairs":
-            pair = selection.ranked_pair(group, rng, config.rejected, config.rejected_rank, config.num_candidates)
-            if pair:
-                chosen, rejected = pair
-                out.append({"prompt": prompt, "chosen": as_completion(prompt, chosen["completion"]),
-                            "rejected": as_completion(prompt, rejected["completion"]),
-                            "chosen_score": chosen["score"], "rejected_score": rejected["score"]})
+        if config.rule in ("pairs", "all_pairs"):
+            if config.rule == "all_pairs":
+                pairs = selection.all_pairs(group, config.cap, rng)
+            else:
+                pair = selection.ranked_pair(group, rng, config.rejected, config.rejected_rank, config.num_candidates)
+                pairs = [pair] if pair else []
+            out += [{"prompt": prompt, "chosen": as_completion(prompt, chosen["completion"]),
+                     "rejected": as_completion(prompt, rejected["completion"]),
+                     "chosen_score": chosen["score"], "rejected_score": rejected["score"]}
+                    for chosen, rejected in pairs]
             continue
         if config.rule == "best_of_n":
             picked = [selection.best_of_n(group)]
@@ -76,6 +80,6 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         raise ValueError(f"select ({config.rule}) kept nothing from {len(rows)} samples: no training data")
     data.write_jsonl(ctx.out_dir / "data.jsonl", out)
     metrics = {"select/prompts": len(groups), "select/kept": len(out)}
-    if config.rule != "pairs":
+    if config.rule not in ("pairs", "all_pairs"):
         metrics["select/prompts_kept"] = solved
     return StageResult(outputs={"data": "data.jsonl"}, metrics=metrics)
