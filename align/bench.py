@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,15 +49,14 @@ def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
     run_dir = root / slug(exp.label)
     if exp.copy_from and not run_dir.exists() and (root / slug(exp.copy_from)).exists():
         shutil.copytree(root / slug(exp.copy_from), run_dir)
-    started = time.time()
     recipe = load_recipe(exp.recipe, [*exp.overrides, "tracking=none"], smoke=smoke)
     Engine(recipe, run_dir).run()
     overview = run_overview(run_dir)
-    starts = {s["name"]: json.loads((Path(s["dir"]) / "stage.json").read_text())["outputs"]["start_weights"]
-              for s in overview["stages"] if (Path(s["dir"]) / "stage.json").exists()
-              and "start_weights" in json.loads((Path(s["dir"]) / "stage.json").read_text())["outputs"]}
+    infos = {s["name"]: json.loads((Path(s["dir"]) / "stage.json").read_text()) for s in overview["stages"]}
+    starts = {name: info["outputs"]["start_weights"] for name, info in infos.items()
+              if "start_weights" in info["outputs"]}
     return {"label": exp.label, "command": exp.command() + (" --smoke" if smoke else ""),
-            "run_dir": str(run_dir), "wall_s": round(time.time() - started, 1),
+            "run_dir": str(run_dir), "wall_s": round(sum(i["wall_s"] for i in infos.values()), 1),
             "stages": {s["name"]: s["metrics"] for s in overview["stages"]}, "start_weights": starts,
             "model_digest": model_digest(recipe.params.get("model", ""))}
 
