@@ -91,19 +91,24 @@ def test_stale_half_written_stage_is_redone(tmp_path, fake_stages):
     assert (stage / "value.txt").read_text() == "AB"
 
 
-def test_repeat_block_threads_previous_iteration(tmp_path, fake_stages):
+def loop_recipe(tmp_path, repeat: int, after: str):
+    """A repeat block whose `gen` stage appends to the previous iteration's text, then `after`."""
     seed = tmp_path / "seed.txt"
     seed.write_text("S")
-    path = write_recipe(tmp_path, f"""
+    return write_recipe(tmp_path, f"""
 tracking: none
 stages:
   loop:
-    repeat: 3
+    repeat: {repeat}
     initial: {{gen.text: {seed}}}
     stages:
       gen: {{stage: echo, value: g, source: "${{prev.gen.text}}"}}
-  after: {{stage: echo, value: Z, source: "${{loop.gen.text}}"}}
+  after: {after.replace("SEED", str(seed))}
 """)
+
+
+def test_repeat_block_threads_previous_iteration(tmp_path, fake_stages):
+    path = loop_recipe(tmp_path, 3, '{stage: echo, value: Z, source: "${loop.gen.text}"}')
     run(path, run_dir=tmp_path / "run")
     run_dir = tmp_path / "run"
     assert (run_dir / "00-it1-gen" / "value.txt").read_text() == "Sg"
@@ -127,17 +132,6 @@ stages:
 
 
 def test_star_reference_collects_every_iteration(tmp_path, fake_stages):
-    seed = tmp_path / "seed.txt"
-    seed.write_text("S")
-    path = write_recipe(tmp_path, f"""
-tracking: none
-stages:
-  loop:
-    repeat: 2
-    initial: {{gen.text: {seed}}}
-    stages:
-      gen: {{stage: echo, value: g, source: "${{prev.gen.text}}"}}
-  after: {{stage: echo, value: Z, sources: ["{seed}", "${{loop.*.gen.text}}"]}}
-""")
+    path = loop_recipe(tmp_path, 2, '{stage: echo, value: Z, sources: ["SEED", "${loop.*.gen.text}"]}')
     run(path, run_dir=tmp_path / "run")
     assert (tmp_path / "run" / "02-after" / "value.txt").read_text() == "S|Sg|SggZ"
