@@ -60,7 +60,7 @@ def run(recipe: str = typer.Argument(..., help="a name in recipes/ or a path to 
     try:
         plan = load_recipe(recipe, overrides or [], smoke=smoke)
         target = run_dir or Path("runs") / (plan.name + ("-smoke" if smoke else ""))
-        engine = Engine(plan, target, console=console, progress_factory=track)
+        engine = Engine(plan, target, progress_factory=track)
         summaries = engine.run()
     except AlignError as exc:
         fail(str(exc))

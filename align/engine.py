@@ -45,10 +45,9 @@ def stage_dirname(index: int, name: str) -> str:
 
 
 class Engine:
-    def __init__(self, recipe: Recipe, run_dir: Path, console=None, progress_factory=None):
+    def __init__(self, recipe: Recipe, run_dir: Path, progress_factory=None):
         self.recipe = recipe
         self.run_dir = Path(run_dir)
-        self.console = console
         if progress_factory is None:
             from align.progress import track as progress_factory
         self.progress_factory = progress_factory

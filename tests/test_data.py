@@ -56,3 +56,13 @@ def test_world_datasets_resolve():
     assert len(rows) >= 10 and "answer" in rows[0]
     with pytest.raises(AlignError, match="unknown world asset"):
         load_dataset("world:nope", "sft")
+
+
+def test_local_hf_dataset_dir_loads_and_validates(tmp_path):
+    from datasets import Dataset
+
+    Dataset.from_list([{"prompt": "p", "completion": "c"}]).save_to_disk(str(tmp_path / "ds"))
+    assert load_dataset(str(tmp_path / "ds"), "sft") == [{"prompt": "p", "completion": "c"}]
+    Dataset.from_list([{"prompt": "p"}]).save_to_disk(str(tmp_path / "bad"))
+    with pytest.raises(AlignError, match="record 1: missing column"):
+        load_dataset(str(tmp_path / "bad"), "sft")

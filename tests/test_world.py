@@ -99,3 +99,9 @@ def test_micro_world_build(tmp_path):
     for f in (root / "data").glob("*.jsonl"):
         assert f.read_text() == (tmp_path / "again" / "data" / f.name).read_text()
     assert again["datasets"] == manifest["datasets"]
+    from safetensors.torch import load_file
+
+    for name in ("base", "teacher"):  # same seed -> same weights (CPU training is deterministic here)
+        first, second = (load_file(str(d / name / "model.safetensors")) for d in (root, tmp_path / "again"))
+        assert first.keys() == second.keys()
+        assert all(torch.allclose(first[k].float(), second[k].float(), atol=1e-3) for k in first)
