@@ -45,6 +45,17 @@ def referenced_paths(value) -> list[str]:
     return []
 
 
+def relative_to_run(value, run_dir: str):
+    """Paths inside the run dir hash by their place in the run, so a moved or copied run still resumes."""
+    if isinstance(value, dict):
+        return {k: relative_to_run(v, run_dir) for k, v in value.items()}
+    if isinstance(value, list):
+        return [relative_to_run(v, run_dir) for v in value]
+    if isinstance(value, str) and value.startswith(run_dir + "/"):
+        return "<run>" + value[len(run_dir):]
+    return value
+
+
 def stage_hash(stage_type: str, config: dict, upstream: dict[str, str], run_dir: Path) -> str:
     """Hash of what a stage computes from: its type, config, upstream stage hashes and input files.
 
@@ -52,8 +63,8 @@ def stage_hash(stage_type: str, config: dict, upstream: dict[str, str], run_dir:
     run_dir = Path(run_dir).resolve()
     inputs = {p: path_digest(Path(p)) for p in referenced_paths(config)
               if not Path(p).resolve().is_relative_to(run_dir)}
-    payload = json.dumps({"type": stage_type, "config": config, "upstream": upstream, "inputs": inputs},
-                         sort_keys=True, default=str)
+    payload = json.dumps({"type": stage_type, "config": relative_to_run(config, str(Path(run_dir))),
+                          "upstream": upstream, "inputs": inputs}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

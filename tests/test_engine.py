@@ -135,3 +135,14 @@ def test_star_reference_collects_every_iteration(tmp_path, fake_stages):
     path = loop_recipe(tmp_path, 2, '{stage: echo, value: Z, sources: ["SEED", "${loop.*.gen.text}"]}')
     run(path, run_dir=tmp_path / "run")
     assert (tmp_path / "run" / "02-after" / "value.txt").read_text() == "S|Sg|SggZ"
+
+
+def test_a_copied_run_dir_still_resumes(tmp_path, fake_stages):
+    import shutil
+
+    path = write_recipe(tmp_path, CHAIN)
+    run(path, run_dir=tmp_path / "run")
+    shutil.copytree(tmp_path / "run", tmp_path / "copy")
+    fake_stages.CALLS.clear()
+    summaries = run(path, run_dir=tmp_path / "copy")
+    assert fake_stages.CALLS == [] and [s["status"] for s in summaries] == ["skipped"] * 3
