@@ -60,9 +60,9 @@ def stage_hash(stage_type: str, config: dict, upstream: dict[str, str], run_dir:
     """Hash of what a stage computes from: its type, config, upstream stage hashes and input files.
 
     Outputs of upstream stages (inside the run dir) are covered by their stage hashes, not re-read."""
-    run_dir = Path(run_dir).resolve()
+    inside = Path(run_dir).resolve()
     inputs = {p: path_digest(Path(p)) for p in referenced_paths(config)
-              if not Path(p).resolve().is_relative_to(run_dir)}
+              if not Path(p).resolve().is_relative_to(inside)}
     payload = json.dumps({"type": stage_type, "config": relative_to_run(config, str(Path(run_dir))),
                           "upstream": upstream, "inputs": inputs}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]

@@ -137,12 +137,16 @@ def test_star_reference_collects_every_iteration(tmp_path, fake_stages):
     assert (tmp_path / "run" / "02-after" / "value.txt").read_text() == "S|Sg|SggZ"
 
 
-def test_a_copied_run_dir_still_resumes(tmp_path, fake_stages):
+@pytest.mark.parametrize("relative", [False, True])
+def test_a_copied_run_dir_still_resumes(tmp_path, fake_stages, monkeypatch, relative):
     import shutil
+    from pathlib import Path
 
     path = write_recipe(tmp_path, CHAIN)
-    run(path, run_dir=tmp_path / "run")
-    shutil.copytree(tmp_path / "run", tmp_path / "copy")
+    monkeypatch.chdir(tmp_path)
+    root = Path("runs") if relative else tmp_path / "runs"
+    run(path, run_dir=root / "run")
+    shutil.copytree(root / "run", root / "copy")
     fake_stages.CALLS.clear()
-    summaries = run(path, run_dir=tmp_path / "copy")
+    summaries = run(path, run_dir=root / "copy")
     assert fake_stages.CALLS == [] and [s["status"] for s in summaries] == ["skipped"] * 3
