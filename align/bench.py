@@ -73,10 +73,10 @@ def model_digest(spec: str) -> str | None:
 
 
 def bench_learning(suites: list[str], root: Path = Path("runs/bench"), out: Path = Path("reports/learning.md"),
-                   smoke: bool = False) -> Path:
+                   smoke: bool = False, render_only: bool = False) -> Path:
     results_path = out.with_suffix(".json")
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
-    for suite in suites:
+    for suite in [] if render_only else suites:
         results[suite] = [run_experiment(exp, root, smoke) for exp in SUITES[suite]]
         out.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=2))

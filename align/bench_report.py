@@ -93,6 +93,14 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
                      f" | {r['wall_s']:.0f} |")
         series[r["label"]] = [(label, g) for (_, label), g in zip(XWIN_STAGES, gold) if g is not None]
     lines += ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in results), ""]
+    main = results[0]["stages"]
+    gold = [main.get(name, {}).get("eval/gold_score") for name, _ in XWIN_STAGES[1:]]
+    if all(isinstance(g, float) for g in gold):
+        checks = {"RM held-out pair accuracy >= 0.75": main["reward"]["rm/pair_accuracy"] >= 0.75,
+                  "gold score SFT < RS < DPO": gold[0] < gold[1] < gold[2],
+                  "DPO win-rate vs SFT >= 0.60": main["eval_dpo"].get("eval/win_rate", 0) >= 0.6}
+        lines += [f"Targets for `{results[0]['label']}`: " + "; ".join(
+            f"{name}: **{'met' if ok else 'not met'}**" for name, ok in checks.items()) + ".", ""]
     plot_lines(series, "Xwin pipeline: held-out gold score per stage", "gold score", folder / "learning_xwin.png")
     lines += ["![Xwin](learning_xwin.png)", ""]
     return lines

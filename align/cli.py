@@ -159,6 +159,7 @@ app.add_typer(bench_app, name="bench")
 @bench_app.command("learning")
 def bench_learning(suite: List[str] = typer.Option(["rest-em", "xwin"], help="rest-em and/or xwin"),
                    smoke: bool = typer.Option(False, "--smoke", help="tiny sizes (checks the plumbing only)"),
+                   render_only: bool = typer.Option(False, "--render-only", help="rewrite the report from its json"),
                    out: Path = typer.Option(Path("reports/learning.md"))):
     """Run each recipe and its controls on the embedded world; write reports/learning.md with plots."""
     from align.bench import SUITES, bench_learning as run_bench
@@ -167,7 +168,7 @@ def bench_learning(suite: List[str] = typer.Option(["rest-em", "xwin"], help="re
     if unknown:
         fail(f"unknown suite(s) {unknown}: choose from {sorted(SUITES)}")
     root = Path("runs/bench-smoke" if smoke else "runs/bench")
-    console.print(f"wrote {run_bench(suite, root=root, out=out, smoke=smoke)}")
+    console.print(f"wrote {run_bench(suite, root=root, out=out, smoke=smoke, render_only=render_only)}")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,21 @@
+"""`align bench learning` at smoke size: every experiment runs and the report renders with its plots."""
+import json
+
+import pytest
+
+from align.bench import bench_learning
+
+pytestmark = pytest.mark.slow
+
+
+def test_bench_learning_smoke(tmp_path):
+    out = bench_learning(["rest-em", "xwin"], root=tmp_path / "runs", out=tmp_path / "learning.md", smoke=True)
+    text = out.read_text()
+    assert "## ReST-EM" in text and "## Xwin pipeline" in text
+    assert (tmp_path / "learning_rest_em.png").exists() and (tmp_path / "learning_xwin.png").exists()
+    results = json.loads((tmp_path / "learning.json").read_text())
+    assert [r["label"] for r in results["rest-em"]] == ["rest-em", "rest-em (verifier off)"]
+    assert len(results["xwin"]) == 4
+    assert "| iteration 2 |" in text and "yes |" in text  # M-steps started from the base weights
+    rerendered = bench_learning([], root=tmp_path / "runs", out=tmp_path / "learning.md", render_only=True)
+    assert rerendered.read_text() == text
