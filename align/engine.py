@@ -120,10 +120,11 @@ class Engine:
                 deps: set[str] = set()
                 raw = self.resolve_refs(plan.config, plan, deps)
                 config = module.Config(**raw)
+                seed = fingerprint.stage_seed(self.recipe.seed, plan.name)
                 digest = fingerprint.stage_hash(plan.type, config.model_dump(mode="json"),
-                                                {d: self.hashes[d] for d in sorted(deps)}, self.run_dir)
+                                                {d: self.hashes[d] for d in sorted(deps)}, self.run_dir, seed)
                 stage_dir = self.run_dir / stage_dirname(index, plan.name)
-                summary = self.run_stage(plan, module, config, digest, stage_dir, log, state)
+                summary = self.run_stage(plan, module, config, digest, seed, stage_dir, log, state)
                 self.summaries.append(summary)
         except BaseException as exc:
             log.finish(state, "failed" if not isinstance(exc, KeyboardInterrupt) else "interrupted")
@@ -141,7 +142,7 @@ class Engine:
             if hasattr(module, "check") and not REF.search(repr(plan.config)):
                 module.check(module.Config(**plan.config))
 
-    def run_stage(self, plan, module, config, digest, stage_dir: Path, log: RunLog, state) -> dict:
+    def run_stage(self, plan, module, config, digest, seed, stage_dir: Path, log: RunLog, state) -> dict:
         info = read_json(stage_dir / "stage.json")
         if (stage_dir / "DONE").exists() and info and info.get("hash") == digest:
             self.record(plan.name, stage_dir, info, digest)
@@ -152,7 +153,7 @@ class Engine:
         started = time.time()
         out_tmp = stage_dir / ".out"
         ctx = StageContext(out_dir=out_tmp, work_dir=stage_dir / ".work",
-                           seed=fingerprint.stage_seed(self.recipe.seed, plan.name),
+                           seed=seed,
                            log=lambda name, value, step: log.metric(plan.name, name, value, step),
                            progress=self.progress_factory)
         log.begin_stage(plan.name, ctx.work_dir)

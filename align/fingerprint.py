@@ -56,15 +56,15 @@ def relative_to_run(value, run_dir: str):
     return value
 
 
-def stage_hash(stage_type: str, config: dict, upstream: dict[str, str], run_dir: Path) -> str:
-    """Hash of what a stage computes from: its type, config, upstream stage hashes and input files.
+def stage_hash(stage_type: str, config: dict, upstream: dict[str, str], run_dir: Path, seed: int = 0) -> str:
+    """Hash of what a stage computes from: its type, config, seed, upstream stage hashes and input files.
 
     Outputs of upstream stages (inside the run dir) are covered by their stage hashes, not re-read."""
     inside = Path(run_dir).resolve()
     inputs = {p: path_digest(Path(p)) for p in referenced_paths(config)
               if not Path(p).resolve().is_relative_to(inside)}
     payload = json.dumps({"type": stage_type, "config": relative_to_run(config, str(Path(run_dir))),
-                          "upstream": upstream, "inputs": inputs}, sort_keys=True, default=str)
+                          "seed": seed, "upstream": upstream, "inputs": inputs}, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 

@@ -150,3 +150,11 @@ def test_a_copied_run_dir_still_resumes(tmp_path, fake_stages, monkeypatch, rela
     fake_stages.CALLS.clear()
     summaries = run(path, run_dir=root / "copy")
     assert fake_stages.CALLS == [] and [s["status"] for s in summaries] == ["skipped"] * 3
+
+
+def test_changing_the_seed_reruns(tmp_path, fake_stages):
+    path = write_recipe(tmp_path, CHAIN)
+    run(path, run_dir=tmp_path / "run")
+    fake_stages.CALLS.clear()
+    run(path, ["seed=1"], run_dir=tmp_path / "run")
+    assert fake_stages.CALLS == ["A", "B", "C"]
