@@ -147,3 +147,8 @@ def run_trainer(trainer, work_dir: Path) -> dict:
                 last[f"train/{name}"] = float(value)
     last["train/steps"] = trainer.state.global_step
     return last
+
+
+def callbacks(log: Callable[[str, float, int], None], description: str) -> list:
+    """What every training stage attaches: metrics to the run log, and a rich progress bar."""
+    return [MetricsCallback(log), ProgressCallback(description)]

@@ -37,6 +37,12 @@ class TrainingConfig(StageConfig):
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     deepspeed: Optional[str] = Field(None, description="DeepSpeed JSON config (e.g. configs/zero2.json)")
 
+    def peft(self):
+        """A peft LoRA config when `lora` is set, else None (full fine-tuning)."""
+        from align.models import lora_config
+
+        return lora_config(**self.lora.model_dump()) if self.lora else None
+
     def trainer_kwargs(self) -> dict:
         return dict(learning_rate=self.learning_rate, epochs=self.epochs, max_steps=self.max_steps,
                     batch_size=self.batch_size, grad_accum=self.grad_accum, warmup_ratio=self.warmup,

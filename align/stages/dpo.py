@@ -15,10 +15,9 @@ from pydantic import Field
 
 from align.data import load_dataset
 from align.engine import StageContext, StageResult
-from align.models import load_causal_lm, load_tokenizer, locate_model, lora_config
+from align.models import load_causal_lm, load_tokenizer, locate_model
 from align.stages.base import TrainingConfig
-from align.training import (MetricsCallback, ProgressCallback, configure_threads, run_trainer, save_policy,
-                            trainer_config, weights_digest)
+from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config, weights_digest
 
 
 class Config(TrainingConfig):
@@ -40,7 +39,7 @@ def check(config: Config) -> None:
         locate_model(config.ref_model)
 
 
-def build_trainer(config: Config, ctx: StageContext, model, tokenizer, dataset, callbacks, peft):
+def build_trainer(config: Config, ctx: StageContext, model, tokenizer, dataset, trainer_callbacks, peft):
     if config.loss_type == "simpo":
         from trl.experimental.cpo import CPOConfig, CPOTrainer
 
@@ -48,7 +47,7 @@ def build_trainer(config: Config, ctx: StageContext, model, tokenizer, dataset, 
                               beta=config.beta, loss_type="simpo", cpo_alpha=0.0, simpo_gamma=config.simpo_gamma,
                               label_smoothing=config.label_smoothing, **config.trainer_kwargs())
         return CPOTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                          callbacks=callbacks, peft_config=peft)
+                          callbacks=trainer_callbacks, peft_config=peft)
     from trl import DPOConfig, DPOTrainer
 
     args = trainer_config(DPOConfig, ctx.work_dir / "checkpoints", seed=ctx.seed, max_length=config.max_length,
@@ -58,7 +57,7 @@ def build_trainer(config: Config, ctx: StageContext, model, tokenizer, dataset, 
                           precompute_ref_log_probs=config.precompute_ref_log_probs, **config.trainer_kwargs())
     ref = load_causal_lm(config.ref_model, dtype=config.dtype) if config.ref_model else None
     return DPOTrainer(model=model, ref_model=ref, args=args, train_dataset=dataset, processing_class=tokenizer,
-                      callbacks=callbacks, peft_config=peft)
+                      callbacks=trainer_callbacks, peft_config=peft)
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
@@ -71,8 +70,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     start_weights = weights_digest(model)
     dataset = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows])
     trainer = build_trainer(config, ctx, model, tokenizer, dataset,
-                            [MetricsCallback(ctx.log), ProgressCallback(f"dpo ({config.loss_type})")],
-                            lora_config(**config.lora.model_dump()) if config.lora else None)
+                            callbacks(ctx.log, f"dpo ({config.loss_type})"), config.peft())
     final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
     return StageResult(outputs={"model": "model", "start_weights": start_weights},

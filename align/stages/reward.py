@@ -13,10 +13,9 @@ from pydantic import Field
 from align.data import completion_text, load_dataset
 from align.engine import StageContext, StageResult
 from align.metrics import mean
-from align.models import load_tokenizer, locate_model, lora_config, pick_dtype
+from align.models import load_tokenizer, locate_model, pick_dtype
 from align.stages.base import TrainingConfig
-from align.training import (MetricsCallback, ProgressCallback, configure_threads, run_trainer, save_policy,
-                            trainer_config)
+from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config
 from rewards.reward_model import RewardModelScorer
 
 
@@ -65,8 +64,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
                           center_rewards_coefficient=config.center_rewards_coefficient, **config.trainer_kwargs())
     trainer = RewardTrainer(model=model, args=args, processing_class=tokenizer,
                             train_dataset=Dataset.from_list([{c: r[c] for c in columns} for r in train_rows]),
-                            peft_config=lora_config(**config.lora.model_dump()) if config.lora else None,
-                            callbacks=[MetricsCallback(ctx.log), ProgressCallback("reward model")])
+                            peft_config=config.peft(), callbacks=callbacks(ctx.log, "reward model"))
     final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
     accuracy = pair_accuracy(RewardModelScorer(str(ctx.out_dir / "model")), held_out)

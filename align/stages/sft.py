@@ -11,10 +11,9 @@ from pydantic import Field
 
 from align.data import load_dataset
 from align.engine import StageContext, StageResult
-from align.models import load_causal_lm, load_tokenizer, locate_model, lora_config
+from align.models import load_causal_lm, load_tokenizer, locate_model
 from align.stages.base import TrainingConfig
-from align.training import (MetricsCallback, ProgressCallback, configure_threads, run_trainer,
-                            save_policy, trainer_config, weights_digest)
+from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config, weights_digest
 
 
 class Config(TrainingConfig):
@@ -51,10 +50,9 @@ def fine_tune(model, tokenizer, rows: list[dict], config: TrainingConfig, ctx: S
     args = trainer_config(SFTConfig, ctx.work_dir / "checkpoints", seed=ctx.seed,
                           max_length=config.max_length, assistant_only_loss=assistant_only,
                           **config.trainer_kwargs())
-    peft = lora_config(**config.lora.model_dump()) if config.lora else None
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(records),
-                         processing_class=tokenizer, peft_config=peft,
-                         callbacks=[MetricsCallback(ctx.log), ProgressCallback(description)])
+                         processing_class=tokenizer, peft_config=config.peft(),
+                         callbacks=callbacks(ctx.log, description))
     final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     return trainer, final
 
@@ -65,12 +63,17 @@ def check(config: Config) -> None:
     locate_model(config.model)
 
 
-def run(config: Config, ctx: StageContext) -> StageResult:
-    rows = load_dataset(config.data, "sft", limit=config.limit)
+def train_and_save(rows: list[dict], config: TrainingConfig, ctx: StageContext,
+                   description: str = "sft") -> StageResult:
+    """Load `config.model`, fine-tune it on rows, save it to `ctx.out_dir/model`."""
     tokenizer = load_tokenizer(config.model, padding_side="right")
     model = load_causal_lm(config.model, dtype=config.dtype)
     start_weights = weights_digest(model)  # lets a run prove where training started (ReST-EM: the base)
-    trainer, final = fine_tune(model, tokenizer, rows, config, ctx)
+    trainer, final = fine_tune(model, tokenizer, rows, config, ctx, description)
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
     return StageResult(outputs={"model": "model", "start_weights": start_weights},
                        metrics={**final, "train/examples": len(rows)})
+
+
+def run(config: Config, ctx: StageContext) -> StageResult:
+    return train_and_save(load_dataset(config.data, "sft", limit=config.limit), config, ctx)

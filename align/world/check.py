@@ -18,11 +18,10 @@ from align.data import load_dataset
 from align.engine import StageContext
 from align.generation import HFGenerator, SamplingParams
 from align.metrics import mean
-from align.models import load_causal_lm, load_tokenizer
 from align.progress import track
 from align.stages import evaluate
 from align.stages.base import TrainingConfig
-from align.stages.sft import fine_tune
+from align.stages.sft import train_and_save
 from align.world import tasks
 from rewards.verifiers import math_correct
 
@@ -76,15 +75,11 @@ def self_improvement_check(model: str = "world:base", samples: int = 16, cap: in
 
 
 def train_on(model_spec: str, rows: list[dict], out: Path, epochs: float, learning_rate: float, seed: int) -> None:
-    from align.training import save_policy
-
-    tokenizer = load_tokenizer(model_spec, padding_side="right")
-    model = load_causal_lm(model_spec)
+    """The same fine-tuning the `sft` stage does, on in-memory rows; the model lands in out/model."""
     config = TrainingConfig(model=model_spec, epochs=epochs, learning_rate=learning_rate, batch_size=32,
                             max_length=128, save_steps=10**9)
     ctx = StageContext(out_dir=out, work_dir=out / "work", seed=seed, log=lambda *a: None)
-    trainer, _ = fine_tune(model, tokenizer, rows, config, ctx, description=f"check: sft on {out.name}")
-    save_policy(trainer.model, tokenizer, out / "model")
+    train_and_save(rows, config, ctx, description=f"check: sft on {out.name}")
 
 
 def evaluate_model(model: str, config: evaluate.Config, out: Path, seed: int) -> dict:
