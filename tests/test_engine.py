@@ -158,3 +158,24 @@ def test_changing_the_seed_reruns(tmp_path, fake_stages):
     fake_stages.CALLS.clear()
     run(path, ["seed=1"], run_dir=tmp_path / "run")
     assert fake_stages.CALLS == ["A", "B", "C"]
+
+
+def test_show_reports_running_pending_and_done(tmp_path, fake_stages):
+    import os
+
+    from align.report import run_overview
+    from align.runlog import write_json
+
+    path = write_recipe(tmp_path, CHAIN)
+    run(path, run_dir=tmp_path / "run")
+    overview = run_overview(tmp_path / "run")
+    assert [s["status"] for s in overview["stages"]] == ["done"] * 3
+    assert overview["stages"][0]["metrics"] == {"echo/length": 1.0}
+    (tmp_path / "run" / "02-c" / "DONE").unlink()
+    state = json.loads((tmp_path / "run" / "run.json").read_text())
+    state["stages"]["c"]["status"], state["status"], state["pid"] = "running", "running", os.getpid()
+    write_json(tmp_path / "run" / "run.json", state)
+    assert run_overview(tmp_path / "run")["stages"][2]["status"] == "running"
+    state["pid"] = 2 ** 22 + 12345  # no such process: the run was killed
+    write_json(tmp_path / "run" / "run.json", state)
+    assert run_overview(tmp_path / "run")["stages"][2]["status"] == "pending"
