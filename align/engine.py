@@ -158,7 +158,13 @@ class Engine:
                            progress=self.progress_factory)
         log.begin_stage(plan.name, ctx.work_dir)
         try:
-            result = module.run(config, ctx)
+            processes = getattr(config, "processes", 1)
+            if processes > 1:
+                from align.launch import run_distributed
+
+                result = run_distributed(plan.type, plan.name, config, ctx, processes, log.metrics_path)
+            else:
+                result = module.run(config, ctx)
         except BaseException:
             shutil.rmtree(out_tmp, ignore_errors=True)  # nothing half-written survives a failure
             log.stage_status(state, plan.name, "failed", error=traceback.format_exc(limit=3))

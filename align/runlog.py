@@ -49,6 +49,12 @@ def versions() -> dict:
     return found
 
 
+def append_metric(path: Path, stage: str, name: str, value: float, step: int | None) -> None:
+    row = {"stage": stage, "step": step, "name": name, "value": value, "time": time.time()}
+    with open(path, "a") as f:
+        f.write(json.dumps(row) + "\n")
+
+
 class RunLog:
     def __init__(self, run_dir: Path, recipe):
         self.run_dir = Path(run_dir)
@@ -103,9 +109,7 @@ class RunLog:
             os.replace(tmp, self.metrics_path)
 
     def metric(self, stage: str, name: str, value: float, step: int | None) -> None:
-        row = {"stage": stage, "step": step, "name": name, "value": value, "time": time.time()}
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        append_metric(self.metrics_path, stage, name, value, step)
         if self.wandb is not None:
             self.wandb.log({f"{stage}/{name}": value})
 

@@ -53,6 +53,7 @@ def trainer_config(config_cls, output_dir: Path, *, seed: int, learning_rate: fl
         bf16=cuda and torch.cuda.is_bf16_supported(),
         use_cpu=not cuda,
         gradient_checkpointing=False,
+        ddp_find_unused_parameters=False,
         dataloader_num_workers=0,
         deepspeed=deepspeed,
         **method_args,
@@ -72,7 +73,7 @@ class MetricsCallback(TrainerCallback):
         self.log = log
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if logs and "train_runtime" in logs:
+        if not state.is_world_process_zero or (logs and "train_runtime" in logs):
             return  # the end-of-training summary: averages, not a step's values
         for name, value in (logs or {}).items():
             if isinstance(value, (int, float)) and name not in ("epoch", "total_flos"):
@@ -90,12 +91,15 @@ class ProgressCallback(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         from align.progress import track
 
+        if not state.is_world_process_zero:
+            return
         self._context = track(self.description, state.max_steps)
         self._advance = self._context.__enter__()
         self._advance(state.global_step)
 
     def on_step_end(self, args, state, control, **kwargs):
-        self._advance(1)
+        if self._context is not None:
+            self._advance(1)
 
     def on_train_end(self, args, state, control, **kwargs):
         if self._context is not None:
@@ -120,7 +124,12 @@ def weights_digest(model, full_limit: int = 50_000_000) -> str:
 
 
 def save_policy(model, tokenizer, path: Path) -> None:
-    """Save a full HF model dir (safetensors); LoRA adapters are merged so any stage can load it."""
+    """Save a full HF model dir (safetensors); LoRA adapters are merged so any stage can load it.
+    Under torchrun only rank 0 writes."""
+    from align.launch import is_main_process
+
+    if not is_main_process():
+        return
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
     model.save_pretrained(str(path), safe_serialization=True)

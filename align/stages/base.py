@@ -36,6 +36,8 @@ class TrainingConfig(StageConfig):
     lora: Optional[LoraSettings] = Field(None, description="train LoRA adapters instead of all weights")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     deepspeed: Optional[str] = Field(None, description="DeepSpeed JSON config (e.g. configs/zero2.json)")
+    processes: int = Field(1, ge=1, description="training processes: >1 runs the stage under torchrun "
+                                                 "(DDP; gloo on CPU, NCCL on GPU)")
 
     def peft(self):
         """A peft LoRA config when `lora` is set, else None (full fine-tuning)."""

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from align.data import completion_text, load_dataset
 from align.engine import StageContext, StageResult
+from align.launch import is_main_process
 from align.metrics import mean
 from align.models import load_tokenizer, locate_model, pick_dtype
 from align.stages.base import TrainingConfig
@@ -67,6 +68,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
                             peft_config=config.peft(), callbacks=callbacks(ctx.log, "reward model"))
     final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
+    if not is_main_process():
+        return StageResult()  # rank 0 evaluates and reports
     accuracy = pair_accuracy(RewardModelScorer(str(ctx.out_dir / "model")), held_out)
     return StageResult(outputs={"model": "model"},
                        metrics={**final, "rm/pair_accuracy": accuracy, "rm/held_out_pairs": len(held_out)})
