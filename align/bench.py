@@ -52,11 +52,9 @@ def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
     recipe = load_recipe(exp.recipe, [*exp.overrides, "tracking=none"], smoke=smoke)
     Engine(recipe, run_dir).run()
     overview = run_overview(run_dir)
-    infos = {s["name"]: json.loads((Path(s["dir"]) / "stage.json").read_text()) for s in overview["stages"]}
-    starts = {name: info["outputs"]["start_weights"] for name, info in infos.items()
-              if "start_weights" in info["outputs"]}
+    starts = {s["name"]: s["outputs"]["start_weights"] for s in overview["stages"] if "start_weights" in s["outputs"]}
     return {"label": exp.label, "command": exp.command() + (" --smoke" if smoke else ""),
-            "run_dir": str(run_dir), "wall_s": round(sum(i["wall_s"] for i in infos.values()), 1),
+            "run_dir": str(run_dir), "wall_s": round(sum(s["wall_s"] for s in overview["stages"]), 1),
             "stages": {s["name"]: s["metrics"] for s in overview["stages"]}, "start_weights": starts,
             "model_digest": model_digest(recipe.params.get("model", ""))}
 

@@ -41,8 +41,11 @@ def run_overview(run_dir: Path) -> dict:
             status = "running"
         else:
             status = "pending"
+        done = status == "done"
         stages.append({"name": name, "dir": str(stage_dir), "status": status,
-                       "metrics": info.get("metrics", {}) if status == "done" else {}})
+                       "metrics": info.get("metrics", {}) if done else {},
+                       "outputs": info.get("outputs", {}) if done else {},
+                       "wall_s": info.get("wall_s") if done else None})
     return {"recipe": state["recipe"], "status": state.get("status"), "stages": stages}
 
 
@@ -119,10 +122,9 @@ def write_report(run_dir: Path) -> Path:
              "| stage | status | wall s | " + " | ".join(m for m in KEY_METRICS) + " |",
              "|---|---|---|" + "---|" * len(KEY_METRICS)]
     for stage in overview["stages"]:
-        info = read_json(Path(stage["dir"]) / "stage.json") or {}
         cells = [f"{stage['metrics'][m]:.3f}" if isinstance(stage["metrics"].get(m), (int, float)) else ""
                  for m in KEY_METRICS]
-        lines.append(f"| {stage['name']} | {stage['status']} | {info.get('wall_s', '')} | " + " | ".join(cells) + " |")
+        lines.append(f"| {stage['name']} | {stage['status']} | {stage['wall_s'] if stage['wall_s'] is not None else ''} | " + " | ".join(cells) + " |")
     if plot_training(read_metrics(run_dir), run_dir / "training_loss.png"):
         lines += ["", "![training loss](training_loss.png)"]
     if plot_evaluations(overview["stages"], run_dir / "evaluation.png"):
