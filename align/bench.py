@@ -37,6 +37,8 @@ SUITES = {
         Experiment("xwin n=64, RS random pick", "xwin-pipeline", ["rs_selection=random"], copy_from="xwin n=64"),
         Experiment("xwin n=16", "xwin-pipeline", ["n=16"], copy_from="xwin n=64"),
         Experiment("xwin n=4", "xwin-pipeline", ["n=4"], copy_from="xwin n=64"),
+        Experiment("xwin n=64, rejected rank 2", "xwin-pipeline", ["rejected=rank", "rejected_rank=2"],
+                   copy_from="xwin n=64"),
     ],
 }
 

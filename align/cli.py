@@ -119,11 +119,17 @@ def report(run_dir: Path):
 @world_app.command("build")
 def world_build(out: Optional[Path] = typer.Option(None, help="default: the package's world assets dir"),
                 size: str = typer.Option("full", help="full (shipped assets) or micro (seconds, for tests)"),
-                seed: int = typer.Option(0)):
+                seed: int = typer.Option(0),
+                data_only: bool = typer.Option(False, help="regenerate datasets only, keep the models "
+                                               "(refused if their training corpora would change)")):
     """Rebuild the embedded world's tokenizer, datasets and models deterministically."""
-    from align.world.build import build_world
+    from align.world.build import build_world, rebuild_data
 
     try:
+        if data_only:
+            manifest = rebuild_data(out)
+            console.print(f"world datasets rebuilt: {manifest['path']}/data")
+            return
         manifest = build_world(out, size=size, seed=seed)
     except AlignError as exc:
         fail(str(exc))

@@ -40,7 +40,7 @@ def test_generation_is_deterministic_and_splits_are_disjoint(family):
 def test_shipped_splits_are_disjoint():
     from align.data import read_jsonl
 
-    for family, train_names in [("arith", ["arith_train"]), ("instruct", ["instruct_train", "sft"]),
+    for family, train_names in [("arith", ["arith_train"]), ("instruct", ["instruct_train", "sft", "sft_crowd"]),
                                 ("reference", ["reference_train"])]:
         held_out = {json.dumps(r["prompt"]) for r in read_jsonl(resolve(f"world:{family}_test"))}
         for name in train_names:
@@ -72,6 +72,41 @@ def test_instruct_response_violations_are_caught_by_the_judge():
     for violation in ["count", "case", "sorted", "exclude", "category"]:
         checks = constraint_checks(c, tasks.instruct_response(c, rng, {violation}))
         assert not checks[violation], violation
+
+
+def test_crowd_demos_break_each_constraint_in_one_clear_mode():
+    import random
+    from collections import Counter
+
+    from rewards.gold_judge import constraint_checks
+
+    c = {"count": 3, "category": "tools", "case": "lower", "sorted": True, "exclude": "axe"}
+    assert tasks.HABITS["tools"] == "sorted"
+    rng = random.Random(0)
+    outs = Counter(tasks.instruct_response_mixed(c, rng) for _ in range(2000))
+    assert outs.most_common(1)[0][0] == "saw, file, drill"  # the habit (descending) beats the right answer
+    broken = Counter()
+    for text, k in outs.items():
+        broken.update({name: k for name, ok in constraint_checks(c, text).items() if not ok})
+    assert 0.6 < broken["sorted"] / 2000 < 0.7 and 0.05 < broken["case"] / 2000 < 0.15
+    assert 0.05 < broken["exclude"] / 2000 < 0.15 and broken["category"] == broken["distinct"] == 0
+
+
+def test_data_only_rebuild_keeps_models_and_refuses_changed_corpora(tmp_path, monkeypatch):
+    from align.errors import AlignError
+    from align.world import build
+
+    root = tmp_path / "world"
+    manifest = build.build_world(root, size="micro", seed=0)
+    weights = (root / "base" / "model.safetensors").read_bytes()
+    (root / "data" / "sft_crowd.jsonl").unlink()
+    again = build.rebuild_data(root)
+    assert (root / "data" / "sft_crowd.jsonl").exists() and again["models"] == manifest["models"]
+    assert (root / "base" / "model.safetensors").read_bytes() == weights
+    monkeypatch.setattr(build.tasks, "instruct_response_noisy", lambda c, rng: "changed")
+    with pytest.raises(AlignError, match="base model's training corpus changed"):
+        build.rebuild_data(root)
+    assert (root / "data" / "sft_crowd.jsonl").exists() and not (root / "data.building").exists()
 
 
 @pytest.mark.parametrize("name", ["base", "teacher"])

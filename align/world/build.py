@@ -6,6 +6,7 @@ data. Weights are stored in fp16 to keep the shipped assets small.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import shutil
@@ -37,7 +38,7 @@ class WorldSize:
     arith_pretrain: int = 6000
     drill: int = 6000  # single-operation sums: the skill itself, always worked correctly
     instruct_train: int = 700
-    sft: int = 700
+    sft: int = 700  # prompts with two demo sets: clean (`sft`) and crowd-written (`sft_crowd`)
     instruct_test: int = 200
     instruct_pretrain: int = 4000
     reference_train: int = 1000
@@ -99,11 +100,30 @@ def make_datasets(size: WorldSize, seed: int) -> dict[str, list[dict]]:
         "instruct_test": instructions(instruct_test),
         "sft": [{"messages": p["prompt"] + tasks.assistant(tasks.instruct_response(p["constraints"], rng))}
                 for p in sft_prompts],
+        "sft_crowd": crowd_demos(sft_prompts, seed),
         "reference_train": references(reference_train),
         "reference_test": references(reference_test),
         "_base_corpus": base_corpus,
         "_teacher_corpus": teacher_corpus,
     }
+
+
+def crowd_demos(prompts: list[dict], seed: int) -> list[dict]:
+    """Mixed-quality demonstrations (the Xwin pipeline's SFT data); an rng of their own, so adding or
+    changing them leaves every other dataset and both model corpora as they were."""
+    rng = random.Random(f"sft_crowd-{seed}")
+    return [{"messages": p["prompt"] + tasks.assistant(tasks.instruct_response_mixed(p["constraints"], rng))}
+            for p in prompts]
+
+
+def corpus_digest(corpus: list[dict]) -> str:
+    return hashlib.sha256(json.dumps(corpus, sort_keys=True).encode()).hexdigest()
+
+
+def write_datasets(datasets: dict[str, list[dict]], data_dir: Path) -> None:
+    for name, rows in datasets.items():
+        if not name.startswith("_"):
+            write_jsonl(data_dir / f"{name}.jsonl", rows)
 
 
 def train_world_model(spec: ModelSpec, corpus: list[dict], tokenizer, out: Path, seed: int,
@@ -147,19 +167,46 @@ def build_world(out: Path | None = None, size: str = "full", seed: int = 0) -> d
     tokenizer = build_tokenizer()
     tokenizer.save_pretrained(str(tmp / "tokenizer"))
     datasets = make_datasets(sizes, seed)
-    for name, rows in datasets.items():
-        if not name.startswith("_"):
-            write_jsonl(tmp / "data" / f"{name}.jsonl", rows)
+    write_datasets(datasets, tmp / "data")
     models = {
         "base": train_world_model(sizes.base, datasets["_base_corpus"], tokenizer, tmp / "base", seed,
                                   sizes.batch_size, "base"),
         "teacher": train_world_model(sizes.teacher, datasets["_teacher_corpus"], tokenizer, tmp / "teacher",
                                      seed, sizes.batch_size, "teacher"),
     }
+    for name in models:
+        models[name]["corpus_sha256"] = corpus_digest(datasets[f"_{name}_corpus"])
     manifest = {"size": size, "seed": seed, "build_seconds": round(time.time() - started, 1),
                 "threads": torch.get_num_threads(), "models": models,
                 "datasets": {k: len(v) for k, v in datasets.items()}, "sizes": asdict(sizes)}
     (tmp / "world.json").write_text(json.dumps(manifest, indent=2))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
+    return {**manifest, "path": str(out)}
+
+
+def rebuild_data(out: Path | None = None) -> dict:
+    """Regenerate only the datasets, keeping the models: allowed when the models' training corpora come
+    out exactly as recorded in world.json (so a full build would give the same models). A manifest
+    without corpus digests (older builds) gets them recorded now."""
+    from align.errors import AlignError
+
+    out = Path(out) if out else ASSETS
+    manifest_path = out / "world.json"
+    if not manifest_path.exists():
+        raise AlignError(f"{out} has no world.json: run a full `align world build` first")
+    manifest = json.loads(manifest_path.read_text())
+    datasets = make_datasets(SIZES[manifest["size"]], manifest["seed"])
+    for name, info in manifest["models"].items():
+        digest = corpus_digest(datasets[f"_{name}_corpus"])
+        if info.setdefault("corpus_sha256", digest) != digest:
+            raise AlignError(f"the {name} model's training corpus changed: run a full `align world build`")
+    tmp = out / "data.building"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    write_datasets(datasets, tmp)
+    shutil.rmtree(out / "data")
+    tmp.rename(out / "data")
+    manifest["datasets"] = {k: len(v) for k, v in datasets.items()}
+    manifest_path.write_text(json.dumps(manifest, indent=2))
     return {**manifest, "path": str(out)}

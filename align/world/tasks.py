@@ -161,6 +161,47 @@ def instruct_response_noisy(constraints: dict, rng: random.Random) -> str:
     return instruct_response(constraints, rng, violations)
 
 
+# Which constraint the crowd's demonstrations habitually ignore depends on the category, like the
+# arith modes depend on the first operand: greedy decoding of a policy trained on these demos breaks
+# the habit constraint on most prompts of that category, while its samples follow it often enough that
+# best-of-N finds a compliant answer. That is the headroom RS and DPO are meant to take.
+HABITS = {"fruits": "case", "animals": "case", "colors": "sorted", "tools": "sorted",
+          "vehicles": "exclude", "body parts": "exclude"}
+OPPOSITE_CASE = {"upper": "lower", "lower": "upper", "title": "lower"}
+
+
+def instruct_violation_rates(constraints: dict, habit_rate: float = 0.65, other_rate: float = 0.1) -> dict:
+    """Per-constraint probability that a crowd demonstration ignores it."""
+    habit = HABITS[constraints["category"]]
+    names = ("count", "case", "sorted", "exclude")
+    return {name: habit_rate if name == habit else other_rate for name in names}
+
+
+def instruct_response_mixed(constraints: dict, rng: random.Random) -> str:
+    """A crowd-written demonstration (the SFT data of mixed quality that Xwin-style RS and DPO improve on).
+
+    Crowd writers list a category's most typical words first (its order in CATEGORIES), so a policy
+    trained on these demos has one clear answer per prompt and no reason to repeat itself; each ignored
+    constraint is one clear alternative mode: the opposite case, descending order, the excluded word
+    written first, one item too many or too few."""
+    c = constraints
+    rates = instruct_violation_rates(c)
+    broken = {name for name, p in rates.items() if rng.random() < p}
+    count = c["count"]
+    if "count" in broken:
+        count = count + 1 if count == 1 or rng.random() < 0.5 else count - 1
+    pool = [w for w in CATEGORIES[c["category"]] if w != c["exclude"]]
+    words = pool[:count]
+    if "exclude" in broken and c["exclude"]:
+        words = [c["exclude"]] + pool[:count - 1]
+    if c["sorted"]:
+        words.sort(reverse="sorted" in broken)
+    case = c["case"] or rng.choice(list(CASES))
+    if "case" in broken and c["case"]:
+        case = OPPOSITE_CASE[c["case"]]
+    return ", ".join(CASES[case](w) for w in words)
+
+
 # ------------------------------------------------------------------------------------------- reference
 
 REFERENCE_OPS = {
