@@ -7,7 +7,8 @@ A *group* is the list of scored samples of one prompt: dicts with at least `comp
 - `random_subset`: the verifier-off control: up to `cap` samples at random, scores ignored.
 - `all_pairs`: every better/worse pair of a prompt (capped): dense data for a reward model.
 - `ranked_pair`: the Xwin-Set pair rule: chosen = rank 1, rejected = rank k after sub-sampling N
-  candidates; `worst` and `random` rejected are the common ablations.
+  candidates; `worst` and `random` rejected are the common ablations; rejected may come from another
+  policy's samples (`rejected_pool`).
 """
 from __future__ import annotations
 
@@ -48,26 +49,34 @@ def random_subset(group: Group, cap: int, rng: random.Random) -> Group:
 
 
 def ranked_pair(group: Group, rng: random.Random, rejected: Literal["rank", "worst", "random"] = "rank",
-                rejected_rank: int = 2, num_candidates: int | None = None) -> tuple[dict, dict] | None:
+                rejected_rank: int = 2, num_candidates: int | None = None,
+                rejected_pool: Group | None = None) -> tuple[dict, dict] | None:
     """(chosen, rejected) or None when the group cannot give a pair with a real preference.
 
     Candidates are the distinct completions, optionally sub-sampled to `num_candidates` first.
-    `rejected_rank` is 1-based (2 = runner-up); a rank beyond the candidates falls back to the last."""
+    `rejected_rank` is 1-based (2 = runner-up); a rank beyond the candidates falls back to the last.
+    With `rejected_pool` (another policy's scored samples of the same prompt: methods.md's
+    `rejected_source: policy`) chosen still comes from `group` and rejected from the pool, ranked as if
+    it followed chosen: rank 2 = the pool's best, `worst` = its worst."""
+    if rejected == "rank" and rejected_rank < 2:
+        raise ValueError("rejected_rank must be >= 2 (rank 1 is the chosen response)")
     candidates = distinct(group)
     if num_candidates is not None and len(candidates) > num_candidates:
         candidates = rng.sample(candidates, num_candidates)
-    if len(candidates) < 2:
+    if not candidates:
         return None
     order = ranked(candidates)
     chosen = order[0]
+    others = order[1:] if rejected_pool is None else ranked(
+        [s for s in distinct(rejected_pool) if s["completion"] != chosen["completion"]])
+    if not others:
+        return None
     if rejected == "worst":
-        other = order[-1]
+        other = others[-1]
     elif rejected == "random":
-        other = rng.choice(order[1:])
+        other = rng.choice(others)
     else:
-        if rejected_rank < 2:
-            raise ValueError("rejected_rank must be >= 2 (rank 1 is the chosen response)")
-        other = order[min(rejected_rank, len(order)) - 1]
+        other = others[min(rejected_rank - 1, len(others)) - 1]
     if other["score"] >= chosen["score"]:
         return None  # a tie carries no preference
     return chosen, other

@@ -71,3 +71,19 @@ def test_user_scorer_scores_samples(tmp_path):
     assert result.exit_code == 0, result.output
     rows = [json.loads(l) for l in (tmp_path / "run" / "00-score" / "data.jsonl").read_text().splitlines()]
     assert [r["score"] for r in rows] == [9.0, 3.0, 9.0, 3.0] and rows[0]["policy"] == "test"
+
+
+def test_pairs_with_rejected_from_another_policy(tmp_path):
+    pool, policy = tmp_path / "pool.jsonl", tmp_path / "policy.jsonl"
+    rows = [json.loads(l) for l in samples_file(tmp_path).read_text().splitlines()]
+    write_jsonl(pool, [dict(r, score=1.0 - 0.5 * r["sample_index"]) for r in rows])
+    write_jsonl(policy, [dict(r, completion=r["completion"] + "!", score=0.2) for r in rows])
+    stage = f"  pairs: {{stage: select, data: {pool}, rule: pairs, rejected: worst, rejected_from: {policy}}}\n"
+    result = run_recipe(tmp_path, stage)
+    assert result.exit_code == 0, result.output
+    out = [json.loads(l) for l in (tmp_path / "run" / "00-pairs" / "data.jsonl").read_text().splitlines()]
+    assert [(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in out] == [("fig, kiwi", "cat!")] * 2
+    write_jsonl(policy, [dict(r, score=0.2) for r in rows if r["prompt"][0]["content"] == "List 2 fruits."])
+    (tmp_path / "again").mkdir()
+    result = run_recipe(tmp_path / "again", stage)
+    assert result.exit_code != 0 and "policy.jsonl: no samples for prompt 'user: List 1 colors.'" in result.output

@@ -54,6 +54,20 @@ def test_ranked_pair_rank_worst_random_and_ties():
         selection.ranked_pair(g, rng, "rank", rejected_rank=1)
 
 
+def test_ranked_pair_takes_rejected_from_another_policy():
+    pool = group(0.2, 0.9, 0.5)  # chosen = c1 (0.9)
+    policy = [{"completion": f"p{i}", "score": s} for i, s in enumerate([0.4, 0.95, 0.1, 0.6])]
+    rng = random.Random(0)
+    # p1 (0.95) outscores chosen: rank 2 = the policy's best gives no preference
+    assert selection.ranked_pair(pool, rng, "rank", 2, rejected_pool=policy) is None
+    chosen, rejected = selection.ranked_pair(pool, rng, "rank", 3, rejected_pool=policy)
+    assert (chosen["completion"], rejected["completion"]) == ("c1", "p3")
+    assert selection.ranked_pair(pool, rng, "worst", rejected_pool=policy)[1]["completion"] == "p2"
+    same = [{"completion": "c1", "score": 0.1}]  # the chosen text itself is never its own rejected
+    assert selection.ranked_pair(pool, rng, "worst", rejected_pool=same) is None
+    assert selection.ranked_pair(pool, rng, "worst", rejected_pool=[]) is None
+
+
 def test_ranked_pair_subsamples_candidates():
     g = group(*[i / 10 for i in range(10)])
     chosen, _ = selection.ranked_pair(g, random.Random(3), "worst", num_candidates=3)

@@ -5,7 +5,8 @@
 - `random`     -> prompt/completion chosen at random, scores ignored (the verifier-off control); with
                   `match_verified` (default) as many per prompt as `verified` would keep, so the control
                   gets exactly the same amount of data and the same training budget
-- `pairs`      -> prompt/chosen/rejected by rank (the Xwin-Set pair rule and its ablations)
+- `pairs`      -> prompt/chosen/rejected by rank (the Xwin-Set pair rule and its ablations); with
+                  `rejected_from`, rejected comes from another policy's scored samples
 - `all_pairs`  -> prompt/chosen/rejected, every better/worse pair, at most `cap` per prompt (RM data)
 """
 from __future__ import annotations
@@ -28,6 +29,8 @@ class Config(StageConfig):
     rejected: Literal["rank", "worst", "random"] = Field("rank", description="pairs: how to pick rejected")
     rejected_rank: int = Field(2, ge=2, description="pairs: 1-based rank of the rejected response")
     num_candidates: Optional[int] = Field(None, ge=2, description="pairs: sub-sample N candidates first")
+    rejected_from: Optional[str] = Field(None, description="pairs: take rejected from these scored samples "
+                                         "(another policy's, e.g. pi_RS) instead of from `data`")
     match_verified: bool = Field(True, description="random: keep as many per prompt as `verified` would")
     prompts: Optional[str] = Field(None, description="if given, every one of these prompts must have samples")
     limit: Optional[int] = Field(None, ge=1, description="first N rows of `prompts` (smoke runs)")
@@ -36,6 +39,20 @@ class Config(StageConfig):
 def as_completion(prompt, text: str):
     """Conversational prompts need conversational completions (TRL's format rule)."""
     return text if isinstance(prompt, str) else [{"role": "assistant", "content": text}]
+
+
+def rejected_groups(config: Config, groups: list) -> dict:
+    """The `rejected_from` samples by prompt text; every prompt of `data` must have some."""
+    rows = data.load_dataset(config.rejected_from, "samples")
+    if any("score" not in r for r in rows):
+        raise ValueError(f"{config.rejected_from}: rows without a `score` column: run a score stage first")
+    pools = {data.prompt_text(g[0]["prompt"]): g
+             for g in selection.group_by_prompt(rows, lambda r: data.prompt_text(r["prompt"]))}
+    for group in groups:
+        text = data.prompt_text(group[0]["prompt"])
+        if text not in pools:
+            raise ValueError(f"{config.rejected_from}: no samples for prompt {text[:80]!r} of {config.data}")
+    return pools
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
@@ -49,6 +66,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
             if data.prompt_text(row["prompt"]) not in sampled:
                 raise ValueError(f"{config.data}: prompt {index + 1} of {config.prompts} has no samples "
                                  f"({data.prompt_text(row['prompt'])[:80]!r})")
+    rejected_pools = rejected_groups(config, groups) if config.rejected_from and config.rule == "pairs" else {}
     rng = random.Random(ctx.seed)
     out: list[dict] = []
     solved = 0
@@ -58,7 +76,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
             if config.rule == "all_pairs":
                 pairs = selection.all_pairs(group, config.cap, rng)
             else:
-                pair = selection.ranked_pair(group, rng, config.rejected, config.rejected_rank, config.num_candidates)
+                pair = selection.ranked_pair(group, rng, config.rejected, config.rejected_rank, config.num_candidates,
+                                             rejected_pools.get(data.prompt_text(prompt)))
                 pairs = [pair] if pair else []
             out += [{"prompt": prompt, "chosen": as_completion(prompt, chosen["completion"]),
                      "rejected": as_completion(prompt, rejected["completion"]),
