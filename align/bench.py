@@ -39,6 +39,8 @@ SUITES = {
         Experiment("xwin n=4", "xwin-pipeline", ["n=4"], copy_from="xwin n=64"),
         Experiment("xwin n=64, rejected rank 2", "xwin-pipeline", ["rejected=rank", "rejected_rank=2"],
                    copy_from="xwin n=64"),
+        Experiment("xwin n=64, rejected from the Xwin-Set", "xwin-pipeline", ["rejected_from=null"],
+                   copy_from="xwin n=64"),
     ],
 }
 
@@ -49,7 +51,8 @@ def slug(label: str) -> str:
 
 def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
     run_dir = root / slug(exp.label)
-    if exp.copy_from and not run_dir.exists() and (root / slug(exp.copy_from)).exists():
+    if exp.copy_from and (root / slug(exp.copy_from)).exists():  # a fresh copy: shared stages are reused
+        shutil.rmtree(run_dir, ignore_errors=True)
         shutil.copytree(root / slug(exp.copy_from), run_dir)
     recipe = load_recipe(exp.recipe, [*exp.overrides, "tracking=none"], smoke=smoke)
     Engine(recipe, run_dir).run()

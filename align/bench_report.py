@@ -99,6 +99,10 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
         checks = {"RM held-out pair accuracy >= 0.75": main["reward"]["rm/pair_accuracy"] >= 0.75,
                   "gold score SFT < RS < DPO": gold[0] < gold[1] < gold[2],
                   "DPO win-rate vs SFT >= 0.60": main["eval_dpo"].get("eval/win_rate", 0) >= 0.6}
+        control = next((r["stages"] for r in results if "random pick" in r["label"]), None)
+        if control and isinstance(control.get("eval_rs", {}).get("eval/gold_score"), float):
+            checks["RS with the RM's pick beats RS with a random pick"] = (
+                gold[1] > control["eval_rs"]["eval/gold_score"])
         lines += [f"Targets for `{results[0]['label']}`: " + "; ".join(
             f"{name}: **{'met' if ok else 'not met'}**" for name, ok in checks.items()) + ".", ""]
     plot_lines(series, "Xwin pipeline: held-out gold score per stage", "gold score", folder / "learning_xwin.png")

@@ -15,7 +15,7 @@ def test_bench_learning_smoke(tmp_path):
     assert (tmp_path / "learning_rest_em.png").exists() and (tmp_path / "learning_xwin.png").exists()
     results = json.loads((tmp_path / "learning.json").read_text())
     assert [r["label"] for r in results["rest-em"]] == ["rest-em", "rest-em (verifier off)"]
-    assert len(results["xwin"]) == 4
+    assert len(results["xwin"]) == 6
     assert "| iteration 2 |" in text and "yes |" in text  # M-steps started from the base weights
     rerendered = bench_learning([], root=tmp_path / "runs", out=tmp_path / "learning.md", render_only=True)
     assert rerendered.read_text() == text

@@ -81,15 +81,18 @@ def test_crowd_demos_break_each_constraint_in_one_clear_mode():
     from rewards.gold_judge import constraint_checks
 
     c = {"count": 3, "category": "tools", "case": "lower", "sorted": True, "exclude": "axe"}
-    assert tasks.HABITS["tools"] == "sorted"
+    assert tasks.HABITS["tools"] == "count"
     rng = random.Random(0)
     outs = Counter(tasks.instruct_response_mixed(c, rng) for _ in range(2000))
-    assert outs.most_common(1)[0][0] == "saw, file, drill"  # the habit (descending) beats the right answer
+    # the habit (one item too many) beats the right answer, and both are the canonical words sorted
+    assert [text for text, _ in outs.most_common(2)] == ["drill, file, rake, saw", "drill, file, saw"]
     broken = Counter()
     for text, k in outs.items():
         broken.update({name: k for name, ok in constraint_checks(c, text).items() if not ok})
-    assert 0.6 < broken["sorted"] / 2000 < 0.7 and 0.05 < broken["case"] / 2000 < 0.15
-    assert 0.05 < broken["exclude"] / 2000 < 0.15 and broken["category"] == broken["distinct"] == 0
+    assert 0.6 < broken["count"] / 2000 < 0.7
+    for name in ("case", "sorted", "exclude"):
+        assert 0.05 < broken[name] / 2000 < 0.15, name
+    assert broken["category"] == broken["distinct"] == 0
 
 
 def test_data_only_rebuild_keeps_models_and_refuses_changed_corpora(tmp_path, monkeypatch):

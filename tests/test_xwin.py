@@ -16,10 +16,15 @@ def test_xwin_pipeline_smoke(tmp_path):
     folder = lambda name: next((tmp_path / "run").glob(f"*-{name}"))
     rows = lambda name: [json.loads(l) for l in (folder(name) / "data.jsonl").read_text().splitlines()]
     stages = {p.parent.name.split("-", 1)[1]: json.loads(p.read_text()) for p in (tmp_path / "run").glob("*/stage.json")}
-    assert len(stages) == 15
+    assert len(stages) == 17
     assert 0.0 <= stages["reward"]["metrics"]["rm/pair_accuracy"] <= 1.0
     pairs = rows("dpo_pairs")
     assert pairs and all(p["chosen_score"] > p["rejected_score"] for p in pairs)
+    policy = {(json.dumps(r["prompt"]), r["completion"]) for r in rows("policy_score")}
+    for p in pairs:  # chosen from the Xwin-Set, rejected from the RS policy's own samples
+        assert (json.dumps(p["prompt"]), p["rejected"][0]["content"]) in policy
+        assert any(p["chosen"][0]["content"] == r["completion"] for r in rows("xwin_score")
+                   if json.dumps(r["prompt"]) == json.dumps(p["prompt"]))
     assert len(rows("rs_data")) == 16  # one best response per prompt
     for name in ("eval_rs", "eval_dpo"):
         assert {"eval/gold_score", "eval/win_rate", "eval/rm_score"} <= set(stages[name]["metrics"])

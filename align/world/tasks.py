@@ -165,8 +165,8 @@ def instruct_response_noisy(constraints: dict, rng: random.Random) -> str:
 # arith modes depend on the first operand: greedy decoding of a policy trained on these demos breaks
 # the habit constraint on most prompts of that category, while its samples follow it often enough that
 # best-of-N finds a compliant answer. That is the headroom RS and DPO are meant to take.
-HABITS = {"fruits": "case", "animals": "case", "colors": "sorted", "tools": "sorted",
-          "vehicles": "exclude", "body parts": "exclude"}
+HABITS = {"fruits": "case", "animals": "case", "colors": "count", "tools": "count",
+          "vehicles": "sorted", "body parts": "sorted"}
 OPPOSITE_CASE = {"upper": "lower", "lower": "upper", "title": "lower"}
 
 
@@ -183,13 +183,13 @@ def instruct_response_mixed(constraints: dict, rng: random.Random) -> str:
     Crowd writers list a category's most typical words first (its order in CATEGORIES), so a policy
     trained on these demos has one clear answer per prompt and no reason to repeat itself; each ignored
     constraint is one clear alternative mode: the opposite case, descending order, the excluded word
-    written first, one item too many or too few."""
+    written first, one item too many."""
     c = constraints
     rates = instruct_violation_rates(c)
     broken = {name for name, p in rates.items() if rng.random() < p}
     count = c["count"]
-    if "count" in broken:
-        count = count + 1 if count == 1 or rng.random() < 0.5 else count - 1
+    if "count" in broken:  # always one too many: a single clear alternative, as for case and order
+        count += 1
     pool = [w for w in CATEGORIES[c["category"]] if w != c["exclude"]]
     words = pool[:count]
     if "exclude" in broken and c["exclude"]:
