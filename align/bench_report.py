@@ -79,9 +79,11 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
     lines = ["## Xwin pipeline (`recipes/xwin-pipeline.yaml`)", "",
              "Held-out `world:instruct_test` (200 instructions), greedy responses. Gold score = the rule-based "
              "gold judge's mean; win-rate = gold-judge pairwise wins against the SFT policy (ties half); "
-             "RM score = the trained reward model's mean score.", "",
+             "RM score = the trained reward model's mean score; sampled = mean gold score of 8 samples per "
+             "instruction at the recipe's temperature (SFT / RS / DPO).", "",
              "| run | RM pair acc. | gold base | gold SFT | gold RS | gold DPO | win RS vs SFT | win DPO vs SFT "
-             "| RM score RS | RM score DPO | wall s |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| RM score RS | RM score DPO | sampled SFT / RS / DPO | wall s |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     series = {}
     for r in results:
         s = r["stages"]
@@ -90,6 +92,7 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
                      + " | ".join(fmt(g) for g in gold)
                      + f" | {fmt(s.get('eval_rs', {}).get('eval/win_rate'))} | {fmt(s.get('eval_dpo', {}).get('eval/win_rate'))}"
                      f" | {fmt(s.get('eval_rs', {}).get('eval/rm_score'))} | {fmt(s.get('eval_dpo', {}).get('eval/rm_score'))}"
+                     f" | {' / '.join(fmt(s.get(n, {}).get('eval/gold_score_sampled')) for n, _ in XWIN_STAGES[1:])}"
                      f" | {r['wall_s']:.0f} |")
         series[r["label"]] = [(label, g) for (_, label), g in zip(XWIN_STAGES, gold) if g is not None]
     lines += ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in results), ""]

@@ -10,8 +10,8 @@ from rich.table import Table
 from align.errors import AlignError
 from align.runlog import read_json, read_metrics
 
-KEY_METRICS = ("eval/pass@1", "eval/pass@16", "eval/pass@1_sampled", "eval/gold_score", "eval/win_rate",
-               "eval/rouge_l", "rm/pair_accuracy", "train/loss")
+KEY_METRICS = ("eval/pass@1", "eval/pass@16", "eval/pass@1_sampled", "eval/gold_score", "eval/gold_score_sampled",
+               "eval/win_rate", "eval/rm_score", "eval/rouge_l", "rm/pair_accuracy", "train/loss")
 
 
 def pid_alive(pid) -> bool:
@@ -116,14 +116,15 @@ def write_report(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     overview = run_overview(run_dir)
     state = read_json(run_dir / "run.json")
+    shown = [m for m in KEY_METRICS if any(m in s["metrics"] for s in overview["stages"])]
     lines = [f"# Run report: {overview['recipe']}", "",
              f"Run dir `{run_dir}`, status **{overview['status']}**, seed {state.get('seed')}.",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in state.get("versions", {}).items()), "",
-             "| stage | status | wall s | " + " | ".join(m for m in KEY_METRICS) + " |",
-             "|---|---|---|" + "---|" * len(KEY_METRICS)]
+             "| stage | status | wall s | " + " | ".join(shown) + " |",
+             "|---|---|---|" + "---|" * len(shown)]
     for stage in overview["stages"]:
         cells = [f"{stage['metrics'][m]:.3f}" if isinstance(stage["metrics"].get(m), (int, float)) else ""
-                 for m in KEY_METRICS]
+                 for m in shown]
         lines.append(f"| {stage['name']} | {stage['status']} | {stage['wall_s'] if stage['wall_s'] is not None else ''} | " + " | ".join(cells) + " |")
     if plot_training(read_metrics(run_dir), run_dir / "training_loss.png"):
         lines += ["", "![training loss](training_loss.png)"]

@@ -27,7 +27,7 @@ def test_xwin_pipeline_smoke(tmp_path):
                    if json.dumps(r["prompt"]) == json.dumps(p["prompt"]))
     assert len(rows("rs_data")) == 16  # one best response per prompt
     for name in ("eval_rs", "eval_dpo"):
-        assert {"eval/gold_score", "eval/win_rate", "eval/rm_score"} <= set(stages[name]["metrics"])
+        assert {"eval/gold_score", "eval/gold_score_sampled", "eval/win_rate", "eval/rm_score"} <= set(stages[name]["metrics"])
     rs_model = AutoModelForCausalLM.from_pretrained(str(folder("rs") / "model"))
     assert stages["dpo"]["outputs"]["start_weights"] == weights_digest(rs_model.float())  # DPO after RS
     xwin_set = rows("xwin_set")

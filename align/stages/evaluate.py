@@ -3,7 +3,9 @@
 - verifiable problems (`prompt`/`answer`): `eval/pass@1` from greedy decoding, `eval/pass@k` (k = `samples`)
   and `eval/pass@1_sampled` from `samples` completions at `temperature`, scored by `verifier`;
 - constrained instructions: `eval/gold_score`, the judge's mean score of greedy completions, and
-  `eval/win_rate` against `baseline` (an earlier evaluate stage's `data`), ties counting half;
+  `eval/win_rate` against `baseline` (an earlier evaluate stage's `data`), ties counting half; with
+  `instruct_samples` > 0 also `eval/gold_score_sampled`, the mean over that many samples at `temperature`
+  (how consistently the policy follows instructions, not just its single most likely answer);
 - reference tasks (`prompt`/`completion`): `eval/rouge_l` of greedy completions.
 Any of the three can be switched off with `null`. Every completion and score goes to `data.jsonl`.
 """
@@ -31,6 +33,7 @@ class Config(StageConfig):
     temperature: float = Field(1.0, gt=0, description="sampling temperature for pass@k")
     top_p: float = Field(1.0, gt=0, le=1)
     instruct: Optional[str] = Field("world:instruct_test", description="instructions for the judge, or null")
+    instruct_samples: int = Field(0, ge=0, description="samples per instruction for eval/gold_score_sampled")
     judge: str = Field("gold_judge", description="scorer for instructions (rewards/)")
     baseline: Optional[str] = Field(None, description="an earlier evaluate stage's data, for eval/win_rate")
     reward_model: Optional[str] = Field(None, description="a reward model dir, for eval/rm_score")
@@ -76,6 +79,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         metrics.update(score_verifiable(config, ctx, generator, by_task["verifiable"], records))
     if "instruct" in sets:
         metrics.update(score_instruct(config, by_task["instruct"], records))
+        if config.instruct_samples:
+            metrics.update(score_instruct_sampled(config, ctx, generator, [r for r, _ in by_task["instruct"]]))
     if "reference" in sets:
         scores = [rouge_l(data.completion_text(row["completion"]), out) for row, out in by_task["reference"]]
         records += [{"task": "reference", "prompt": r["prompt"], "completion": out, "score": s}
@@ -91,14 +96,8 @@ def score_verifiable(config: Config, ctx: StageContext, generator, pairs, record
     verifier = load_scorer(config.verifier)
     prompts = [r["prompt"] for r in rows]
     greedy_scores = checked_scores(verifier, prompts, [out for _, out in pairs], rows, config.verifier)
-    params = SamplingParams(n=config.samples, temperature=config.temperature, top_p=config.top_p,
-                            max_new_tokens=config.max_new_tokens, seed=ctx.seed + 1)
-    with ctx.progress(f"evaluate: {config.samples} samples", total=len(rows)) as advance:
-        samples = generator.generate(prompts, params, advance)
-    flat_rows = [r for r, outs in zip(rows, samples) for _ in outs]
-    flat = checked_scores(verifier, [r["prompt"] for r in flat_rows], [o for outs in samples for o in outs],
-                          flat_rows, config.verifier)
     n = config.samples
+    flat = sample_and_score(config, ctx, generator, rows, n, config.verifier, seed=ctx.seed + 1)
     correct = [sum(1 for s in flat[i * n:(i + 1) * n] if s > 0.5) for i in range(len(rows))]
     for (row, out), score, c in zip(pairs, greedy_scores, correct):
         records.append({"task": "verifiable", "prompt": row["prompt"], "answer": row.get("answer"),
@@ -128,3 +127,20 @@ def score_instruct(config: Config, pairs, records) -> dict:
             raise ValueError(f"baseline {config.baseline} lacks some of the evaluated instructions")
         metrics["eval/win_rate"] = win_rate([s for s, _ in keyed], [b for _, b in keyed])
     return metrics
+
+
+def score_instruct_sampled(config: Config, ctx: StageContext, generator, rows: list[dict]) -> dict:
+    flat = sample_and_score(config, ctx, generator, rows, config.instruct_samples, config.judge, seed=ctx.seed + 2)
+    return {"eval/gold_score_sampled": mean(flat)}
+
+
+def sample_and_score(config: Config, ctx: StageContext, generator, rows: list[dict], n: int, scorer: str,
+                     seed: int) -> list[float]:
+    """`n` samples per row at the configured temperature, scored: row-major, n scores per row."""
+    params = SamplingParams(n=n, temperature=config.temperature, top_p=config.top_p,
+                            max_new_tokens=config.max_new_tokens, seed=seed)
+    with ctx.progress(f"evaluate: {n} samples each", total=len(rows)) as advance:
+        samples = generator.generate([r["prompt"] for r in rows], params, advance)
+    flat_rows = [r for r, outs in zip(rows, samples) for _ in outs]
+    return checked_scores(load_scorer(scorer), [r["prompt"] for r in flat_rows],
+                          [o for outs in samples for o in outs], flat_rows, scorer)

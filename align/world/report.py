@@ -121,6 +121,12 @@ build is somewhat faster. `align world build --size micro` (the test suite runs 
   the input is echoed, a word dropped or replaced 50% of the time.
 - **Teacher** (Llama, {teacher['parameters']:,} parameters, hidden {teacher['hidden']}, {teacher['layers']}
   layers, {teacher['epochs']} epochs): the same prompts with clean answers.
+- **SFT demos**: `sft` has clean answers; `sft_crowd` has the same 700 prompts answered by "crowd writers"
+  (the Xwin pipeline's SFT data): typical words first, and each category has one constraint its writers
+  ignore 65% of the time (fruits/animals: case, colors/tools: count, vehicles/body parts: order; others
+  10%), each broken in one clear way (opposite case, one item too many, descending order). The SFT
+  policy inherits these habits; a reward model can learn to see them, and best-of-N can find answers
+  without them. Regenerated in seconds by `align world build --data-only`.
 - The base's imperfection comes only from its training data and size; nothing at generation time injects
   errors.
 
