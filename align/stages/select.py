@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 from typing import Literal, Optional
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from align import data, selection
 from align.engine import StageContext, StageResult
@@ -34,6 +34,12 @@ class Config(StageConfig):
     match_verified: bool = Field(True, description="random: keep as many per prompt as `verified` would")
     prompts: Optional[str] = Field(None, description="if given, every one of these prompts must have samples")
     limit: Optional[int] = Field(None, ge=1, description="first N rows of `prompts` (smoke runs)")
+
+    @model_validator(mode="after")
+    def rejected_from_needs_pairs(self):
+        if self.rejected_from and self.rule != "pairs":
+            raise ValueError(f"rejected_from applies to rule 'pairs' only, not {self.rule!r}")
+        return self
 
 
 def as_completion(prompt, text: str):
@@ -66,7 +72,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
             if data.prompt_text(row["prompt"]) not in sampled:
                 raise ValueError(f"{config.data}: prompt {index + 1} of {config.prompts} has no samples "
                                  f"({data.prompt_text(row['prompt'])[:80]!r})")
-    rejected_pools = rejected_groups(config, groups) if config.rejected_from and config.rule == "pairs" else {}
+    rejected_pools = rejected_groups(config, groups) if config.rejected_from else {}
     rng = random.Random(ctx.seed)
     out: list[dict] = []
     solved = 0
