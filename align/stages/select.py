@@ -47,43 +47,39 @@ def as_completion(prompt, text: str):
     return text if isinstance(prompt, str) else [{"role": "assistant", "content": text}]
 
 
-def rejected_groups(config: Config, groups: list) -> dict:
-    """The `rejected_from` samples by prompt text; every prompt of `data` must have some."""
-    rows = data.load_dataset(config.rejected_from, "samples")
+def scored_groups(path: str) -> dict[str, list[dict]]:
+    """Scored samples grouped by prompt text, in first-appearance order."""
+    rows = data.load_dataset(path, "samples")
     if any("score" not in r for r in rows):
-        raise ValueError(f"{config.rejected_from}: rows without a `score` column: run a score stage first")
-    pools = {data.prompt_text(g[0]["prompt"]): g
-             for g in selection.group_by_prompt(rows, lambda r: data.prompt_text(r["prompt"]))}
-    for group in groups:
-        text = data.prompt_text(group[0]["prompt"])
-        if text not in pools:
-            raise ValueError(f"{config.rejected_from}: no samples for prompt {text[:80]!r} of {config.data}")
-    return pools
+        raise ValueError(f"{path}: rows without a `score` column: run a score stage first")
+    return {data.prompt_text(g[0]["prompt"]): g
+            for g in selection.group_by_prompt(rows, lambda r: data.prompt_text(r["prompt"]))}
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    rows = data.load_dataset(config.data, "samples")
-    if any("score" not in r for r in rows):
-        raise ValueError(f"{config.data}: rows without a `score` column: run a score stage first")
-    groups = selection.group_by_prompt(rows, lambda r: data.prompt_text(r["prompt"]))
+    groups = scored_groups(config.data)
     if config.prompts:
-        sampled = {data.prompt_text(g[0]["prompt"]) for g in groups}
         for index, row in enumerate(data.load_dataset(config.prompts, "prompts", config.limit)):
-            if data.prompt_text(row["prompt"]) not in sampled:
+            if data.prompt_text(row["prompt"]) not in groups:
                 raise ValueError(f"{config.data}: prompt {index + 1} of {config.prompts} has no samples "
                                  f"({data.prompt_text(row['prompt'])[:80]!r})")
-    rejected_pools = rejected_groups(config, groups) if config.rejected_from else {}
+    rejected_pools: dict[str, list[dict]] = {}
+    if config.rejected_from:
+        rejected_pools = scored_groups(config.rejected_from)
+        missing = next((text for text in groups if text not in rejected_pools), None)
+        if missing is not None:
+            raise ValueError(f"{config.rejected_from}: no samples for prompt {missing[:80]!r} of {config.data}")
     rng = random.Random(ctx.seed)
     out: list[dict] = []
     solved = 0
-    for group in groups:
+    for text, group in groups.items():
         prompt = group[0]["prompt"]
         if config.rule in ("pairs", "all_pairs"):
             if config.rule == "all_pairs":
                 pairs = selection.all_pairs(group, config.cap, rng)
             else:
                 pair = selection.ranked_pair(group, rng, config.rejected, config.rejected_rank, config.num_candidates,
-                                             rejected_pools.get(data.prompt_text(prompt)))
+                                             rejected_pools.get(text))
                 pairs = [pair] if pair else []
             out += [{"prompt": prompt, "chosen": as_completion(prompt, chosen["completion"]),
                      "rejected": as_completion(prompt, rejected["completion"]),
@@ -102,7 +98,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         out += [{"prompt": prompt, "completion": as_completion(prompt, s["completion"]), "score": s["score"]}
                 for s in picked]
     if not out:
-        raise ValueError(f"select ({config.rule}) kept nothing from {len(rows)} samples: no training data")
+        raise ValueError(f"select ({config.rule}) kept nothing from {sum(map(len, groups.values()))} samples: no training data")
     data.write_jsonl(ctx.out_dir / "data.jsonl", out)
     metrics = {"select/prompts": len(groups), "select/kept": len(out)}
     if config.rule not in ("pairs", "all_pairs"):
