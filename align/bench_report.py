@@ -87,13 +87,13 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
     series = {}
     for r in results:
         s = r["stages"]
-        gold = [s.get(name, {}).get("eval/gold_score") for name, _ in XWIN_STAGES]
-        lines.append(f"| {r['label']} | {fmt(s.get('reward', {}).get('rm/pair_accuracy'))} | "
-                     + " | ".join(fmt(g) for g in gold)
-                     + f" | {fmt(s.get('eval_rs', {}).get('eval/win_rate'))} | {fmt(s.get('eval_dpo', {}).get('eval/win_rate'))}"
-                     f" | {fmt(s.get('eval_rs', {}).get('eval/rm_score'))} | {fmt(s.get('eval_dpo', {}).get('eval/rm_score'))}"
-                     f" | {' / '.join(fmt(s.get(n, {}).get('eval/gold_score_sampled')) for n, _ in XWIN_STAGES[1:])}"
-                     f" | {r['wall_s']:.0f} |")
+        value = lambda stage, metric: s.get(stage, {}).get(metric)
+        gold = [value(name, "eval/gold_score") for name, _ in XWIN_STAGES]
+        cells = ([value("reward", "rm/pair_accuracy"), *gold]
+                 + [value(stage, metric) for metric in ("eval/win_rate", "eval/rm_score")
+                    for stage in ("eval_rs", "eval_dpo")])
+        sampled = " / ".join(fmt(value(name, "eval/gold_score_sampled")) for name, _ in XWIN_STAGES[1:])
+        lines.append(f"| {r['label']} | " + " | ".join(map(fmt, cells)) + f" | {sampled} | {r['wall_s']:.0f} |")
         series[r["label"]] = [(label, g) for (_, label), g in zip(XWIN_STAGES, gold) if g is not None]
     lines += ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in results), ""]
     main = results[0]["stages"]
