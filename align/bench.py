@@ -57,7 +57,7 @@ def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
     recipe = load_recipe(exp.recipe, [*exp.overrides, "tracking=none"], smoke=smoke)
     Engine(recipe, run_dir).run()
     overview = run_overview(run_dir)
-    starts = {s["name"]: s["outputs"]["start_weights"] for s in overview["stages"] if "start_weights" in s["outputs"]}
+    starts = {s["name"]: s["values"]["start_weights"] for s in overview["stages"] if "start_weights" in s["values"]}
     return {"label": exp.label, "command": exp.command() + (" --smoke" if smoke else ""),
             "run_dir": str(run_dir), "wall_s": round(sum(s["wall_s"] for s in overview["stages"]), 1),
             "stages": {s["name"]: s["metrics"] for s in overview["stages"]}, "start_weights": starts,

@@ -52,23 +52,17 @@ def run(recipe: str = typer.Argument(..., help="a name in recipes/ or a path to 
         run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="default: runs/<recipe>"),
         smoke: bool = typer.Option(False, "--smoke", help="tiny sizes: the same recipe in seconds")):
     """Run a recipe; running the same command again resumes it and skips finished stages."""
-    from align.engine import Engine
-    from align.progress import track
-    from align.recipe import load_recipe
-    from align.report import summary_table, write_report
+    from align.api import run as run_recipe
+    from align.report import summary_table
 
     try:
-        plan = load_recipe(recipe, overrides or [], smoke=smoke)
-        target = run_dir or Path("runs") / (plan.name + ("-smoke" if smoke else ""))
-        engine = Engine(plan, target, progress_factory=track)
-        summaries = engine.run()
+        result = run_recipe(recipe, overrides or [], run_dir, smoke)
     except AlignError as exc:
         fail(str(exc))
     except (ValueError, OSError) as exc:
         fail(f"{type(exc).__name__}: {exc}")
-    console.print(summary_table(summaries, title=f"{plan.name}: {target}"))
-    report = write_report(target)
-    console.print(f"report: {report}")
+    console.print(summary_table(result.summaries, title=f"{recipe}: {result.run_dir}"))
+    console.print(f"report: {result.report}")
 
 
 @app.command()
@@ -97,11 +91,11 @@ def show(run_dir: Path, as_json: bool = typer.Option(False, "--json", help="mach
     if as_json:
         sys.stdout.write(json.dumps(overview, indent=2) + "\n")
         return
-    table = Table("stage", "status", "metrics", title=f"{overview['recipe']} ({run_dir})")
+    table = Table("stage", "status", "metrics", "last run because", title=f"{overview['recipe']} ({run_dir})")
     for stage in overview["stages"]:
         shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                          for k, v in stage["metrics"].items())
-        table.add_row(stage["name"], stage["status"], shown)
+                          for k, v in stage["metrics"].items() if k in stage["key_metrics"])
+        table.add_row(stage["name"], stage["status"], shown, "; ".join(stage["rerun_reasons"]))
     console.print(table)
 
 

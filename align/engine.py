@@ -3,55 +3,45 @@
 Bookkeeping lives here and nowhere else. A stage only sees its validated config and a `StageContext`
 (where to write, where to checkpoint, how to log); it knows nothing of hashes, DONE files or resume.
 
-Resume rule: a stage is skipped when its dir has a DONE file and its stage.json records the same hash
-of (stage type, resolved config, hashes of its inputs). A stage's hash includes the hashes of the
-stages it reads from, so a changed config re-runs that stage and everything downstream of it.
+Layout: each stage has its own dir named after the stage (`runs/<run>/<stage>/`, `it2-sample/` in loops), so
+inserting or removing a stage renames nothing. Resume rule: a stage is skipped when its dir has a DONE file,
+its stage.json records the same hash of (stage type, resolved config, seed, hashes of the stages it reads,
+digests of its input files), and its recorded outputs are still there. Otherwise it re-runs, and stage.json
+records why (which of those inputs changed). Because a stage's hash includes its upstream stages' hashes, a
+changed config re-runs that stage and everything downstream of it, and nothing else.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+
+from pydantic import ValidationError
 
 from align import fingerprint
+from align.checkpoints import resumed_step
 from align.errors import AlignError
-from align.recipe import REF, Recipe, StagePlan
+from align.inputs import InputChecker
+from align.launch import run_distributed
+from align.progress import track
+from align.recipe import REF, Recipe, StagePlan, format_validation_error
 from align.runlog import RunLog, read_json, write_json
+from align.seeding import seed_everything
+from align.stages import stage_module
+from align.stages.base import StageContext
 
-
-@dataclass
-class StageContext:
-    """What a stage may use: its output dir (temp, renamed into place on success), a work dir that
-    survives a kill (trainer checkpoints), a seed, a metric logger and a progress factory."""
-    out_dir: Path
-    work_dir: Path
-    seed: int
-    log: Callable[[str, float, int], None]
-    progress: Callable = None
-
-
-@dataclass
-class StageResult:
-    outputs: dict = field(default_factory=dict)  # name -> path relative to the stage dir, or a value
-    metrics: dict = field(default_factory=dict)  # summary metrics, e.g. {"eval/pass@1": 0.4}
-
-
-def stage_dirname(index: int, name: str) -> str:
-    return f"{index:02d}-{name}"
+LEGACY_STAGE_DIR = re.compile(r"^\d{2,}-.+")  # align 0.1 named stage dirs by position: 00-sft, 01-eval
 
 
 class Engine:
-    def __init__(self, recipe: Recipe, run_dir: Path, progress_factory=None):
+    def __init__(self, recipe: Recipe, run_dir: Path, progress_factory=track):
         self.recipe = recipe
         self.run_dir = Path(run_dir)
-        if progress_factory is None:
-            from align.progress import track as progress_factory
         self.progress_factory = progress_factory
-        self.outputs: dict[str, dict] = {}  # stage name -> resolved outputs
+        self.outputs: dict[str, dict] = {}  # stage name -> its outputs (absolute paths) and values
         self.hashes: dict[str, str] = {}
         self.summaries: list[dict] = []
         self.last_iteration = {}  # repeat block -> its last stage names by inner name
@@ -108,100 +98,127 @@ class Engine:
 
     # ---------------------------------------------------------------------------------------- run
     def run(self) -> list[dict]:
-        from align.stages import STAGES
-
         self.check_inputs()
+        self.check_run_dir()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         log = RunLog(self.run_dir, self.recipe)
-        state = log.start([(p.name, stage_dirname(i, p.name)) for i, p in enumerate(self.recipe.stages)])
+        state = log.start([(p.name, p.name) for p in self.recipe.stages])
         try:
-            for index, plan in enumerate(self.recipe.stages):
-                module = STAGES[plan.type]
-                deps: set[str] = set()
-                raw = self.resolve_refs(plan.config, plan, deps)
-                config = module.Config(**raw)
-                seed = fingerprint.stage_seed(self.recipe.seed, plan.name)
-                digest = fingerprint.stage_hash(plan.type, config.model_dump(mode="json"),
-                                                {d: self.hashes[d] for d in sorted(deps)}, self.run_dir, seed)
-                stage_dir = self.run_dir / stage_dirname(index, plan.name)
-                summary = self.run_stage(plan, module, config, digest, seed, stage_dir, log, state)
-                self.summaries.append(summary)
+            for plan in self.recipe.stages:
+                self.summaries.append(self.run_plan(plan, log, state))
         except BaseException as exc:
             log.finish(state, "failed" if not isinstance(exc, KeyboardInterrupt) else "interrupted")
             raise
         log.finish(state, "done")
         return self.summaries
 
+    def run_plan(self, plan: StagePlan, log: RunLog, state: dict) -> dict:
+        module = stage_module(plan.type)
+        deps: set[str] = set()
+        raw = self.resolve_refs(plan.config, plan, deps)
+        try:
+            config = module.Config(**raw)
+        except ValidationError as exc:  # an earlier stage's output of the wrong shape
+            raise AlignError(f"stage {plan.name!r}: {format_validation_error(exc)}") from None
+        seed = fingerprint.stage_seed(self.recipe.seed, plan.name)
+        inputs = fingerprint.stage_inputs(plan.type, config.model_dump(mode="json"),
+                                          {d: self.hashes[d] for d in sorted(deps)}, self.run_dir, seed)
+        return self.run_stage(plan, module, config, inputs, seed, self.run_dir / plan.name, log, state)
+
     def check_inputs(self) -> None:
-        """Validate every input that exists before the run (datasets, model dirs), so bad input fails
-        in seconds, before any stage has run or written anything."""
-        from align.stages import STAGES
-
+        """Check every stage's inputs (datasets, models, scorers, trainer fields) before any stage runs, so bad
+        input fails in seconds; only `${stage.output}` values, which earlier stages produce, wait."""
+        checker = InputChecker()
         for plan in self.recipe.stages:
-            module = STAGES[plan.type]
-            if hasattr(module, "check") and not REF.search(repr(plan.config)):
-                module.check(module.Config(**plan.config))
+            module = stage_module(plan.type)
+            checker.check_stage(plan.name, module, module.Config(**plan.config), plan.raw)
 
-    def run_stage(self, plan, module, config, digest, seed, stage_dir: Path, log: RunLog, state) -> dict:
-        info = read_json(stage_dir / "stage.json")
-        if (stage_dir / "DONE").exists() and info and info.get("hash") == digest:
+    def check_run_dir(self) -> None:
+        if not self.run_dir.is_dir():
+            return
+        legacy = sorted(p.name for p in self.run_dir.iterdir() if LEGACY_STAGE_DIR.fullmatch(p.name)
+                        and (p / "stage.json").exists())
+        if legacy:
+            raise AlignError(f"{self.run_dir} was made by align 0.1 (stage dirs named by position: "
+                             f"{', '.join(legacy[:3])}...); its stages cannot be reused: run into a new "
+                             f"--run-dir, or delete {self.run_dir}")
+
+    def run_stage(self, plan, module, config, inputs: dict, seed: int, stage_dir: Path, log: RunLog,
+                  state: dict) -> dict:
+        digest = fingerprint.inputs_hash(inputs)
+        info = read_json(stage_dir / "stage.json") or {}
+        done = (stage_dir / "DONE").exists()
+        missing = [k for k, rel in info.get("outputs", {}).items() if not (stage_dir / rel).exists()]
+        if done and info.get("hash") == digest and not missing:
             self.record(plan.name, stage_dir, info, digest)
             log.stage_status(state, plan.name, "done", skipped=True)
             return {"name": plan.name, "status": "skipped", **info}
+        reasons = ([f"output {k} is missing" for k in missing] if done and info.get("hash") == digest
+                   else fingerprint.changes(info.get("inputs") if done else None, inputs))
+        if done and info and "inputs" not in info:
+            reasons = ["recorded by an older align"]
         prepare_stage_dir(stage_dir, digest)
-        log.stage_status(state, plan.name, "running")
+        log.stage_status(state, plan.name, "running", reasons=reasons)
         started = time.time()
         out_tmp = stage_dir / ".out"
-        ctx = StageContext(out_dir=out_tmp, work_dir=stage_dir / ".work",
-                           seed=seed,
-                           log=lambda name, value, step: log.metric(plan.name, name, value, step),
+        ctx = StageContext(out_dir=out_tmp, work_dir=stage_dir / ".work", seed=seed,
+                           log=lambda metrics, step: log.metrics(plan.name, metrics, step),
                            progress=self.progress_factory)
-        log.begin_stage(plan.name, ctx.work_dir)
+        log.begin_stage(plan.name, resumed_step(ctx.work_dir / "checkpoints"))
         try:
             processes = getattr(config, "processes", 1)
             if processes > 1:
-                from align.launch import run_distributed
-
+                first_row = log.metric_count()
                 result = run_distributed(plan.type, plan.name, config, ctx, processes, log.metrics_path)
+                log.forward_to_tracker(first_row)  # rank 0 wrote metrics.jsonl; wandb gets them now
             else:
+                seed_everything(seed)  # every stage starts from its own RNG state, whatever ran before it
                 result = module.run(config, ctx)
         except BaseException:
             shutil.rmtree(out_tmp, ignore_errors=True)  # nothing half-written survives a failure
-            log.stage_status(state, plan.name, "failed", error=traceback.format_exc(limit=3))
+            log.stage_status(state, plan.name, "failed", error=traceback.format_exc(limit=-4))
             raise
-        for name, value in result.metrics.items():
-            log.metric(plan.name, name, value, None)
-        # Promote outputs into place, then stage.json, then DONE (written last, atomically).
-        for item in sorted(out_tmp.iterdir()):
-            os.replace(item, stage_dir / item.name)
-        out_tmp.rmdir()
-        info = {"name": plan.name, "type": plan.type, "hash": digest, "config": config.model_dump(mode="json"),
-                "outputs": result.outputs, "metrics": result.metrics, "iteration": plan.iteration,
-                "wall_s": round(time.time() - started, 2)}
-        write_json(stage_dir / "stage.json", info)
-        write_json(stage_dir / "DONE", {"hash": digest, "finished": time.time()})
+        if result.metrics:
+            log.metrics(plan.name, result.metrics, None)
+        info = {"name": plan.name, "type": plan.type, "hash": digest, "inputs": inputs,
+                "config": config.model_dump(mode="json"), "outputs": result.outputs, "values": result.values,
+                "metrics": result.metrics, "key_metrics": result.shown_metrics(), "iteration": plan.iteration,
+                "rerun_reasons": reasons, "wall_s": round(time.time() - started, 2)}
+        promote(stage_dir, out_tmp, info, digest)
         shutil.rmtree(ctx.work_dir, ignore_errors=True)  # checkpoints are only for resuming
         self.record(plan.name, stage_dir, info, digest)
         log.stage_status(state, plan.name, "done")
         return {"status": "ran", **info}
 
     def record(self, name: str, stage_dir: Path, info: dict, digest: str) -> None:
-        outputs = {}
-        for key, value in info.get("outputs", {}).items():
-            outputs[key] = str(stage_dir / value) if isinstance(value, str) and (stage_dir / value).exists() else value
-        self.outputs[name] = outputs
+        outputs = {key: str(stage_dir / rel) for key, rel in info.get("outputs", {}).items()}
+        self.outputs[name] = {**info.get("values", {}), **outputs}
         self.hashes[name] = digest
 
 
 def prepare_stage_dir(stage_dir: Path, digest: str) -> None:
-    """Clear whatever a stale or killed attempt left, keeping checkpoints only if the hash matches."""
+    """Clear a killed attempt's temp output; keep its checkpoints only if they were made for this hash.
+    The previous finished outputs stay until the new ones are promoted."""
     work = stage_dir / ".work"
-    keep_work = work.exists() and (work / "HASH").exists() and (work / "HASH").read_text() == digest
-    if stage_dir.exists():
-        for item in stage_dir.iterdir():
-            if item == work and keep_work:
-                continue
-            shutil.rmtree(item) if item.is_dir() else item.unlink()
+    keep_work = (work / "HASH").exists() and (work / "HASH").read_text() == digest
+    if not keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    shutil.rmtree(stage_dir / ".out", ignore_errors=True)
     (stage_dir / ".out").mkdir(parents=True)
     work.mkdir(exist_ok=True)
     (work / "HASH").write_text(digest)
+
+
+def promote(stage_dir: Path, out_tmp: Path, info: dict, digest: str) -> None:
+    """Replace the stage's old outputs by the new ones: DONE goes first and comes back last (atomically), so a
+    kill in between leaves a stage that re-runs, never one that looks finished with mixed outputs."""
+    (stage_dir / "DONE").unlink(missing_ok=True)
+    for item in stage_dir.iterdir():
+        if item.name not in (".out", ".work"):
+            shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+    for item in sorted(out_tmp.iterdir()):
+        os.replace(item, stage_dir / item.name)
+    out_tmp.rmdir()
+    write_json(stage_dir / "stage.json", info)
+    write_json(stage_dir / "DONE", {"hash": digest, "finished": time.time()})
+

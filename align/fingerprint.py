@@ -5,6 +5,8 @@ import hashlib
 import json
 from pathlib import Path
 
+from align import world
+
 FULL_HASH_LIMIT = 64 * 1024 * 1024  # larger files are fingerprinted by size and mtime
 
 
@@ -28,8 +30,6 @@ def path_digest(path: Path) -> str:
 
 def referenced_paths(value) -> list[str]:
     """Every string in a config that names an existing local file or dir, or a `world:` asset."""
-    from align import world
-
     if isinstance(value, dict):
         return [p for v in value.values() for p in referenced_paths(v)]
     if isinstance(value, list):
@@ -56,16 +56,53 @@ def relative_to_run(value, run_dir: str):
     return value
 
 
-def stage_hash(stage_type: str, config: dict, upstream: dict[str, str], run_dir: Path, seed: int = 0) -> str:
-    """Hash of what a stage computes from: its type, config, seed, upstream stage hashes and input files.
+def stage_inputs(stage_type: str, config: dict, upstream: dict[str, str], run_dir: Path, seed: int = 0) -> dict:
+    """What a stage computes from: its type, config, seed, upstream stage hashes and input files' digests.
 
-    Outputs of upstream stages (inside the run dir) are covered by their stage hashes, not re-read."""
+    Outputs of upstream stages (inside the run dir) are covered by their stage hashes, not re-read. Recorded
+    in stage.json, so a re-run can say which of these changed."""
     inside = Path(run_dir).resolve()
-    inputs = {p: path_digest(Path(p)) for p in referenced_paths(config)
-              if not Path(p).resolve().is_relative_to(inside)}
-    payload = json.dumps({"type": stage_type, "config": relative_to_run(config, str(Path(run_dir))),
-                          "seed": seed, "upstream": upstream, "inputs": inputs}, sort_keys=True, default=str)
+    files = {p: path_digest(Path(p)) for p in referenced_paths(config)
+             if not Path(p).resolve().is_relative_to(inside)}
+    return {"type": stage_type, "config": relative_to_run(config, str(Path(run_dir))), "seed": seed,
+            "upstream": upstream, "inputs": files}
+
+
+def inputs_hash(inputs: dict) -> str:
+    payload = json.dumps(inputs, sort_keys=True, default=str)
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
+def stage_hash(stage_type: str, config: dict, upstream: dict[str, str], run_dir: Path, seed: int = 0) -> str:
+    return inputs_hash(stage_inputs(stage_type, config, upstream, run_dir, seed))
+
+
+def changes(old: dict | None, new: dict) -> list[str]:
+    """Why a stage's inputs differ from its last finished run, in words (empty when nothing differs)."""
+    if not old:
+        return ["no finished run of this stage"]
+    reasons = []
+    if old.get("type") != new["type"]:
+        reasons.append(f"stage type {old.get('type')} -> {new['type']}")
+    old_config, new_config = old.get("config", {}), new["config"]
+    for key in sorted(set(old_config) | set(new_config)):
+        if old_config.get(key, "<unset>") != new_config.get(key, "<unset>"):
+            reasons.append(f"config {key}: {short(old_config.get(key, '<unset>'))} -> "
+                           f"{short(new_config.get(key, '<unset>'))}")
+    if old.get("seed") != new["seed"]:
+        reasons.append("seed changed")
+    for name in sorted(set(old.get("upstream", {})) | set(new["upstream"])):
+        if old.get("upstream", {}).get(name) != new["upstream"].get(name):
+            reasons.append(f"upstream stage {name} changed")
+    for path in sorted(set(old.get("inputs", {})) | set(new["inputs"])):
+        if old.get("inputs", {}).get(path) != new["inputs"].get(path):
+            reasons.append(f"input {path} changed")
+    return reasons
+
+
+def short(value, width: int = 60) -> str:
+    text = json.dumps(value, default=str)
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def stage_seed(recipe_seed: int, stage_name: str) -> int:

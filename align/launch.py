@@ -8,20 +8,20 @@ writes outputs, then leaves the StageResult in a file the engine reads back.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
 from contextlib import contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
-
-def rank() -> int:
-    return int(os.environ.get("RANK", "0"))
-
-
-def is_main_process() -> bool:
-    return rank() == 0
+from align.distributed import is_main_process
+from align.errors import AlignError
+from align.progress import track
+from align.runlog import append_metrics
+from align.seeding import seed_everything
+from align.stages import stage_module
+from align.stages.base import StageContext, StageResult
 
 
 def free_port() -> int:
@@ -30,11 +30,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_distributed(stage_type: str, stage_name: str, config, ctx, processes: int, metrics_path: Path):
+def run_distributed(stage_type: str, stage_name: str, config, ctx: StageContext, processes: int,
+                    metrics_path: Path) -> StageResult:
     """Run the stage in `processes` ranks and return rank 0's StageResult."""
-    from align.engine import StageResult
-    from align.errors import AlignError
-
     payload = ctx.work_dir / "launch.json"
     payload.write_text(json.dumps({"stage": stage_type, "stage_name": stage_name,
                                    "config": config.model_dump(mode="json"),
@@ -47,7 +45,7 @@ def run_distributed(stage_type: str, stage_name: str, config, ctx, processes: in
     result_file = ctx.out_dir / ".result.json"
     result = json.loads(result_file.read_text())
     result_file.unlink()
-    return StageResult(outputs=result["outputs"], metrics=result["metrics"])
+    return StageResult(**result)
 
 
 @contextmanager
@@ -56,25 +54,21 @@ def silent_progress(description: str, total: int):
 
 
 def main(payload_path: str) -> None:
-    from align.engine import StageContext
-    from align.progress import track
-    from align.runlog import append_metric
-    from align.stages import STAGES
-
     payload = json.loads(Path(payload_path).read_text())
-    module = STAGES[payload["stage"]]
+    module = stage_module(payload["stage"])
     config = module.Config(**payload["config"])
     main_rank = is_main_process()
 
-    def log(name, value, step):
+    def log(metrics, step):
         if main_rank:
-            append_metric(Path(payload["metrics"]), payload["stage_name"], name, value, step)
+            append_metrics(Path(payload["metrics"]), payload["stage_name"], metrics, step)
 
     ctx = StageContext(out_dir=Path(payload["out_dir"]), work_dir=Path(payload["work_dir"]), seed=payload["seed"],
                        log=log, progress=track if main_rank else silent_progress)
+    seed_everything(ctx.seed)
     result = module.run(config, ctx)
     if main_rank:
-        (ctx.out_dir / ".result.json").write_text(json.dumps({"outputs": result.outputs, "metrics": result.metrics}))
+        (ctx.out_dir / ".result.json").write_text(json.dumps(asdict(result)))
 
 
 if __name__ == "__main__":

@@ -29,10 +29,12 @@ import yaml
 from pydantic import ValidationError
 
 from align.errors import AlignError
+from align.stages import STAGES, stage_module
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 RESERVED = {"name", "description", "seed", "stages", "smoke", "tracking", "wandb_project"}
 REF = re.compile(r"\$\{([^}]+)\}")
+STAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")  # a stage's name is its dir name in the run
 RUNTIME = object()  # marks a `${stage.output}` reference during load-time substitution
 
 
@@ -45,6 +47,7 @@ class StagePlan:
     iteration: int | None = None
     block: str | None = None
     aliases: dict = field(default_factory=dict)  # ref prefix -> concrete stage name, for this instance
+    raw: dict = field(default_factory=dict)  # the config as written, before `${key}` substitution
 
 
 @dataclass
@@ -157,12 +160,25 @@ def expand(stages: dict, source: str) -> list[StagePlan]:
     return plans
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML that refuses a repeated key (plain YAML keeps the last one: a stage would silently vanish)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_recipe(name_or_path: str, overrides: list[str] = (), smoke: bool = False) -> Recipe:
     path = find_recipe(name_or_path)
     source = str(path)
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
+    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
         raise AlignError(f"{source}: not valid YAML: {exc}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("stages"), dict) or not doc["stages"]:
         raise AlignError(f"{source}: a recipe is a mapping with a non-empty `stages:` mapping")
@@ -195,22 +211,45 @@ def load_recipe(name_or_path: str, overrides: list[str] = (), smoke: bool = Fals
     resolved = {**params, "stages": substitute(doc["stages"], params, stage_names)}
     resolved = {k: substitute(v, params, stage_names) if k != "stages" else v for k, v in resolved.items()}
     plans = expand(resolved["stages"], source)
+    for plan in plans:
+        plan.raw = written_config(doc["stages"], plan)
+    validate_names(plans, source)
     validate_stages(plans)
     return Recipe(name=str(doc.get("name", path.stem)), description=str(doc.get("description", "")),
                   seed=doc["seed"], tracking=doc["tracking"], wandb_project=str(doc["wandb_project"]),
                   params=params, stages=plans, resolved=resolved)
 
 
+def written_config(stages: dict, plan: StagePlan) -> dict:
+    """A stage's config as the recipe (with overrides) wrote it, to tell the user where a bad value came from."""
+    try:
+        spec = stages[plan.block]["stages"][plan.name.split("-", 1)[1]] if plan.block else stages[plan.name]
+    except (KeyError, TypeError):
+        return {}
+    return {k: v for k, v in spec.items() if k != "stage"} if isinstance(spec, dict) else {}
+
+
+def validate_names(plans: list[StagePlan], source: str) -> None:
+    """Stage names become dir names: they must be safe and unique after repeat blocks are expanded."""
+    seen: set[str] = set()
+    for plan in plans:
+        if not STAGE_NAME.fullmatch(plan.name) or plan.name == "wandb":
+            raise AlignError(f"{source}: stage name {plan.name!r} must be letters, digits, '_' or '-' "
+                             f"(it names the stage's dir) and not 'wandb'")
+        if plan.name in seen:
+            raise AlignError(f"{source}: two stages are named {plan.name!r} (a repeat block names its stages "
+                             f"it<N>-<name>): rename one")
+        seen.add(plan.name)
+
+
 def validate_stages(plans: list[StagePlan]) -> None:
     """Every stage type exists and every config matches its schema, before anything runs."""
-    from align.stages import STAGES
-
     for plan in plans:
         if plan.type not in STAGES:
             raise AlignError(f"stage {plan.name!r}: unknown stage type {plan.type!r} "
                              f"(known: {', '.join(sorted(STAGES))})")
         try:
-            STAGES[plan.type].Config(**plan.config)
+            stage_module(plan.type).Config(**plan.config)
         except ValidationError as exc:
             raise AlignError(f"stage {plan.name!r}: {format_validation_error(exc)}") from None
 

@@ -10,8 +10,16 @@ from rich.table import Table
 from align.errors import AlignError
 from align.runlog import read_json, read_metrics
 
-KEY_METRICS = ("eval/pass@1", "eval/pass@16", "eval/pass@1_sampled", "eval/gold_score", "eval/gold_score_sampled",
-               "eval/win_rate", "eval/rm_score", "eval/rouge_l", "rm/pair_accuracy", "train/loss")
+
+
+def key_metrics(stages: list[dict]) -> list[str]:
+    """The metric columns of a table: each stage's own `key_metrics` (what it chose to show), in first-seen order."""
+    shown: list[str] = []
+    for stage in stages:
+        for name in stage.get("key_metrics", stage.get("metrics", {})):
+            if name not in shown and name in stage.get("metrics", {}):
+                shown.append(name)
+    return shown
 
 
 def pid_alive(pid) -> bool:
@@ -44,20 +52,23 @@ def run_overview(run_dir: Path) -> dict:
         done = status == "done"
         stages.append({"name": name, "dir": str(stage_dir), "status": status,
                        "metrics": info.get("metrics", {}) if done else {},
+                       "key_metrics": info.get("key_metrics", []) if done else [],
                        "outputs": info.get("outputs", {}) if done else {},
+                       "values": info.get("values", {}) if done else {},
+                       "rerun_reasons": entry.get("rerun_reasons", info.get("rerun_reasons", [])),
                        "wall_s": info.get("wall_s") if done else None})
     return {"recipe": state["recipe"], "status": state.get("status"), "stages": stages}
 
 
 def summary_table(summaries: list[dict], title: str) -> Table:
     """The short table every run ends with: one row per stage, its wall time and key metrics."""
-    shown = [m for m in KEY_METRICS if any(m in s.get("metrics", {}) for s in summaries)]
+    shown = key_metrics(summaries)
     table = Table(title=title)
     table.add_column("stage")
     table.add_column("status")
     table.add_column("wall s", justify="right")
     for metric in shown:
-        table.add_column(metric.split("/")[1], justify="right")
+        table.add_column(metric.split("/", 1)[-1], justify="right")
     for s in summaries:
         metrics = s.get("metrics", {})
         cells = [f"{metrics[m]:.3f}" if isinstance(metrics.get(m), (int, float)) else "" for m in shown]
@@ -116,7 +127,7 @@ def write_report(run_dir: Path) -> Path:
     run_dir = Path(run_dir)
     overview = run_overview(run_dir)
     state = read_json(run_dir / "run.json")
-    shown = [m for m in KEY_METRICS if any(m in s["metrics"] for s in overview["stages"])]
+    shown = key_metrics(overview["stages"])
     lines = [f"# Run report: {overview['recipe']}", "",
              f"Run dir `{run_dir}`, status **{overview['status']}**, seed {state.get('seed')}.",
              "Versions: " + ", ".join(f"{k} {v}" for k, v in state.get("versions", {}).items()), "",

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import yaml
 
+from align.errors import AlignError
+
 
 def write_json(path: Path, data) -> None:
     """Atomic: a reader (or a crash) never sees a half-written file."""
@@ -31,10 +33,23 @@ def read_json(path: Path):
 
 
 def read_metrics(run_dir: Path) -> list[dict]:
+    """Every metric row; a torn last line (a kill or a full disk mid-write) is skipped, any other bad line is
+    an error naming the file and line."""
     path = Path(run_dir) / "metrics.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lines = path.read_text(encoding="utf-8", errors="replace").split("\n")
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):  # no newline after it: the write was cut short
+                continue
+            raise AlignError(f"{path}: line {number}: not a JSON metric row") from None
+    return rows
 
 
 def versions() -> dict:
@@ -49,10 +64,13 @@ def versions() -> dict:
     return found
 
 
-def append_metric(path: Path, stage: str, name: str, value: float, step: int | None) -> None:
-    row = {"stage": stage, "step": step, "name": name, "value": value, "time": time.time()}
-    with open(path, "a") as f:
-        f.write(json.dumps(row) + "\n")
+def append_metrics(path: Path, stage: str, metrics: dict, step: int | None) -> None:
+    """All rows in one append-mode write, each a whole line (a torn tail is repaired by `begin_stage`)."""
+    now = time.time()
+    text = "".join(json.dumps({"stage": stage, "step": step, "name": name, "value": value, "time": now}) + "\n"
+                   for name, value in metrics.items())
+    with open(path, "ab") as f:
+        f.write(text.encode("utf-8"))
 
 
 class RunLog:
@@ -61,6 +79,7 @@ class RunLog:
         self.recipe = recipe
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.wandb = None
+        self.tracked_stages: set[str] = set()
         tmp = self.run_dir / ".recipe.yaml.tmp"
         tmp.write_text(yaml.safe_dump(recipe.resolved, sort_keys=False))
         os.replace(tmp, self.run_dir / "recipe.yaml")
@@ -80,12 +99,15 @@ class RunLog:
             self.wandb = start_wandb(self.run_dir, self.recipe, state["wandb_id"])
         return state
 
-    def stage_status(self, state: dict, name: str, status: str, skipped: bool = False, error: str = None):
+    def stage_status(self, state: dict, name: str, status: str, skipped: bool = False, error: str = None,
+                     reasons: list[str] | None = None):
         entry = state["stages"][name]
         entry["status"] = status
         entry["skipped" if skipped else "updated"] = True if skipped else time.time()
         if error:
             entry["error"] = error
+        if reasons is not None:
+            entry["rerun_reasons"] = reasons
         write_json(self.run_dir / "run.json", state)
 
     def finish(self, state: dict, status: str) -> None:
@@ -95,23 +117,47 @@ class RunLog:
             self.wandb.finish()
             self.wandb = None
 
-    def begin_stage(self, stage: str, work_dir: Path) -> None:
-        """Drop metric lines a killed attempt of this stage logged after its last checkpoint."""
-        from align.training import last_checkpoint
-
-        checkpoint = last_checkpoint(Path(work_dir) / "checkpoints")
-        resumed_at = int(checkpoint.rsplit("-", 1)[1]) if checkpoint else -1
+    def begin_stage(self, stage: str, resumed_at: int) -> None:
+        """Drop metric rows a killed attempt of this stage logged after its last checkpoint (the resumed trainer
+        logs those steps again), and its summary rows."""
         rows = read_metrics(self.run_dir)
         kept = [r for r in rows if r["stage"] != stage or (r["step"] is not None and r["step"] <= resumed_at)]
-        if len(kept) != len(rows):
+        if len(kept) != len(rows) or (self.metrics_path.exists() and not self.metrics_path.read_bytes().endswith(b"\n")
+                                      and self.metrics_path.stat().st_size):
             tmp = self.metrics_path.with_name(".metrics.jsonl.tmp")
             tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
             os.replace(tmp, self.metrics_path)
 
-    def metric(self, stage: str, name: str, value: float, step: int | None) -> None:
-        append_metric(self.metrics_path, stage, name, value, step)
-        if self.wandb is not None:
-            self.wandb.log({f"{stage}/{name}": value})
+    def metrics(self, stage: str, metrics: dict, step: int | None) -> None:
+        """Record metrics of one step (or a stage's summary when step is None) in metrics.jsonl and wandb."""
+        append_metrics(self.metrics_path, stage, metrics, step)
+        self.track(stage, metrics, step)
+
+    def track(self, stage: str, metrics: dict, step: int | None) -> None:
+        """wandb: each stage has its own x-axis `<stage>/step` (stages restart at step 0, and wandb's global
+        step must only grow); all metrics of one optimizer step go in one row. Summaries go to the run summary."""
+        if self.wandb is None:
+            return
+        named = {f"{stage}/{k}": v for k, v in metrics.items()}
+        if step is None:
+            self.wandb.summary.update(named)
+            return
+        if stage not in self.tracked_stages:
+            self.wandb.define_metric(f"{stage}/step")
+            self.wandb.define_metric(f"{stage}/*", step_metric=f"{stage}/step")
+            self.tracked_stages.add(stage)
+        self.wandb.log({**named, f"{stage}/step": step})
+
+    def metric_count(self) -> int:
+        return len(read_metrics(self.run_dir))
+
+    def forward_to_tracker(self, first_row: int) -> None:
+        """Send rows that another process (rank 0 under torchrun) appended to metrics.jsonl on to wandb."""
+        grouped: dict[tuple, dict] = {}
+        for row in read_metrics(self.run_dir)[first_row:]:
+            grouped.setdefault((row["stage"], row["step"]), {})[row["name"]] = row["value"]
+        for (stage, step), metrics in grouped.items():
+            self.track(stage, metrics, step)
 
 
 def start_wandb(run_dir: Path, recipe, run_id: str):

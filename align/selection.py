@@ -15,6 +15,8 @@ from __future__ import annotations
 import random
 from typing import Literal
 
+from rewards import CORRECT_THRESHOLD, is_correct
+
 Group = list[dict]
 
 
@@ -39,8 +41,8 @@ def best_of_n(group: Group) -> dict:
     return ranked(group)[0]
 
 
-def verified(group: Group, cap: int, rng: random.Random, threshold: float = 0.5) -> Group:
-    accepted = [s for s in distinct(group) if s["score"] >= threshold]
+def verified(group: Group, cap: int, rng: random.Random, threshold: float = CORRECT_THRESHOLD) -> Group:
+    accepted = [s for s in distinct(group) if is_correct(s["score"], threshold)]
     return rng.sample(accepted, min(cap, len(accepted)))
 
 

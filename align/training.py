@@ -13,6 +13,11 @@ from typing import Callable
 import torch
 from transformers import TrainerCallback
 
+from align.checkpoints import last_checkpoint
+from align.distributed import is_main_process
+from align.errors import AlignError
+from align.progress import track
+
 
 # We pass gradient_checkpointing=False deliberately (TRL defaults it on); the rename warning is noise.
 warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated", category=FutureWarning)
@@ -26,59 +31,65 @@ def configure_threads() -> None:
         torch.set_num_threads(wanted)
 
 
+# Fields align sets from its own config keys: a `trainer:` mapping may not set them (name the align key instead).
+OWNED = {"output_dir": None, "seed": "seed", "data_seed": "seed", "learning_rate": "learning_rate",
+         "num_train_epochs": "epochs", "max_steps": "max_steps", "per_device_train_batch_size": "batch_size",
+         "gradient_accumulation_steps": "grad_accum", "warmup_steps": "warmup", "lr_scheduler_type": "lr_scheduler",
+         "weight_decay": "weight_decay", "logging_steps": "logging_steps", "save_steps": "save_steps",
+         "deepspeed": "deepspeed", "report_to": None, "disable_tqdm": None, "save_strategy": None}
+
+
 def trainer_config(config_cls, output_dir: Path, *, seed: int, learning_rate: float, epochs: float,
                    batch_size: int, max_steps: int = -1, grad_accum: int = 1, save_steps: int = 50,
                    warmup_ratio: float = 0.0, lr_scheduler: str = "cosine", weight_decay: float = 0.0,
-                   logging_steps: int = 10, deepspeed: str | None = None, **method_args):
-    """A TRL `*Config` with the defaults this toolkit wants on any hardware."""
+                   logging_steps: int = 10, deepspeed: str | None = None, extra: dict | None = None,
+                   **method_args):
+    """A TRL `*Config` with the defaults this toolkit wants on any hardware, plus the user's `trainer:` fields.
+
+    `extra` may override the hardware defaults below (bf16, gradient_checkpointing, save_total_limit, ...) but
+    not what align sets from its own keys; an unknown field is an AlignError naming it."""
     cuda = torch.cuda.is_available()
-    return config_cls(
-        output_dir=str(output_dir),
-        seed=seed,
-        data_seed=seed,
-        learning_rate=learning_rate,
-        num_train_epochs=epochs,
-        max_steps=max_steps,
-        per_device_train_batch_size=batch_size,
-        gradient_accumulation_steps=grad_accum,
-        warmup_steps=warmup_ratio,
-        lr_scheduler_type=lr_scheduler,
-        weight_decay=weight_decay,
-        logging_steps=logging_steps,
-        save_strategy="steps",
-        save_steps=save_steps,
-        save_total_limit=1,
-        report_to="none",
-        disable_tqdm=True,
-        bf16=cuda and torch.cuda.is_bf16_supported(),
-        use_cpu=not cuda,
-        gradient_checkpointing=False,
-        ddp_find_unused_parameters=False,
-        dataloader_num_workers=0,
-        deepspeed=deepspeed,
-        **method_args,
-    )
-
-
-def last_checkpoint(output_dir: Path) -> str | None:
-    """The newest `checkpoint-N` left by a killed run, so training resumes mid-stage."""
-    checkpoints = sorted(Path(output_dir).glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(checkpoints[-1]) if checkpoints else None
+    kwargs = dict(
+        output_dir=str(output_dir), seed=seed, data_seed=seed, learning_rate=learning_rate,
+        num_train_epochs=epochs, max_steps=max_steps, per_device_train_batch_size=batch_size,
+        gradient_accumulation_steps=grad_accum, warmup_steps=warmup_ratio, lr_scheduler_type=lr_scheduler,
+        weight_decay=weight_decay, logging_steps=logging_steps, save_strategy="steps", save_steps=save_steps,
+        save_total_limit=1, report_to="none", disable_tqdm=True,
+        bf16=cuda and torch.cuda.is_bf16_supported(), use_cpu=not cuda, gradient_checkpointing=False,
+        ddp_find_unused_parameters=False, dataloader_num_workers=0, deepspeed=deepspeed, **method_args)
+    for key, value in (extra or {}).items():
+        if key in OWNED or key in method_args:
+            owner = OWNED.get(key) or (key if key in method_args else None)
+            hint = f"set `{owner}` in the stage instead" if owner else "align sets it"
+            raise AlignError(f"trainer.{key}: {hint}")
+        kwargs[key] = value
+    try:
+        return config_cls(**kwargs)
+    except TypeError as exc:  # an unknown field
+        unknown = sorted(set(extra or {}) - set(config_cls.__dataclass_fields__))
+        raise AlignError(f"trainer: {config_cls.__name__} has no field(s) {unknown}" if unknown else
+                         f"{config_cls.__name__}: {exc}") from None
+    except ValueError as exc:  # a field of the right name with a bad value
+        raise AlignError(f"{config_cls.__name__}: {exc}") from None
 
 
 class MetricsCallback(TrainerCallback):
-    """Forwards the trainer's logs (loss, lr, ...) to the run's metric log as `train/<name>`."""
+    """Forwards the trainer's logs (loss, lr, ...) to the run's metric log as `train/<name>`, all metrics of
+    one optimizer step in one call, at that step."""
 
-    def __init__(self, log: Callable[[str, float, int], None]):
+    def __init__(self, log: Callable[[dict, int | None], None]):
         self.log = log
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or (logs and "train_runtime" in logs):
-            return  # the end-of-training summary: averages, not a step's values
+        if not state.is_world_process_zero or (logs and ("train_runtime" in logs or "eval_runtime" in logs)):
+            return  # end-of-training summary (averages) or an evaluate() call: the stage reports those itself
+        step_metrics = {}
         for name, value in (logs or {}).items():
             if isinstance(value, (int, float)) and name not in ("epoch", "total_flos"):
                 key = name if name.startswith(("train/", "eval/")) else f"train/{name.removeprefix('train_')}"
-                self.log(key, float(value), state.global_step)
+                step_metrics[key] = float(value)
+        if step_metrics:
+            self.log(step_metrics, state.global_step)
 
 
 class ProgressCallback(TrainerCallback):
@@ -89,8 +100,6 @@ class ProgressCallback(TrainerCallback):
         self._context = None
 
     def on_train_begin(self, args, state, control, **kwargs):
-        from align.progress import track
-
         if not state.is_world_process_zero:
             return
         self._context = track(self.description, state.max_steps)
@@ -126,8 +135,6 @@ def weights_digest(model, full_limit: int = 50_000_000) -> str:
 def save_policy(model, tokenizer, path: Path) -> None:
     """Save a full HF model dir (safetensors); LoRA adapters are merged so any stage can load it.
     Under torchrun only rank 0 writes."""
-    from align.launch import is_main_process
-
     if not is_main_process():
         return
     if hasattr(model, "merge_and_unload"):
@@ -158,6 +165,6 @@ def run_trainer(trainer, work_dir: Path) -> dict:
     return last
 
 
-def callbacks(log: Callable[[str, float, int], None], description: str) -> list:
+def callbacks(log: Callable[[dict, int | None], None], description: str) -> list:
     """What every training stage attaches: metrics to the run log, and a rich progress bar."""
     return [MetricsCallback(log), ProgressCallback(description)]

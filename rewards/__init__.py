@@ -1,39 +1,145 @@
-"""Scorers: one interface, `scorer(prompts, completions, rows) -> list[float]`.
+"""Scorers: one interface, `scorer(prompts, completions, rows) -> list[float]`, built by one factory.
 
-`load_scorer(name)` returns a built-in by name or a user function from a `module:function` path.
+A scorer spec is what a recipe writes wherever a scorer is expected (`score`, `evaluate`, `select`):
+- a built-in name: `math`, `exact`, `regex`, `code`, `gold_judge`;
+- a user function `module:function`;
+- a mapping `{name: ..., <option>: value}`: a built-in with options (`{name: reward_model, model: DIR}`,
+  `{name: code, timeout_s: 10}`) or a user function called with the options as keyword arguments.
+`check_scorer(spec)` validates a spec without loading any model (values that are `${...}` references are
+left to run time); `make_scorer(spec)` builds the scorer.
 """
 from __future__ import annotations
 
 import importlib
 import math as _math
-from typing import Callable, Sequence
+import re
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable, Optional, Sequence
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from align.errors import AlignError
 
 Scorer = Callable[[Sequence, Sequence[str], Sequence[dict]], list]
+DEFERRED = re.compile(r"\$\{[^}]+\}")
+# One notion of "correct" for selection (`verified`) and evaluation (pass@k): score >= this.
+CORRECT_THRESHOLD = 0.5
+
+
+def is_correct(score: float, threshold: float = CORRECT_THRESHOLD) -> bool:
+    return score >= threshold
+
+
+class Options(BaseModel):
+    model_config = ConfigDict(extra="forbid", protected_namespaces=())
+
+
+class NoOptions(Options):
+    pass
+
+
+class CodeOptions(Options):
+    timeout_s: float = Field(5.0, gt=0, description="wall-time limit per program")
+    workers: int = Field(2, ge=1, description="programs run at once")
+
+
+class RewardModelOptions(Options):
+    model: str = Field(description="a reward model dir (a `reward` stage's model)")
+    batch_size: int = Field(128, ge=1)
+    max_length: int = Field(512, ge=8, description="tokens per scored sequence; longer ones are truncated")
+
+
+@dataclass(frozen=True)
+class Builtin:
+    target: str                      # "module:attr"
+    options: type[Options] = NoOptions
+    factory: bool = False            # target(**options) builds the scorer; else target is the scorer
+    check_model: Optional[tuple[str, str]] = None  # (option naming a model, "module:fn" that checks it)
+
 
 BUILTIN = {
-    "math": "rewards.verifiers:math",
-    "exact": "rewards.verifiers:exact",
-    "regex": "rewards.verifiers:regex",
-    "gold_judge": "rewards.gold_judge:score",
-    "code": "rewards.code:score",
+    "math": Builtin("rewards.verifiers:math"),
+    "exact": Builtin("rewards.verifiers:exact"),
+    "regex": Builtin("rewards.verifiers:regex"),
+    "gold_judge": Builtin("rewards.gold_judge:score"),
+    "code": Builtin("rewards.code:score", CodeOptions),
+    "reward_model": Builtin("rewards.reward_model:RewardModelScorer", RewardModelOptions, factory=True,
+                            check_model=("model", "rewards.reward_model:check_reward_model")),
 }
 
 
-def load_scorer(name: str) -> Scorer:
-    path = BUILTIN.get(name, name)
-    if ":" not in path:
-        raise ValueError(f"unknown scorer {name!r}: use one of {sorted(BUILTIN)} or 'module:function'")
-    module_name, _, attr = path.partition(":")
+def split_spec(spec) -> tuple[str, dict]:
+    """(name, options) of a spec; raises AlignError on a malformed one."""
+    if isinstance(spec, str) and spec:
+        return spec, {}
+    if isinstance(spec, dict) and isinstance(spec.get("name"), str):
+        return spec["name"], {k: v for k, v in spec.items() if k != "name"}
+    raise AlignError(f"a scorer is a name, 'module:function' or {{name: ..., options}}, got {spec!r}")
+
+
+def spec_name(spec) -> str:
+    """A short label for progress bars and error messages."""
     try:
-        fn = getattr(importlib.import_module(module_name), attr)
+        return split_spec(spec)[0]
+    except AlignError:
+        return repr(spec)
+
+
+def import_target(target: str, name: str):
+    module_name, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:
-        raise ValueError(f"cannot load scorer {name!r}: {exc}") from exc
-    return fn
+        raise AlignError(f"cannot load scorer {name!r}: {exc}") from None
+    except SyntaxError as exc:
+        raise AlignError(f"cannot load scorer {name!r}: syntax error in {exc.filename}, line {exc.lineno}") from None
+
+
+def check_scorer(spec) -> None:
+    """Validate a spec before the run: known name, valid options, an existing model (unless deferred)."""
+    name, options = split_spec(spec)
+    if name in BUILTIN:
+        builtin = BUILTIN[name]
+        concrete = {k: v for k, v in options.items() if not (isinstance(v, str) and DEFERRED.search(v))}
+        try:
+            builtin.options(**options)
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'options'}: {e['msg']}" for e in exc.errors())
+            raise AlignError(f"scorer {name!r}: {problems}") from None
+        if builtin.check_model and builtin.check_model[0] in concrete:
+            option, checker = builtin.check_model
+            import_target(checker, name)(concrete[option])
+        return
+    if ":" not in name:
+        raise AlignError(f"unknown scorer {name!r}: use one of {sorted(BUILTIN)} or 'module:function'")
+    if not callable(import_target(name, name)):
+        raise AlignError(f"scorer {name!r} is not callable")
+
+
+def make_scorer(spec) -> Scorer:
+    """Build the scorer a spec names (loading its model, if it has one)."""
+    check_scorer(spec)
+    name, options = split_spec(spec)
+    if name in BUILTIN:
+        builtin = BUILTIN[name]
+        target = import_target(builtin.target, name)
+        validated = builtin.options(**options).model_dump()
+        return target(**validated) if builtin.factory else partial(target, **validated) if validated else target
+    target = import_target(name, name)
+    return partial(target, **options) if options else target
+
+
+def load_scorer(name: str) -> Scorer:
+    """A scorer from a plain name or `module:function` (kept for scripts; recipes go through make_scorer)."""
+    return make_scorer(name)
 
 
 def checked_scores(scorer: Scorer, prompts, completions, rows, name: str = "scorer") -> list[float]:
     """Call a scorer and insist on one finite float per completion: a bad scorer fails loudly here."""
     scores = scorer(prompts, completions, rows)
+    if hasattr(scores, "tolist") and not isinstance(scores, (list, tuple)):
+        scores = scores.tolist()  # numpy arrays and tensors are fine
     if not isinstance(scores, (list, tuple)) or len(scores) != len(completions):
         raise ValueError(f"{name} returned {type(scores).__name__} of the wrong length "
                          f"(expected a list of {len(completions)} numbers)")
@@ -43,3 +149,15 @@ def checked_scores(scorer: Scorer, prompts, completions, rows, name: str = "scor
             raise ValueError(f"{name} returned {value!r} for completion {i}: scores must be finite numbers")
         out.append(float(value))
     return out
+
+
+def score_in_batches(scorer: Scorer, rows: list[dict], name: str, batch: int = 512, advance=None) -> list[float]:
+    """Scores of `rows` (prompt, completion, ...) in batches, checked; `advance(k)` reports progress."""
+    scores: list[float] = []
+    for start in range(0, len(rows), batch):
+        chunk = rows[start:start + batch]
+        scores += checked_scores(scorer, [r["prompt"] for r in chunk], [r["completion"] for r in chunk], chunk, name)
+        if advance:
+            advance(len(chunk))
+    return scores
+

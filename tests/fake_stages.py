@@ -4,7 +4,7 @@ from types import SimpleNamespace
 from pydantic import Field
 
 from align.data import write_jsonl
-from align.engine import StageResult
+from align.stages.base import StageResult
 from align.stages.base import StageConfig
 
 CALLS: list[str] = []
@@ -23,7 +23,7 @@ def run_echo(config: EchoConfig, ctx):
     upstream += "|".join(open(p).read().strip() for p in config.sources)
     write_jsonl(ctx.out_dir / "data.jsonl", [{"value": config.value, "upstream": upstream}])
     (ctx.out_dir / "value.txt").write_text(upstream + config.value)
-    ctx.log("echo/length", float(len(config.value)), 0)
+    ctx.log({"echo/length": float(len(config.value))}, 0)
     return StageResult(outputs={"data": "data.jsonl", "text": "value.txt"},
                        metrics={"echo/length": float(len(config.value))})
 

@@ -27,12 +27,12 @@ def test_smoke_run_then_rerun_skips_everything(tmp_path):
     run_dir = tmp_path / "sft"
     first = align("run", "sft", "--smoke", "--run-dir", str(run_dir))
     assert first.returncode == 0, first.stderr[-3000:]
-    for name in ("00-eval_base", "01-sft", "02-eval_sft"):
+    for name in ("eval_base", "sft", "eval_sft"):
         assert (run_dir / name / "DONE").exists()
-    assert (run_dir / "01-sft" / "model" / "model.safetensors").exists()
+    assert (run_dir / "sft" / "model" / "model.safetensors").exists()
     assert (run_dir / "report.md").exists() and (run_dir / "evaluation.png").exists()
     assert (run_dir / "wandb").is_dir()  # offline wandb run
-    metrics = stage_json(run_dir, "02-eval_sft")["metrics"]
+    metrics = stage_json(run_dir, "eval_sft")["metrics"]
     assert {"eval/pass@1", "eval/pass@4", "eval/gold_score", "eval/win_rate", "eval/rouge_l"} <= set(metrics)
     done_before = {p: p.read_text() for p in run_dir.glob("*/DONE")}
 
@@ -57,7 +57,7 @@ def test_kill_during_training_then_resume_matches_uninterrupted(tmp_path):
     run_dir = tmp_path / "killed"
     proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "run", "sft", *args, "--run-dir", str(run_dir)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    checkpoints = run_dir / "01-sft" / ".work" / "checkpoints"
+    checkpoints = run_dir / "sft" / ".work" / "checkpoints"
     deadline = time.time() + 240
     while time.time() < deadline and not any(checkpoints.glob("checkpoint-*/trainer_state.json")):
         time.sleep(0.2)
@@ -65,11 +65,11 @@ def test_kill_during_training_then_resume_matches_uninterrupted(tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert any(checkpoints.glob("checkpoint-*")), "training never checkpointed before the kill"
-    assert not (run_dir / "01-sft" / "DONE").exists()
-    eval_base_done = (run_dir / "00-eval_base" / "DONE").read_text()
+    assert not (run_dir / "sft" / "DONE").exists()
+    eval_base_done = (run_dir / "eval_base" / "DONE").read_text()
 
     resumed = align("run", "sft", *args, "--run-dir", str(run_dir))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    assert (run_dir / "00-eval_base" / "DONE").read_text() == eval_base_done  # not redone
-    assert stage_json(run_dir, "01-sft")["metrics"]["train/steps"] == 200
-    assert stage_json(run_dir, "02-eval_sft")["metrics"] == stage_json(reference, "02-eval_sft")["metrics"]
+    assert (run_dir / "eval_base" / "DONE").read_text() == eval_base_done  # not redone
+    assert stage_json(run_dir, "sft")["metrics"]["train/steps"] == 200
+    assert stage_json(run_dir, "eval_sft")["metrics"] == stage_json(reference, "eval_sft")["metrics"]

@@ -27,12 +27,12 @@ def test_layout_and_outputs(tmp_path, fake_stages):
     run(path, run_dir=tmp_path / "run")
     run_dir = tmp_path / "run"
     assert (run_dir / "recipe.yaml").exists() and (run_dir / "run.json").exists()
-    for i, name in enumerate("abc"):
-        stage = run_dir / f"{i:02d}-{name}"
+    for name in "abc":
+        stage = run_dir / name
         assert (stage / "DONE").exists() and (stage / "data.jsonl").exists()
         assert json.loads((stage / "stage.json").read_text())["outputs"]["text"] == "value.txt"
         assert not (stage / ".out").exists() and not (stage / ".work").exists()
-    assert (run_dir / "02-c" / "value.txt").read_text() == "ABC"
+    assert (run_dir / "c" / "value.txt").read_text() == "ABC"
     names = {(m["stage"], m["name"]) for m in read_metrics(run_dir)}
     assert ("b", "echo/length") in names
     assert json.loads((run_dir / "run.json").read_text())["status"] == "done"
@@ -53,7 +53,7 @@ def test_changed_config_reruns_stage_and_downstream_only(tmp_path, fake_stages):
     fake_stages.CALLS.clear()
     run(path, ["stages.b.value=BB"], run_dir=tmp_path / "run")
     assert fake_stages.CALLS == ["BB", "C"]
-    assert (tmp_path / "run" / "02-c" / "value.txt").read_text() == "ABBC"
+    assert (tmp_path / "run" / "c" / "value.txt").read_text() == "ABBC"
 
 
 def test_changed_input_file_reruns(tmp_path, fake_stages):
@@ -72,9 +72,9 @@ def test_failed_stage_leaves_no_done_and_no_artifact(tmp_path, fake_stages):
     path = write_recipe(tmp_path, "tracking: none\nstages:\n  a: {stage: echo, value: A}\n  b: {stage: boom}\n")
     with pytest.raises(RuntimeError, match="boom"):
         run(path, run_dir=tmp_path / "run")
-    stage = tmp_path / "run" / "01-b"
+    stage = tmp_path / "run" / "b"
     assert not (stage / "DONE").exists() and not (stage / "data.jsonl").exists()
-    assert (tmp_path / "run" / "00-a" / "DONE").exists()
+    assert (tmp_path / "run" / "a" / "DONE").exists()
     state = json.loads((tmp_path / "run" / "run.json").read_text())
     assert state["status"] == "failed" and state["stages"]["b"]["status"] == "failed"
 
@@ -82,7 +82,7 @@ def test_failed_stage_leaves_no_done_and_no_artifact(tmp_path, fake_stages):
 def test_stale_half_written_stage_is_redone(tmp_path, fake_stages):
     path = write_recipe(tmp_path, CHAIN)
     run(path, run_dir=tmp_path / "run")
-    stage = tmp_path / "run" / "01-b"
+    stage = tmp_path / "run" / "b"
     (stage / "DONE").unlink()  # as if killed after promoting outputs but before DONE
     (stage / "value.txt").write_text("garbage")
     fake_stages.CALLS.clear()
@@ -111,9 +111,9 @@ def test_repeat_block_threads_previous_iteration(tmp_path, fake_stages):
     path = loop_recipe(tmp_path, 3, '{stage: echo, value: Z, source: "${loop.gen.text}"}')
     run(path, run_dir=tmp_path / "run")
     run_dir = tmp_path / "run"
-    assert (run_dir / "00-it1-gen" / "value.txt").read_text() == "Sg"
-    assert (run_dir / "02-it3-gen" / "value.txt").read_text() == "Sggg"
-    assert (run_dir / "03-after" / "value.txt").read_text() == "SgggZ"
+    assert (run_dir / "it1-gen" / "value.txt").read_text() == "Sg"
+    assert (run_dir / "it3-gen" / "value.txt").read_text() == "Sggg"
+    assert (run_dir / "after" / "value.txt").read_text() == "SgggZ"
 
 
 def test_missing_initial_for_prev_is_an_error(tmp_path, fake_stages):
@@ -134,7 +134,7 @@ stages:
 def test_star_reference_collects_every_iteration(tmp_path, fake_stages):
     path = loop_recipe(tmp_path, 2, '{stage: echo, value: Z, sources: ["SEED", "${loop.*.gen.text}"]}')
     run(path, run_dir=tmp_path / "run")
-    assert (tmp_path / "run" / "02-after" / "value.txt").read_text() == "S|Sg|SggZ"
+    assert (tmp_path / "run" / "after" / "value.txt").read_text() == "S|Sg|SggZ"
 
 
 @pytest.mark.parametrize("relative", [False, True])
@@ -171,7 +171,7 @@ def test_show_reports_running_pending_and_done(tmp_path, fake_stages):
     overview = run_overview(tmp_path / "run")
     assert [s["status"] for s in overview["stages"]] == ["done"] * 3
     assert overview["stages"][0]["metrics"] == {"echo/length": 1.0}
-    (tmp_path / "run" / "02-c" / "DONE").unlink()
+    (tmp_path / "run" / "c" / "DONE").unlink()
     state = json.loads((tmp_path / "run" / "run.json").read_text())
     state["stages"]["c"]["status"], state["status"], state["pid"] = "running", "running", os.getpid()
     write_json(tmp_path / "run" / "run.json", state)

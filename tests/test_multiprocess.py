@@ -25,7 +25,7 @@ def test_two_process_sft_trains_logs_once_and_saves(tmp_path):
     assert summary["metrics"]["train/steps"] == 6 and math.isfinite(summary["metrics"]["train/loss"])
     steps = [m["step"] for m in read_metrics(tmp_path / "run") if m["name"] == "train/loss" and m["step"]]
     assert steps == [1, 2, 3, 4, 5, 6]  # rank 0 alone logged, once per step
-    stage = tmp_path / "run" / "00-two"
+    stage = tmp_path / "run" / "two"
     assert not (stage / ".result.json").exists() and (stage / "DONE").exists()
     assert json.loads((stage / "stage.json").read_text())["config"]["processes"] == 2
     tuned = AutoModelForCausalLM.from_pretrained(str(stage / "model"))

@@ -36,13 +36,13 @@ def test_bad_scorer_output(tmp_path, scorer, message):
     path = samples_file(tmp_path)
     result = run_recipe(tmp_path, f"  score: {{stage: score, data: {path}, scorer: '{scorer}'}}\n")
     assert result.exit_code != 0 and message in result.output
-    assert not (tmp_path / "run" / "00-score" / "data.jsonl").exists()
+    assert not (tmp_path / "run" / "score" / "data.jsonl").exists()
 
 
 def test_rm_dir_that_is_not_a_reward_model(tmp_path):
     path = samples_file(tmp_path)
-    result = run_recipe(tmp_path, f"  score: {{stage: score, data: {path}, scorer: reward_model, "
-                                  f"reward_model: 'world:base'}}\n")
+    result = run_recipe(tmp_path, f"  score: {{stage: score, data: {path}, scorer: "
+                                  f"{{name: reward_model, model: 'world:base'}}}}\n")
     assert result.exit_code != 0 and "is not a reward model" in result.output
 
 
@@ -69,7 +69,7 @@ def test_user_scorer_scores_samples(tmp_path):
     path = samples_file(tmp_path)
     result = run_recipe(tmp_path, f"  score: {{stage: score, data: {path}, scorer: 'tests.fake_scorers:length'}}\n")
     assert result.exit_code == 0, result.output
-    rows = [json.loads(l) for l in (tmp_path / "run" / "00-score" / "data.jsonl").read_text().splitlines()]
+    rows = [json.loads(l) for l in (tmp_path / "run" / "score" / "data.jsonl").read_text().splitlines()]
     assert [r["score"] for r in rows] == [9.0, 3.0, 9.0, 3.0] and rows[0]["policy"] == "test"
 
 
@@ -81,7 +81,7 @@ def test_pairs_with_rejected_from_another_policy(tmp_path):
     stage = f"  pairs: {{stage: select, data: {pool}, rule: pairs, rejected: worst, rejected_from: {policy}}}\n"
     result = run_recipe(tmp_path, stage)
     assert result.exit_code == 0, result.output
-    out = [json.loads(l) for l in (tmp_path / "run" / "00-pairs" / "data.jsonl").read_text().splitlines()]
+    out = [json.loads(l) for l in (tmp_path / "run" / "pairs" / "data.jsonl").read_text().splitlines()]
     assert [(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in out] == [("fig, kiwi", "cat!")] * 2
     write_jsonl(policy, [dict(r, score=0.2) for r in rows if r["prompt"][0]["content"] == "List 2 fruits."])
     (tmp_path / "again").mkdir()

@@ -13,8 +13,7 @@ pytestmark = pytest.mark.slow
 
 
 def stage(run_dir, name):
-    [path] = run_dir.glob(f"*-{name}/stage.json")
-    return json.loads(path.read_text())
+    return json.loads((run_dir / name / "stage.json").read_text())
 
 
 def test_two_iterations_each_m_step_starts_from_base(tmp_path):
@@ -23,12 +22,12 @@ def test_two_iterations_each_m_step_starts_from_base(tmp_path):
     run_dir = tmp_path / "run"
     base_digest = weights_digest(AutoModelForCausalLM.from_pretrained(str(resolve("world:base"))).float())
     it1, it2 = stage(run_dir, "it1-sft"), stage(run_dir, "it2-sft")
-    assert it1["outputs"]["start_weights"] == base_digest
-    assert it2["outputs"]["start_weights"] == base_digest  # not the it1 model
-    it1_model = AutoModelForCausalLM.from_pretrained(str(run_dir / "04-it1-sft" / "model")).float()
+    assert it1["values"]["start_weights"] == base_digest
+    assert it2["values"]["start_weights"] == base_digest  # not the it1 model
+    it1_model = AutoModelForCausalLM.from_pretrained(str(run_dir / "it1-sft" / "model")).float()
     assert weights_digest(it1_model) != base_digest
     # the second E-step sampled from the first iteration's model
-    assert stage(run_dir, "it2-sample")["config"]["model"] == str(run_dir / "04-it1-sft" / "model")
+    assert stage(run_dir, "it2-sample")["config"]["model"] == str(run_dir / "it1-sft" / "model")
     assert stage(run_dir, "it1-sample")["config"]["model"] == "world:base"
     kept = stage(run_dir, "it1-select")["metrics"]
     assert kept["select/kept"] >= 1 and kept["select/prompts_kept"] <= 16

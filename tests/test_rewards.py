@@ -1,5 +1,6 @@
 import pytest
 
+from align.errors import AlignError
 from rewards import checked_scores, load_scorer
 from rewards.gold_judge import constraint_checks, gold_score, pairwise_win
 
@@ -52,9 +53,9 @@ def test_exact_and_regex():
 
 def test_user_scorer_path_and_bad_names():
     assert load_scorer("rewards.verifiers:exact")(None, ["a"], [{"answer": "a"}]) == [1.0]
-    with pytest.raises(ValueError, match="unknown scorer"):
+    with pytest.raises(AlignError, match="unknown scorer"):
         load_scorer("nope")
-    with pytest.raises(ValueError, match="cannot load scorer"):
+    with pytest.raises(AlignError, match="cannot load scorer"):
         load_scorer("rewards.verifiers:nope")
 
 

@@ -34,7 +34,7 @@ stages:
   eval: {stage: evaluate, model: "${sft.model}", limit: 3, samples: 2, max_new_tokens: 24}
 """)
     summaries = Engine(load_recipe(str(path)), tmp_path / "run").run()
-    model_dir = tmp_path / "run" / "00-sft" / "model"
+    model_dir = tmp_path / "run" / "sft" / "model"
     assert (model_dir / "model.safetensors").exists() and not (model_dir / "adapter_config.json").exists()
     tuned = AutoModelForCausalLM.from_pretrained(str(model_dir))
     from align.world import resolve
@@ -53,7 +53,7 @@ def test_sample_resumes_from_saved_chunks(tmp_path):
     import json
 
     from align.data import write_jsonl
-    from align.engine import StageContext
+    from align.stages.base import StageContext
     from align.progress import track
     from align.stages import sample
 

@@ -13,9 +13,9 @@ pytestmark = pytest.mark.slow
 
 def test_xwin_pipeline_smoke(tmp_path):
     Engine(load_recipe("xwin-pipeline", ["tracking=none"], smoke=True), tmp_path / "run").run()
-    folder = lambda name: next((tmp_path / "run").glob(f"*-{name}"))
+    folder = lambda name: tmp_path / "run" / name
     rows = lambda name: [json.loads(l) for l in (folder(name) / "data.jsonl").read_text().splitlines()]
-    stages = {p.parent.name.split("-", 1)[1]: json.loads(p.read_text()) for p in (tmp_path / "run").glob("*/stage.json")}
+    stages = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "run").glob("*/stage.json")}
     assert len(stages) == 17
     assert 0.0 <= stages["reward"]["metrics"]["rm/pair_accuracy"] <= 1.0
     pairs = rows("dpo_pairs")
@@ -29,7 +29,7 @@ def test_xwin_pipeline_smoke(tmp_path):
     for name in ("eval_rs", "eval_dpo"):
         assert {"eval/gold_score", "eval/gold_score_sampled", "eval/win_rate", "eval/rm_score"} <= set(stages[name]["metrics"])
     rs_model = AutoModelForCausalLM.from_pretrained(str(folder("rs") / "model"))
-    assert stages["dpo"]["outputs"]["start_weights"] == weights_digest(rs_model.float())  # DPO after RS
+    assert stages["dpo"]["values"]["start_weights"] == weights_digest(rs_model.float())  # DPO after RS
     xwin_set = rows("xwin_set")
     by_prompt = {}
     for row in xwin_set:
@@ -51,4 +51,4 @@ def test_dpo_variants_train(tmp_path, loss):
                       f"loss_type: {loss}, {smoothing}max_steps: 2, batch_size: 4, max_length: 64}}\n")
     [summary] = Engine(load_recipe(str(recipe)), tmp_path / "run").run()
     assert summary["metrics"]["train/steps"] == 2
-    assert (tmp_path / "run" / "00-dpo" / "model" / "model.safetensors").exists()
+    assert (tmp_path / "run" / "dpo" / "model" / "model.safetensors").exists()

@@ -1,16 +1,26 @@
-"""Stage registry: each stage is a module with a `Config` schema and `run(config, ctx) -> StageResult`.
+"""Stage registry: stage type -> the module that implements it (imported when first used).
 
-Adding a stage = adding a module here; the engine needs no change.
+A new stage is one module (a `Config` and `run(config, ctx)`, see `align.stages.base`) plus one line here.
+Modules are imported lazily so that `align show` or a sampling-only recipe never imports TRL.
 """
-from align.stages import dpo, evaluate, pick_best, reward, sample, score, select, sft
+from __future__ import annotations
 
-STAGES = {
-    "sft": sft,
-    "reward": reward,
-    "dpo": dpo,
-    "evaluate": evaluate,
-    "pick_best": pick_best,
-    "sample": sample,
-    "score": score,
-    "select": select,
+import importlib
+from types import ModuleType
+
+STAGES: dict[str, str | ModuleType] = {
+    "sft": "align.stages.sft",
+    "reward": "align.stages.reward",
+    "dpo": "align.stages.dpo",
+    "sample": "align.stages.sample",
+    "score": "align.stages.score",
+    "select": "align.stages.select",
+    "evaluate": "align.stages.evaluate",
+    "pick_best": "align.stages.pick_best",
 }
+
+
+def stage_module(stage_type: str):
+    """The module (or any object with `Config` and `run`) registered for `stage_type`."""
+    entry = STAGES[stage_type]
+    return importlib.import_module(entry) if isinstance(entry, str) else entry

@@ -1,9 +1,77 @@
-"""What every stage config shares: strict keys, and the training knobs common to all trainers."""
+"""The stage contract: what a stage receives (`StageContext`), returns (`StageResult`) and declares (`Config`).
+
+A stage is a module with a `Config` (a `StageConfig` subclass) and `run(config, ctx) -> StageResult`;
+optionally `check(config)` for config checks that need a library (e.g. building the TRL config). This module
+imports nothing of the engine, so stages depend on it and never on the engine's bookkeeping.
+
+Inputs are declared on the config's fields (`dataset_field`, `model_field`, `scorer_field`): the engine checks
+every declared input of every stage before the first stage runs, deferring only `${stage.output}` values.
+"""
 from __future__ import annotations
 
-from typing import Literal, Optional
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from align.models import lora_config
+
+# A scorer: a built-in name (`math`), a `module:function` path, or `{name: ..., option: value}`.
+ScorerSpec = Union[str, dict[str, Any]]
+# Metric logger: every metric of one optimizer step at once, with that step (None = a summary value).
+LogFn = Callable[[dict, Optional[int]], None]
+
+
+@dataclass
+class StageContext:
+    """What a stage may use: its output dir (temp, renamed into place on success), a work dir that survives a
+    kill (trainer checkpoints, finished chunks), its seed, a metric logger and a progress-bar factory."""
+    out_dir: Path
+    work_dir: Path
+    seed: int
+    log: LogFn
+    progress: Callable = None
+
+
+@dataclass
+class StageResult:
+    """`outputs`: files or dirs the stage wrote into `ctx.out_dir` (name -> relative path); later stages refer
+    to them as `${stage.name}` and get the absolute path. `values`: plain JSON values (a weights digest, a path
+    chosen among the inputs); `${stage.name}` gives them as they are. `metrics`: summary numbers;
+    `key_metrics`: the ones tables and reports show (default: all of `metrics`)."""
+    outputs: dict[str, str] = field(default_factory=dict)
+    values: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    key_metrics: Optional[list[str]] = None
+
+    def shown_metrics(self) -> list[str]:
+        return list(self.metrics) if self.key_metrics is None else [m for m in self.key_metrics if m in self.metrics]
+
+
+def dataset_field(kind: str, description: str, default=..., **kwargs):
+    """A config field naming a dataset of `kind` (see `align.data.FORMATS`); checked before the run starts."""
+    return Field(default, description=description, json_schema_extra={"input": "dataset", "kind": kind}, **kwargs)
+
+
+def model_field(description: str, default=..., **kwargs):
+    """A config field naming a model (HF dir, hub id, world:<name>); checked before the run starts."""
+    return Field(default, description=description, json_schema_extra={"input": "model"}, **kwargs)
+
+
+def scorer_field(description: str, default=..., many: bool = False, **kwargs):
+    """A config field holding a scorer spec (`many`: a mapping label -> spec); checked before the run starts."""
+    return Field(default, description=description, json_schema_extra={"input": "scorer", "many": many}, **kwargs)
+
+
+def declared_inputs(config: BaseModel) -> list[tuple[str, dict, Any]]:
+    """(field name, marker, value) for every field declared as an input."""
+    out = []
+    for name, info in type(config).model_fields.items():
+        extra = info.json_schema_extra
+        if isinstance(extra, dict) and "input" in extra:
+            out.append((name, extra, getattr(config, name)))
+    return out
 
 
 class StageConfig(BaseModel):
@@ -18,16 +86,22 @@ class LoraSettings(StageConfig):
     target_modules: list[str] | str = Field("all-linear", description="modules to adapt")
 
 
+# transformers' SchedulerType values, so a typo fails at load time instead of at trainer construction.
+Scheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
+                    "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr",
+                    "warmup_stable_decay"]
+
+
 class TrainingConfig(StageConfig):
     """Knobs every TRL trainer takes; each training stage adds its method's own."""
-    model: str = Field(description="model to train: HF dir, hub id or world:<name>")
-    epochs: float = Field(1.0, description="passes over the data (ignored when max_steps > 0)")
+    model: str = model_field("model to train: HF dir, hub id or world:<name>")
+    epochs: float = Field(1.0, gt=0, description="passes over the data (ignored when max_steps > 0)")
     max_steps: int = Field(-1, description="optimizer steps; -1 = derive from epochs")
     learning_rate: float = Field(1e-4, gt=0)
     batch_size: int = Field(8, ge=1, description="per-device batch size")
     grad_accum: int = Field(1, ge=1, description="gradient accumulation steps")
     warmup: float = Field(0.0, ge=0, description="warmup steps, or a fraction of all steps if < 1")
-    lr_scheduler: str = Field("cosine", description="transformers scheduler name")
+    lr_scheduler: Scheduler = Field("cosine", description="transformers scheduler name")
     weight_decay: float = Field(0.0, ge=0)
     max_length: int = Field(512, ge=8, description="tokens per sequence; longer ones are truncated")
     save_steps: int = Field(50, ge=1, description="checkpoint interval: a killed stage resumes from here")
@@ -38,15 +112,16 @@ class TrainingConfig(StageConfig):
     deepspeed: Optional[str] = Field(None, description="DeepSpeed JSON config (e.g. configs/zero2.json)")
     processes: int = Field(1, ge=1, description="training processes: >1 runs the stage under torchrun "
                                                  "(DDP; gloo on CPU, NCCL on GPU)")
+    trainer: dict[str, Any] = Field(default_factory=dict, description="extra fields of the TRL/transformers "
+                                    "config (e.g. {max_grad_norm: 0.5, optim: adafactor}); checked before the run")
 
     def peft(self):
         """A peft LoRA config when `lora` is set, else None (full fine-tuning)."""
-        from align.models import lora_config
-
         return lora_config(**self.lora.model_dump()) if self.lora else None
 
     def trainer_kwargs(self) -> dict:
         return dict(learning_rate=self.learning_rate, epochs=self.epochs, max_steps=self.max_steps,
                     batch_size=self.batch_size, grad_accum=self.grad_accum, warmup_ratio=self.warmup,
                     lr_scheduler=self.lr_scheduler, weight_decay=self.weight_decay,
-                    save_steps=self.save_steps, logging_steps=self.logging_steps, deepspeed=self.deepspeed)
+                    save_steps=self.save_steps, logging_steps=self.logging_steps, deepspeed=self.deepspeed,
+                    extra=self.trainer)

@@ -9,8 +9,7 @@ import json
 
 from pydantic import Field, model_validator
 
-from align.engine import StageContext, StageResult
-from align.stages.base import StageConfig
+from align.stages.base import StageConfig, StageContext, StageResult
 
 
 class Config(StageConfig):
@@ -28,12 +27,15 @@ class Config(StageConfig):
 def run(config: Config, ctx: StageContext) -> StageResult:
     values = []
     for path in config.metrics:
-        found = json.loads(open(path).read())
+        try:
+            found = json.loads(open(path).read())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ValueError(f"{path}: cannot read metrics ({exc})") from None
         if config.metric not in found:
             raise ValueError(f"{path} has no metric {config.metric!r} (has {sorted(found)})")
         values.append(found[config.metric])
     best = max(range(len(values)), key=lambda i: (values[i], -i))  # earliest wins ties
     regressed = any(later < earlier for earlier, later in zip(values, values[1:]))
-    return StageResult(outputs={"model": config.models[best]},
+    return StageResult(values={"model": config.models[best]},
                        metrics={"best/index": best, "best/value": values[best], "best/last_value": values[-1],
                                 "best/regressed": float(regressed)})

@@ -7,20 +7,18 @@ samples it would have drawn (each chunk has its own seed).
 """
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional
 
 from pydantic import Field
 
 from align import data
-from align.engine import StageContext, StageResult
 from align.generation import SamplingParams, make_generator
-from align.models import locate_model
-from align.stages.base import StageConfig
+from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field
 
 
 class Config(StageConfig):
-    model: str = Field(description="policy to sample from")
-    prompts: str = Field(description="dataset with a `prompt` column")
+    model: str = model_field("policy to sample from")
+    prompts: str = dataset_field("prompts", "dataset with a `prompt` column")
     n: int = Field(64, ge=1, description="completions per prompt (Xwin-Set: 64; ReST-EM MATH: 32)")
     temperature: float = Field(1.0, ge=0, description="0 = greedy")
     top_p: float = Field(1.0, gt=0, le=1)
@@ -30,12 +28,7 @@ class Config(StageConfig):
     limit: Optional[int] = Field(None, ge=1, description="first N prompts (smoke runs)")
     chunk: int = Field(256, ge=1, description="prompts per saved chunk (the resume granularity)")
     policy: Optional[str] = Field(None, description="label written to the `policy` column (default: model)")
-    backend: str = Field("auto", description="auto, hf or vllm")
-
-
-def check(config: Config) -> None:
-    data.load_dataset(config.prompts, "prompts", config.limit)
-    locate_model(config.model)
+    backend: Literal["auto", "hf", "vllm"] = Field("auto", description="auto = vLLM when CUDA and vllm are there")
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
@@ -67,4 +60,4 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     per_prompt = len(out) / len(rows)
     return StageResult(outputs={"data": "data.jsonl"},
                        metrics={"sample/prompts": len(rows), "sample/completions": len(out),
-                                "sample/unique_per_prompt": per_prompt})
+                                "sample/unique_per_prompt": per_prompt}, key_metrics=[])

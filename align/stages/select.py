@@ -17,22 +17,24 @@ from typing import Literal, Optional
 from pydantic import Field, model_validator
 
 from align import data, selection
-from align.engine import StageContext, StageResult
-from align.stages.base import StageConfig
+from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, dataset_field, scorer_field
+from rewards import CORRECT_THRESHOLD, make_scorer, score_in_batches, spec_name
 
 
 class Config(StageConfig):
-    data: str = Field(description="scored samples (a score stage's data)")
+    data: str = dataset_field("samples", "samples: scored (a score stage's data), or unscored with `scorer`")
     rule: Literal["best_of_n", "verified", "random", "pairs", "all_pairs"]
+    scorer: Optional[ScorerSpec] = scorer_field("score the samples here first (replaces their `score`)", None)
     cap: int = Field(10, ge=1, description="verified/random: max samples kept per prompt (ReST-EM: 10)")
-    threshold: float = Field(0.5, description="verified: minimum score to count as correct")
+    threshold: float = Field(CORRECT_THRESHOLD, description="verified: minimum score to count as correct "
+                             "(the same default as evaluate's pass@k)")
     rejected: Literal["rank", "worst", "random"] = Field("rank", description="pairs: how to pick rejected")
     rejected_rank: int = Field(2, ge=2, description="pairs: 1-based rank of the rejected response")
     num_candidates: Optional[int] = Field(None, ge=2, description="pairs: sub-sample N candidates first")
-    rejected_from: Optional[str] = Field(None, description="pairs: take rejected from these scored samples "
-                                         "(another policy's, e.g. pi_RS) instead of from `data`")
+    rejected_from: Optional[str] = dataset_field("samples", "pairs: take rejected from these scored samples "
+                                                 "(another policy's, e.g. pi_RS) instead of from `data`", None)
     match_verified: bool = Field(True, description="random: keep as many per prompt as `verified` would")
-    prompts: Optional[str] = Field(None, description="if given, every one of these prompts must have samples")
+    prompts: Optional[str] = dataset_field("prompts", "if given, every one of these prompts must have samples", None)
     limit: Optional[int] = Field(None, ge=1, description="first N rows of `prompts` (smoke runs)")
 
     @model_validator(mode="after")
@@ -47,9 +49,14 @@ def as_completion(prompt, text: str):
     return text if isinstance(prompt, str) else [{"role": "assistant", "content": text}]
 
 
-def scored_groups(path: str) -> dict[str, list[dict]]:
-    """Scored samples grouped by prompt text, in first-appearance order."""
+def scored_groups(path: str, scorer=None, progress=None) -> dict[str, list[dict]]:
+    """Scored samples grouped by prompt text, in first-appearance order (scored here when `scorer` is given)."""
     rows = data.load_dataset(path, "samples")
+    if scorer is not None:
+        name = spec_name(scorer)
+        with progress(f"select: scoring with {name}", total=len(rows)) as advance:
+            scores = score_in_batches(make_scorer(scorer), rows, name, advance=advance)
+        rows = [dict(row, score=s) for row, s in zip(rows, scores)]
     if any("score" not in r for r in rows):
         raise ValueError(f"{path}: rows without a `score` column: run a score stage first")
     return {data.prompt_text(g[0]["prompt"]): g
@@ -57,7 +64,7 @@ def scored_groups(path: str) -> dict[str, list[dict]]:
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    groups = scored_groups(config.data)
+    groups = scored_groups(config.data, config.scorer, ctx.progress)
     if config.prompts:
         for index, row in enumerate(data.load_dataset(config.prompts, "prompts", config.limit)):
             if data.prompt_text(row["prompt"]) not in groups:
@@ -65,7 +72,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
                                  f"({data.prompt_text(row['prompt'])[:80]!r})")
     rejected_pools: dict[str, list[dict]] = {}
     if config.rejected_from:
-        rejected_pools = scored_groups(config.rejected_from)
+        rejected_pools = scored_groups(config.rejected_from, config.scorer, ctx.progress)
         missing = next((text for text in groups if text not in rejected_pools), None)
         if missing is not None:
             raise ValueError(f"{config.rejected_from}: no samples for prompt {missing[:80]!r} of {config.data}")
@@ -103,4 +110,4 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     metrics = {"select/prompts": len(groups), "select/kept": len(out)}
     if config.rule not in ("pairs", "all_pairs"):
         metrics["select/prompts_kept"] = solved
-    return StageResult(outputs={"data": "data.jsonl"}, metrics=metrics)
+    return StageResult(outputs={"data": "data.jsonl"}, metrics=metrics, key_metrics=["select/kept"])

@@ -7,17 +7,18 @@ Assumes the data fits in memory. Checkpoints every `save_steps`; a killed run re
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from align.data import load_dataset
-from align.engine import StageContext, StageResult
-from align.models import load_causal_lm, load_tokenizer, locate_model
-from align.stages.base import TrainingConfig
+from align.models import load_causal_lm, load_tokenizer
+from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field
 from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config, weights_digest
 
 
 class Config(TrainingConfig):
-    data: str = Field(description="SFT dataset: JSONL, HF dataset dir, hub id or world:<name>")
+    data: str = dataset_field("sft", "SFT dataset: JSONL, HF dataset dir, hub id or world:<name>")
     learning_rate: float = Field(2e-4, gt=0)
 
 
@@ -43,13 +44,11 @@ def fine_tune(model, tokenizer, rows: list[dict], config: TrainingConfig, ctx: S
               description: str = "sft"):
     """Run SFTTrainer on rows; shared by the `sft` stage and by `align world build`."""
     from datasets import Dataset
-    from trl import SFTConfig, SFTTrainer
+    from trl import SFTTrainer
 
     configure_threads()
     records, assistant_only = training_rows(rows, tokenizer)
-    args = trainer_config(SFTConfig, ctx.work_dir / "checkpoints", seed=ctx.seed,
-                          max_length=config.max_length, assistant_only_loss=assistant_only,
-                          **config.trainer_kwargs())
+    args = trainer_args(config, ctx.work_dir / "checkpoints", ctx.seed, assistant_only)
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(records),
                          processing_class=tokenizer, peft_config=config.peft(),
                          callbacks=callbacks(ctx.log, description))
@@ -57,10 +56,16 @@ def fine_tune(model, tokenizer, rows: list[dict], config: TrainingConfig, ctx: S
     return trainer, final
 
 
+def trainer_args(config: TrainingConfig, output_dir: Path, seed: int, assistant_only: bool = False):
+    from trl import SFTConfig
+
+    return trainer_config(SFTConfig, output_dir, seed=seed, max_length=config.max_length,
+                          assistant_only_loss=assistant_only, **config.trainer_kwargs())
+
+
 def check(config: Config) -> None:
-    """Fail fast on a bad dataset or a missing model, before any stage runs."""
-    load_dataset(config.data, "sft", limit=config.limit)
-    locate_model(config.model)
+    """The `trainer:` fields make a valid SFTConfig."""
+    trainer_args(config, Path("checks"), 0)
 
 
 def train_and_save(rows: list[dict], config: TrainingConfig, ctx: StageContext,
@@ -71,8 +76,8 @@ def train_and_save(rows: list[dict], config: TrainingConfig, ctx: StageContext,
     start_weights = weights_digest(model)  # lets a run prove where training started (ReST-EM: the base)
     trainer, final = fine_tune(model, tokenizer, rows, config, ctx, description)
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
-    return StageResult(outputs={"model": "model", "start_weights": start_weights},
-                       metrics={**final, "train/examples": len(rows)})
+    return StageResult(outputs={"model": "model"}, values={"start_weights": start_weights},
+                       metrics={**final, "train/examples": len(rows)}, key_metrics=["train/loss"])
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:

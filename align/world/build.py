@@ -130,8 +130,7 @@ def train_world_model(spec: ModelSpec, corpus: list[dict], tokenizer, out: Path,
                       batch_size: int, name: str) -> dict:
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from align.engine import StageContext
-    from align.stages.base import TrainingConfig
+    from align.stages.base import StageContext, TrainingConfig
     from align.stages.sft import fine_tune
 
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=spec.hidden, intermediate_size=3 * spec.hidden,

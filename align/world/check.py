@@ -15,12 +15,11 @@ from collections import Counter
 from pathlib import Path
 
 from align.data import load_dataset
-from align.engine import StageContext
 from align.generation import HFGenerator, SamplingParams
 from align.metrics import mean
 from align.progress import track
 from align.stages import evaluate
-from align.stages.base import TrainingConfig
+from align.stages.base import StageContext, TrainingConfig
 from align.stages.sft import train_and_save
 from align.world import tasks
 from rewards.verifiers import math_correct

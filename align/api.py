@@ -1,0 +1,43 @@
+"""The Python API: `align.run(...)` runs a recipe exactly as `align run` does and returns what it produced.
+
+For scripted self-training: call it in a loop, feed one run's output model into the next run's overrides,
+stop when a metric stops improving. A killed script resumes like the CLI: the same call skips finished stages.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from align.engine import Engine
+from align.progress import track
+from align.recipe import load_recipe
+from align.report import write_report
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict[str, dict]   # stage name -> its summary metrics
+    outputs: dict[str, dict]   # stage name -> its outputs (absolute paths) and values
+    summaries: list[dict]      # one record per stage as in its stage.json, plus status ran|skipped
+    report: Path
+
+
+def run(recipe: str, overrides: list[str] | dict | None = None, run_dir: str | Path | None = None,
+        smoke: bool = False) -> RunResult:
+    """Run `recipe` (a name in recipes/ or a YAML path) with `overrides` (["key=value", ...] or {key: value});
+    `run_dir` defaults to runs/<recipe name>. Raises AlignError on bad input, before anything runs."""
+    if isinstance(overrides, dict):
+        overrides = [f"{key}={value_text(value)}" for key, value in overrides.items()]
+    plan = load_recipe(str(recipe), list(overrides or []), smoke=smoke)
+    target = Path(run_dir) if run_dir is not None else Path("runs") / (plan.name + ("-smoke" if smoke else ""))
+    engine = Engine(plan, target, progress_factory=track)
+    summaries = engine.run()
+    return RunResult(run_dir=target, metrics={s["name"]: s.get("metrics", {}) for s in summaries},
+                     outputs=engine.outputs, summaries=summaries, report=write_report(target))
+
+
+def value_text(value) -> str:
+    """An override value as YAML text, so {"epochs": 2, "lora": {"r": 8}} means what it says."""
+    return value if isinstance(value, str) else json.dumps(value)
