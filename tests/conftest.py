@@ -20,6 +20,7 @@ def fake_stages(monkeypatch):
 
     monkeypatch.setitem(stages.STAGES, "echo", fakes.echo)
     monkeypatch.setitem(stages.STAGES, "boom", fakes.boom)
+    monkeypatch.setitem(stages.STAGES, "draw", fakes.draw)
     fakes.CALLS.clear()
     return fakes
 

@@ -1,4 +1,5 @@
 """Cheap stages for engine tests: they obey the stage contract but do no ML."""
+import json
 from types import SimpleNamespace
 
 from pydantic import Field
@@ -19,6 +20,8 @@ class EchoConfig(StageConfig):
 
 def run_echo(config: EchoConfig, ctx):
     CALLS.append(config.value)
+    if config.fail:
+        raise RuntimeError("echo failed on purpose")
     upstream = open(config.source).read().strip() if config.source else ""
     upstream += "|".join(open(p).read().strip() for p in config.sources)
     write_jsonl(ctx.out_dir / "data.jsonl", [{"value": config.value, "upstream": upstream}])
@@ -37,5 +40,22 @@ def run_boom(config: BoomConfig, ctx):
     raise RuntimeError("boom")
 
 
+class DrawConfig(StageConfig):
+    label: str = "d"
+
+
+def run_draw(config: DrawConfig, ctx):
+    """Records the RNG state it starts from: Python's, numpy's and torch's first draws."""
+    import random
+
+    import numpy
+    import torch
+
+    draws = [random.random(), float(numpy.random.rand()), float(torch.rand(1))]
+    (ctx.out_dir / "draws.json").write_text(json.dumps(draws))
+    return StageResult(outputs={"draws": "draws.json"}, metrics={"draw/python": draws[0]})
+
+
 echo = SimpleNamespace(Config=EchoConfig, run=run_echo)
+draw = SimpleNamespace(Config=DrawConfig, run=run_draw)
 boom = SimpleNamespace(Config=BoomConfig, run=run_boom)

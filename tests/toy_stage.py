@@ -1,0 +1,18 @@
+"""A toy stage, written as a newcomer would add one: this module plus one registry line (see test_foundations)."""
+from pydantic import Field
+
+from align.data import load_dataset, write_jsonl
+from align.stages.base import StageConfig, StageContext, StageResult, dataset_field
+
+
+class Config(StageConfig):
+    data: str = dataset_field("prompts", "prompts to count")
+    factor: float = Field(1.0, description="multiplies the count")
+
+
+def run(config: Config, ctx: StageContext) -> StageResult:
+    rows = load_dataset(config.data, "prompts")
+    write_jsonl(ctx.out_dir / "data.jsonl", [{"prompt": r["prompt"], "length": len(str(r["prompt"]))} for r in rows])
+    return StageResult(outputs={"data": "data.jsonl"}, values={"rows": len(rows)},
+                       metrics={"toy/count": len(rows) * config.factor, "toy/detail": 1.0},
+                       key_metrics=["toy/count"])
