@@ -72,4 +72,39 @@ def test_kill_during_training_then_resume_matches_uninterrupted(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (run_dir / "eval_base" / "DONE").read_text() == eval_base_done  # not redone
     assert stage_json(run_dir, "sft")["metrics"]["train/steps"] == 200
+    assert weights(run_dir / "sft" / "model") == weights(reference / "sft" / "model")  # same weights, bit for bit
+    assert stage_json(run_dir, "sft")["metrics"]["train/loss"] == stage_json(reference, "sft")["metrics"]["train/loss"]
     assert stage_json(run_dir, "eval_sft")["metrics"] == stage_json(reference, "eval_sft")["metrics"]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    keys = [(r["stage"], r["step"], r["name"]) for r in rows]
+    assert len(keys) == len(set(keys)), "a metric was logged twice for the same step after the resume"
+    assert sorted(map(str, (k for k in keys if k[0] == "sft"))) == sorted(
+        str((r["stage"], r["step"], r["name"])) for r in map(json.loads, (reference / "metrics.jsonl").read_text()
+                                                             .splitlines()) if r["stage"] == "sft")
+
+
+def weights(model_dir: Path) -> str:
+    from transformers import AutoModelForCausalLM
+
+    from align.training import weights_digest
+
+    return weights_digest(AutoModelForCausalLM.from_pretrained(str(model_dir)))
+
+
+@pytest.mark.parametrize("override, culprit", [
+    ("data.prompts=missing.jsonl", "stage 'pair_sample', key 'prompts' (= ${data.prompts}): dataset not found: "
+                                   "missing.jsonl"),
+    ("stages.xwin_score.scorer=nope", "stage 'xwin_score', key 'scorer': unknown scorer 'nope'"),
+    ("stages.policy_score.scorer={name: reward_model, batch_size: 0}", "stage 'policy_score', key 'scorer': "
+                                                                         "scorer 'reward_model': model: Field required"),
+    ("stages.xwin_set.backend=vlm", "stage 'xwin_set': key 'backend'"),
+    ("stages.dpo.trainer={max_grad_nrm: 1}", "stage 'dpo': trainer: DPOConfig has no field(s) ['max_grad_nrm']"),
+])
+def test_bad_input_in_a_late_stage_fails_before_anything_trains(tmp_path, override, culprit):
+    started = time.time()
+    result = align("run", "xwin-pipeline", override, "--run-dir", str(tmp_path / "run"), timeout=60)
+    assert time.time() - started < 20
+    assert result.returncode != 0
+    assert culprit in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert not (tmp_path / "run").exists()  # no stage ran, nothing written

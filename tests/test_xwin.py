@@ -17,7 +17,19 @@ def test_xwin_pipeline_smoke(tmp_path):
     rows = lambda name: [json.loads(l) for l in (folder(name) / "data.jsonl").read_text().splitlines()]
     stages = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "run").glob("*/stage.json")}
     assert len(stages) == 17
-    assert 0.0 <= stages["reward"]["metrics"]["rm/pair_accuracy"] <= 1.0
+    # rm/pair_accuracy (the trainer's own held-out evaluation) agrees with the RM scorer on the held-out pairs
+    from align.fingerprint import stage_seed
+    from align.stages.reward import split
+    from rewards import make_scorer
+
+    _, held_out = split(rows("pairs_rm"), 0.1, stage_seed(0, "reward"))
+    scorer = make_scorer({"name": "reward_model", "model": str(folder("reward") / "model")})
+    text = lambda c: c[0]["content"]  # noqa: E731
+    chosen = scorer([p["prompt"] for p in held_out], [text(p["chosen"]) for p in held_out])
+    rejected = scorer([p["prompt"] for p in held_out], [text(p["rejected"]) for p in held_out])
+    expected = sum(c > r for c, r in zip(chosen, rejected)) / len(held_out)
+    assert stages["reward"]["metrics"]["rm/held_out_pairs"] == len(held_out) <= 32  # one eval batch: exact
+    assert stages["reward"]["metrics"]["rm/pair_accuracy"] == pytest.approx(expected)
     pairs = rows("dpo_pairs")
     assert pairs and all(p["chosen_score"] > p["rejected_score"] for p in pairs)
     policy = {(json.dumps(r["prompt"]), r["completion"]) for r in rows("policy_score")}

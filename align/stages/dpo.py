@@ -5,7 +5,7 @@ initial policy (or `ref_model`). `loss_type` is any DPOTrainer loss or a list of
 `loss_weights`: `sigmoid` (DPO), `ipo`, `robust` (cDPO/robust DPO, needs `label_smoothing` > 0),
 `hinge`, ...; `simpo` runs TRL's CPO trainer with the SimPO loss (reference-free, length-normalised,
 margin `simpo_gamma`). Reference log-probs are precomputed by default so the reference model is not
-held in memory during training. Other DPOConfig fields (`rpo_alpha`, `ld_alpha`, ...) go in `trainer:`.
+held in memory during training. Other DPOConfig fields (`ld_alpha`, `f_divergence_type`, ...) go in `trainer:`.
 """
 from __future__ import annotations
 
