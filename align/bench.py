@@ -60,7 +60,8 @@ def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
     starts = {s["name"]: s["values"]["start_weights"] for s in overview["stages"] if "start_weights" in s["values"]}
     return {"label": exp.label, "command": exp.command() + (" --smoke" if smoke else ""),
             "run_dir": str(run_dir), "wall_s": round(sum(s["wall_s"] for s in overview["stages"]), 1),
-            "stages": {s["name"]: s["metrics"] for s in overview["stages"]}, "start_weights": starts,
+            "stages": {s["name"]: s["metrics"] for s in overview["stages"]},
+            "key_metrics": {s["name"]: s["key_metrics"] for s in overview["stages"]}, "start_weights": starts,
             "model_digest": model_digest(recipe.params.get("model", ""))}
 
 

@@ -8,20 +8,23 @@ def fmt(value) -> str:
     return f"{value:.3f}" if isinstance(value, (int, float)) else "—"
 
 
-def rest_em_rows(result: dict) -> list[tuple]:
-    """(step label, pass@1, pass@1 sampled, pass@16, problems kept, samples kept) per iteration."""
-    stages = result["stages"]
-    rows = [("base", stages["eval_base"], None)]
+def stage_key_metrics(result: dict, stages: list[str], prefix: str = "eval/") -> list[str]:
+    """The metrics these stages chose to show (their `key_metrics`), in first-seen order."""
+    shown: list[str] = []
+    for name in stages:
+        keys = result.get("key_metrics", {}).get(name, list(result["stages"].get(name, {})))
+        shown += [k for k in keys if k.startswith(prefix) and k not in shown]
+    return shown
+
+
+def rest_em_steps(result: dict) -> list[tuple[str, str, str | None]]:
+    """(label, evaluate stage, select stage) per step: the base, then each iteration."""
+    steps = [("base", "eval_base", None)]
     it = 1
-    while f"it{it}-eval" in stages:
-        rows.append((f"iteration {it}", stages[f"it{it}-eval"], stages.get(f"it{it}-select", {})))
+    while f"it{it}-eval" in result["stages"]:
+        steps.append((f"iteration {it}", f"it{it}-eval", f"it{it}-select"))
         it += 1
-    out = []
-    for label, ev, sel in rows:
-        k = next((key for key in ev if key.startswith("eval/pass@") and key[10:].isdigit() and key != "eval/pass@1"), None)
-        out.append((label, ev.get("eval/pass@1"), ev.get("eval/pass@1_sampled"), ev.get(k) if k else None,
-                    (sel or {}).get("select/prompts_kept"), (sel or {}).get("select/kept")))
-    return out
+    return steps
 
 
 def plot_lines(series: dict[str, list[tuple[str, float]]], title: str, ylabel: str, path: Path) -> None:
@@ -51,22 +54,27 @@ def render_rest_em(results: list[dict], folder: Path) -> list[str]:
              "at random, and the M-step trains the same way.", ""]
     series = {}
     for result in results:
-        rows = rest_em_rows(result)
-        starts = result.get("start_weights", {})
+        steps = rest_em_steps(result)
+        metrics = stage_key_metrics(result, [e for _, e, _ in steps])
+        stages, starts = result["stages"], result.get("start_weights", {})
         from_base = ["—"] + ["yes" if starts.get(f"it{i}-sft") == result.get("model_digest") else "NO"
-                             for i in range(1, len(rows))]
+                             for i in range(1, len(steps))]
         lines += [f"**{result['label']}** — `{result['command']}` ({result['wall_s']:.0f} s of stage time)", "",
-                  "| step | pass@1 (greedy) | pass@1 (sampled) | pass@16 | problems kept | samples kept "
-                  "| M-step started from base weights |", "|---|---|---|---|---|---|---|"]
-        lines += [f"| {r[0]} | {fmt(r[1])} | {fmt(r[2])} | {fmt(r[3])} | {r[4] if r[4] is not None else '—'} | "
-                  f"{r[5] if r[5] is not None else '—'} | {b} |" for r, b in zip(rows, from_base)]
-        best = result["stages"].get("best", {})
+                  "| step | " + " | ".join(m.removeprefix("eval/") for m in metrics)
+                  + " | problems kept | samples kept | M-step started from base weights |",
+                  "|---|" + "---|" * (len(metrics) + 3)]
+        for (label, ev, sel), base in zip(steps, from_base):
+            kept = stages.get(sel, {}) if sel else {}
+            cells = [fmt(stages[ev].get(m)) for m in metrics]
+            lines.append(f"| {label} | " + " | ".join(cells) + f" | {kept.get('select/prompts_kept', '—')} | "
+                         f"{kept.get('select/kept', '—')} | {base} |")
+        best = stages.get("best", {})
         if best:
             regressed = " A later iteration scored below an earlier one." if best.get("best/regressed") else ""
             lines.append(f"\n`pick_best` keeps step {int(best['best/index'])} (0 = base) with pass@1 "
                          f"{fmt(best['best/value'])}.{regressed}")
         lines.append("")
-        series[result["label"]] = [(r[0], r[1]) for r in rows]
+        series[result["label"]] = [(label, stages[ev].get("eval/pass@1")) for label, ev, _ in steps]
     plot_lines(series, "ReST-EM: held-out pass@1 (greedy) per iteration", "pass@1", folder / "learning_rest_em.png")
     lines += ["![ReST-EM](learning_rest_em.png)", ""]
     return lines
@@ -76,24 +84,27 @@ XWIN_STAGES = [("eval_base", "base"), ("eval_sft", "SFT"), ("eval_rs", "RS"), ("
 
 
 def render_xwin(results: list[dict], folder: Path) -> list[str]:
+    """One row per run; one column per metric the evaluate stages report (their key metrics), each cell the
+    value per policy (base / SFT / RS / DPO, `—` where that stage does not report it)."""
+    stage_names = [name for name, _ in XWIN_STAGES]
+    metrics = stage_key_metrics(results[0], stage_names)
+    rm_metrics = stage_key_metrics(results[0], ["reward"], prefix="rm/")
     lines = ["## Xwin pipeline (`recipes/xwin-pipeline.yaml`)", "",
-             "Held-out `world:instruct_test` (200 instructions), greedy responses. Gold score = the rule-based "
-             "gold judge's mean; win-rate = gold-judge pairwise wins against the SFT policy (ties half); "
-             "RM score = the trained reward model's mean score; sampled = mean gold score of 8 samples per "
-             "instruction at the recipe's temperature (SFT / RS / DPO).", "",
-             "| run | RM pair acc. | gold base | gold SFT | gold RS | gold DPO | win RS vs SFT | win DPO vs SFT "
-             "| RM score RS | RM score DPO | sampled SFT / RS / DPO | wall s |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "Held-out `world:instruct_test` (200 instructions), greedy responses unless `sampled`. Gold score = the "
+             "rule-based gold judge's mean; win_rate = gold-judge pairwise wins against the SFT policy (ties half); "
+             "rm_score = the trained reward model's mean score; gold_score_sampled = mean gold score of 8 samples "
+             "per instruction at the recipe's temperature. Each cell lists "
+             + " / ".join(label for _, label in XWIN_STAGES) + " (— where a stage does not report the metric).", "",
+             "| run | " + " | ".join(m.removeprefix("rm/") for m in rm_metrics) + " | "
+             + " | ".join(m.removeprefix("eval/") for m in metrics) + " | wall s |",
+             "|---|" + "---|" * (len(rm_metrics) + len(metrics) + 1)]
     series = {}
     for r in results:
         s = r["stages"]
-        value = lambda stage, metric: s.get(stage, {}).get(metric)
-        gold = [value(name, "eval/gold_score") for name, _ in XWIN_STAGES]
-        cells = ([value("reward", "rm/pair_accuracy"), *gold]
-                 + [value(stage, metric) for metric in ("eval/win_rate", "eval/rm_score")
-                    for stage in ("eval_rs", "eval_dpo")])
-        sampled = " / ".join(fmt(value(name, "eval/gold_score_sampled")) for name, _ in XWIN_STAGES[1:])
-        lines.append(f"| {r['label']} | " + " | ".join(map(fmt, cells)) + f" | {sampled} | {r['wall_s']:.0f} |")
+        cells = [fmt(s.get("reward", {}).get(m)) for m in rm_metrics]
+        cells += [" / ".join(fmt(s.get(name, {}).get(m)) for name in stage_names) for m in metrics]
+        lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | {r['wall_s']:.0f} |")
+        gold = [s.get(name, {}).get("eval/gold_score") for name in stage_names]
         series[r["label"]] = [(label, g) for (_, label), g in zip(XWIN_STAGES, gold) if g is not None]
     lines += ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in results), ""]
     main = results[0]["stages"]

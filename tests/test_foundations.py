@@ -7,25 +7,12 @@ from typer.testing import CliRunner
 
 import align
 from align.cli import app
-from align.engine import Engine, prepare_stage_dir
+from align.engine import prepare_stage_dir
 from align.errors import AlignError
 from align.recipe import load_recipe
 from align.report import run_overview, summary_table, write_report
 from tests.conftest import write_recipe
-
-CHAIN = """
-name: chain
-tracking: none
-stages:
-  a: {stage: echo, value: A}
-  b: {stage: echo, value: B, source: "${a.text}"}
-  c: {stage: echo, value: C, source: "${b.text}"}
-"""
-
-
-def run(path, overrides=(), run_dir=None):
-    return Engine(load_recipe(str(path), list(overrides)), run_dir).run()
-
+from tests.test_engine import CHAIN, run
 
 def test_toy_stage_is_one_module_and_one_registry_line(tmp_path, monkeypatch):
     from align import stages

@@ -64,3 +64,24 @@ def test_dpo_variants_train(tmp_path, loss):
     [summary] = Engine(load_recipe(str(recipe)), tmp_path / "run").run()
     assert summary["metrics"]["train/steps"] == 2
     assert (tmp_path / "run" / "dpo" / "model" / "model.safetensors").exists()
+
+
+def test_inserting_an_evaluate_stage_mid_pipeline_reruns_only_it(tmp_path):
+    import yaml
+
+    from align.recipe import find_recipe
+
+    Engine(load_recipe("xwin-pipeline", ["tracking=none"], smoke=True), tmp_path / "run").run()
+    done = {p.parent.name: p.read_text() for p in (tmp_path / "run").glob("*/DONE")}
+    doc = yaml.safe_load(find_recipe("xwin-pipeline").read_text())
+    stages = list(doc["stages"].items())
+    at = [name for name, _ in stages].index("reward") + 1
+    probe = {"stage": "evaluate", "model": "${sft.model}", "instruct": "${data.eval}", "verifiable": None,
+             "reference": None, "scorers": {"rm_score": {"name": "reward_model", "model": "${reward.model}"}}}
+    doc["stages"] = dict(stages[:at] + [("eval_rm_on_sft", probe)] + stages[at:])
+    doc["smoke"]["stages.eval_rm_on_sft.limit"] = 8
+    (tmp_path / "inserted.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    summaries = Engine(load_recipe(str(tmp_path / "inserted.yaml"), ["tracking=none"], smoke=True),
+                       tmp_path / "run").run()
+    assert [s["name"] for s in summaries if s["status"] == "ran"] == ["eval_rm_on_sft"]
+    assert {name: (tmp_path / "run" / name / "DONE").read_text() for name in done} == done
