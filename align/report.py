@@ -71,9 +71,16 @@ def summary_table(summaries: list[dict], title: str) -> Table:
         table.add_column(metric.split("/", 1)[-1], justify="right")
     for s in summaries:
         metrics = s.get("metrics", {})
-        cells = [f"{metrics[m]:.3f}" if isinstance(metrics.get(m), (int, float)) else "" for m in shown]
+        cells = [cell(metrics.get(m)) for m in shown]
         table.add_row(s["name"], "skipped" if s["status"] == "skipped" else "ran", f"{s.get('wall_s', 0):.1f}", *cells)
     return table
+
+
+def cell(value) -> str:
+    """Counts as integers, other numbers to 3 decimals, nothing for a metric the stage does not have."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    return str(int(value)) if float(value).is_integer() and abs(value) >= 1 else f"{value:.3f}"
 
 
 def plot_training(metrics: list[dict], path: Path) -> bool:
