@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from align.engine import Engine
+from align.errors import AlignError
 from align.progress import track
 from align.recipe import load_recipe
 from align.report import write_report
@@ -30,6 +31,8 @@ def run(recipe: str, overrides: list[str] | dict | None = None, run_dir: str | P
     `run_dir` defaults to runs/<recipe name>. Raises AlignError on bad input, before anything runs."""
     if isinstance(overrides, dict):
         overrides = [f"{key}={value_text(value)}" for key, value in overrides.items()]
+    if run_dir is not None and not str(run_dir).strip():
+        raise AlignError("--run-dir is empty: give a directory (default: runs/<recipe>)")
     plan = load_recipe(str(recipe), list(overrides or []), smoke=smoke)
     target = Path(run_dir) if run_dir is not None else Path("runs") / (plan.name + ("-smoke" if smoke else ""))
     engine = Engine(plan, target, progress_factory=track)

@@ -49,7 +49,7 @@ def quiet_library_progress() -> None:
 @app.command(context_settings={"allow_extra_args": False})
 def run(recipe: str = typer.Argument(..., help="a name in recipes/ or a path to a YAML recipe"),
         overrides: Optional[List[str]] = typer.Argument(None, help="dotted key=value overrides"),
-        run_dir: Optional[Path] = typer.Option(None, "--run-dir", help="default: runs/<recipe>"),
+        run_dir: Optional[str] = typer.Option(None, "--run-dir", help="default: runs/<recipe>"),
         smoke: bool = typer.Option(False, "--smoke", help="tiny sizes: the same recipe in seconds")):
     """Run a recipe; running the same command again resumes it and skips finished stages."""
     from align.api import run as run_recipe

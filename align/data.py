@@ -35,7 +35,8 @@ def read_jsonl(path: Path) -> list[dict]:
     except OSError as exc:
         raise AlignError(f"cannot read {path}: {exc.strerror}") from None
     rows = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    # split on "\n" only: str.splitlines() also splits on U+2028, U+2029 and NEL, which JSON strings may contain
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
         try:

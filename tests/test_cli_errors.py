@@ -37,6 +37,13 @@ CASES = {
 }
 
 
+def test_empty_run_dir_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["run", "sft", "--run-dir", "", "tracking=none"])
+    assert result.exit_code != 0 and "--run-dir is empty" in result.output
+    assert list(tmp_path.iterdir()) == []  # nothing written in the current dir
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_fails_cleanly(tmp_path, case):
     make_args, message = CASES[case]

@@ -66,3 +66,12 @@ def test_local_hf_dataset_dir_loads_and_validates(tmp_path):
     Dataset.from_list([{"prompt": "p"}]).save_to_disk(str(tmp_path / "bad"))
     with pytest.raises(AlignError, match="record 1: missing column"):
         load_dataset(str(tmp_path / "bad"), "sft")
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
+def test_jsonl_with_unicode_line_separators_in_strings(tmp_path, separator):
+    from align.data import read_jsonl, write_jsonl
+
+    rows = [{"prompt": f"a{separator}b", "completion": "c"}, {"prompt": "d", "completion": f"e{separator}"}]
+    write_jsonl(tmp_path / "x.jsonl", rows)
+    assert read_jsonl(tmp_path / "x.jsonl") == rows  # align reads back what it wrote
