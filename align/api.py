@@ -26,16 +26,17 @@ class RunResult:
 
 
 def run(recipe: str, overrides: list[str] | dict | None = None, run_dir: str | Path | None = None,
-        smoke: bool = False) -> RunResult:
+        smoke: bool = False, fresh: bool = False) -> RunResult:
     """Run `recipe` (a name in recipes/ or a YAML path) with `overrides` (["key=value", ...] or {key: value});
-    `run_dir` defaults to runs/<recipe name>. Raises AlignError on bad input, before anything runs."""
+    `run_dir` defaults to runs/<recipe name>; `fresh` deletes what it holds first (after the inputs check out).
+    Raises AlignError on bad input, before anything runs."""
     if isinstance(overrides, dict):
         overrides = [f"{key}={value_text(value)}" for key, value in overrides.items()]
     if run_dir is not None and not str(run_dir).strip():
         raise AlignError("--run-dir is empty: give a directory (default: runs/<recipe>)")
     plan = load_recipe(str(recipe), list(overrides or []), smoke=smoke)
     target = Path(run_dir) if run_dir is not None else Path("runs") / (plan.name + ("-smoke" if smoke else ""))
-    engine = Engine(plan, target, progress_factory=track)
+    engine = Engine(plan, target, progress_factory=track, fresh=fresh)
     summaries = engine.run()
     return RunResult(run_dir=target, metrics={s["name"]: s.get("metrics", {}) for s in summaries},
                      outputs=engine.outputs, summaries=summaries, report=write_report(target))

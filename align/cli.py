@@ -50,13 +50,14 @@ def quiet_library_progress() -> None:
 def run(recipe: str = typer.Argument(..., help="a name in recipes/ or a path to a YAML recipe"),
         overrides: Optional[List[str]] = typer.Argument(None, help="dotted key=value overrides"),
         run_dir: Optional[str] = typer.Option(None, "--run-dir", help="default: runs/<recipe>"),
-        smoke: bool = typer.Option(False, "--smoke", help="tiny sizes: the same recipe in seconds")):
+        smoke: bool = typer.Option(False, "--smoke", help="tiny sizes: the same recipe in seconds"),
+        fresh: bool = typer.Option(False, "--fresh", help="start over: delete what the run dir holds first")):
     """Run a recipe; running the same command again resumes it and skips finished stages."""
     from align.api import run as run_recipe
     from align.report import summary_table
 
     try:
-        result = run_recipe(recipe, overrides or [], run_dir, smoke)
+        result = run_recipe(recipe, overrides or [], run_dir, smoke, fresh)
     except AlignError as exc:
         fail(str(exc))
     except (ValueError, OSError) as exc:

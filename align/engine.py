@@ -28,6 +28,7 @@ from align.inputs import InputChecker
 from align.launch import run_distributed
 from align.progress import track
 from align.recipe import REF, Recipe, StagePlan, format_validation_error
+from align.runlock import RunLock
 from align.runlog import RunLog, read_json, write_json
 from align.seeding import seed_everything
 from align.stages import stage_module
@@ -37,9 +38,10 @@ LEGACY_STAGE_DIR = re.compile(r"^\d{2,}-.+")  # align 0.1 named stage dirs by po
 
 
 class Engine:
-    def __init__(self, recipe: Recipe, run_dir: Path, progress_factory=track):
+    def __init__(self, recipe: Recipe, run_dir: Path, progress_factory=track, fresh: bool = False):
         self.recipe = recipe
         self.run_dir = Path(run_dir)
+        self.fresh = fresh  # start over: delete what the run dir holds (after the inputs check out)
         self.progress_factory = progress_factory
         self.outputs: dict[str, dict] = {}  # stage name -> its outputs (absolute paths) and values
         self.hashes: dict[str, str] = {}
@@ -99,8 +101,15 @@ class Engine:
     # ---------------------------------------------------------------------------------------- run
     def run(self) -> list[dict]:
         self.check_inputs()
-        self.check_run_dir()
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        with RunLock(self.run_dir):
+            if self.fresh:
+                for item in self.run_dir.iterdir():
+                    if item.name != ".lock":
+                        shutil.rmtree(item) if item.is_dir() and not item.is_symlink() else item.unlink()
+            self.check_run_dir()
+            return self.run_locked()
+
+    def run_locked(self) -> list[dict]:
         log = RunLog(self.run_dir, self.recipe)
         state = log.start([(p.name, p.name) for p in self.recipe.stages])
         try:
@@ -134,8 +143,14 @@ class Engine:
             checker.check_stage(plan.name, module, module.Config(**plan.config), plan.raw)
 
     def check_run_dir(self) -> None:
-        if not self.run_dir.is_dir():
-            return
+        """Refuse a dir this recipe cannot resume: another recipe's run, or one made by align 0.1."""
+        state = read_json(self.run_dir / "run.json")
+        if state is None and (self.run_dir / "run.json").exists():
+            raise AlignError(f"{self.run_dir / 'run.json'} is not valid JSON: repair or delete it, "
+                             f"or start over with --fresh")
+        if isinstance(state, dict) and state.get("recipe") not in (None, self.recipe.name):
+            raise AlignError(f"{self.run_dir} holds a run of recipe {state.get('recipe')!r}, not "
+                             f"{self.recipe.name!r}: use another --run-dir, or --fresh to start over")
         legacy = sorted(p.name for p in self.run_dir.iterdir() if LEGACY_STAGE_DIR.fullmatch(p.name)
                         and (p / "stage.json").exists())
         if legacy:

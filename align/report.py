@@ -37,6 +37,7 @@ def run_overview(run_dir: Path) -> dict:
     if not state:
         raise AlignError(f"{run_dir} is not a run dir (no run.json)")
     alive = state.get("status") == "running" and pid_alive(state.get("pid"))
+    run_status = "interrupted" if state.get("status") == "running" and not alive else state.get("status")
     stages = []
     for name, entry in state["stages"].items():
         stage_dir = run_dir / entry["dir"]
@@ -45,8 +46,8 @@ def run_overview(run_dir: Path) -> dict:
             status = "done"
         elif entry.get("status") == "failed":
             status = "failed"
-        elif entry.get("status") == "running" and alive:
-            status = "running"
+        elif entry.get("status") == "running":
+            status = "running" if alive else "interrupted"
         else:
             status = "pending"
         done = status == "done"
@@ -57,7 +58,7 @@ def run_overview(run_dir: Path) -> dict:
                        "values": info.get("values", {}) if done else {},
                        "rerun_reasons": entry.get("rerun_reasons", info.get("rerun_reasons", [])),
                        "wall_s": info.get("wall_s") if done else None})
-    return {"recipe": state["recipe"], "status": state.get("status"), "stages": stages}
+    return {"recipe": state["recipe"], "status": run_status, "stages": stages}
 
 
 def summary_table(summaries: list[dict], title: str) -> Table:

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 import align
 from align.cli import app
-from align.engine import prepare_stage_dir
+from align.engine import Engine, prepare_stage_dir
 from align.errors import AlignError
 from align.recipe import load_recipe
 from align.report import run_overview, summary_table, write_report
@@ -147,3 +147,28 @@ def test_python_api_returns_metrics_and_outputs(tmp_path, fake_stages):
     assert result.report.exists()
     again = align.run(str(write_recipe(tmp_path, CHAIN)), ["stages.b.value=BB"], run_dir=tmp_path / "run")
     assert [s["status"] for s in again.summaries] == ["skipped"] * 3 and again.metrics == result.metrics
+
+
+def test_one_run_per_run_dir(tmp_path, fake_stages):
+    from align.runlock import RunLock
+
+    path = write_recipe(tmp_path, CHAIN)
+    with RunLock(tmp_path / "run"):  # as if another `align run` held the dir
+        with pytest.raises(AlignError, match=r"in use by another `align run` \(pid \d+\)"):
+            run(path, run_dir=tmp_path / "run")
+    assert fake_stages.CALLS == []
+    run(path, run_dir=tmp_path / "run")  # released: runs
+    assert fake_stages.CALLS == ["A", "B", "C"]
+
+
+def test_another_recipe_in_a_run_dir_is_refused_unless_fresh(tmp_path, fake_stages):
+    run(write_recipe(tmp_path, CHAIN), run_dir=tmp_path / "run")
+    other = write_recipe(tmp_path, "name: other\ntracking: none\nstages:\n  a: {stage: echo, value: Z}\n", "o.yaml")
+    with pytest.raises(AlignError, match="holds a run of recipe 'chain', not 'other'.*--fresh"):
+        run(other, run_dir=tmp_path / "run")
+    assert (tmp_path / "run" / "c" / "DONE").exists()  # untouched
+    Engine(load_recipe(str(other)), tmp_path / "run", fresh=True).run()
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.is_dir()) == ["a"]
+    (tmp_path / "run" / "run.json").write_text("{not json")
+    with pytest.raises(AlignError, match="run.json is not valid JSON"):
+        run(other, run_dir=tmp_path / "run")
