@@ -109,6 +109,8 @@ def report(run_dir: Path):
         console.print(f"report: {write_report(run_dir)}")
     except AlignError as exc:
         fail(str(exc))
+    except OSError as exc:
+        fail(f"cannot write the report in {run_dir}: {exc.strerror} ({exc.filename})")
 
 
 @world_app.command("build")

@@ -145,9 +145,10 @@ class Engine:
     def check_run_dir(self) -> None:
         """Refuse a dir this recipe cannot resume: another recipe's run, or one made by align 0.1."""
         state = read_json(self.run_dir / "run.json")
-        if state is None and (self.run_dir / "run.json").exists():
-            raise AlignError(f"{self.run_dir / 'run.json'} is not valid JSON: repair or delete it, "
-                             f"or start over with --fresh")
+        if (self.run_dir / "run.json").exists() and not (isinstance(state, dict) and
+                                                         isinstance(state.get("stages", {}), dict)):
+            raise AlignError(f"{self.run_dir / 'run.json'} is not a run record (corrupt or of the wrong shape): "
+                             f"repair or delete it, or start over with --fresh")
         if isinstance(state, dict) and state.get("recipe") not in (None, self.recipe.name):
             raise AlignError(f"{self.run_dir} holds a run of recipe {state.get('recipe')!r}, not "
                              f"{self.recipe.name!r}: use another --run-dir, or --fresh to start over")

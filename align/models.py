@@ -9,6 +9,9 @@ from align import world
 from align.errors import AlignError
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
+
+
 def locate_model(spec: str) -> str:
     """A local model dir, or a hub id; a path that does not exist is an error, not a hub lookup."""
     if world.is_world_ref(spec):
@@ -17,6 +20,9 @@ def locate_model(spec: str) -> str:
     if path.exists():
         if not (path / "config.json").exists():
             raise AlignError(f"model dir {spec} has no config.json: not a Hugging Face model dir")
+        if not any((path / name).exists() for name in TOKENIZER_FILES):
+            raise AlignError(f"model dir {spec} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}): "
+                             f"save it with the model (`tokenizer.save_pretrained(dir)`)")
         return str(path)
     if spec.startswith(("/", ".", "~")) or spec.count("/") > 1 or not spec:
         raise AlignError(f"model dir not found: {spec}")

@@ -33,9 +33,12 @@ def pid_alive(pid) -> bool:
 def run_overview(run_dir: Path) -> dict:
     """The machine-readable contract of `align show --json`."""
     run_dir = Path(run_dir)
-    state = read_json(run_dir / "run.json")
-    if not state:
+    if not (run_dir / "run.json").exists():
         raise AlignError(f"{run_dir} is not a run dir (no run.json)")
+    state = read_json(run_dir / "run.json")
+    if not isinstance(state, dict) or not isinstance(state.get("stages"), dict) or "recipe" not in state or \
+            not all(isinstance(e, dict) and isinstance(e.get("dir"), str) for e in state["stages"].values()):
+        raise AlignError(f"{run_dir / 'run.json'} is not a run record (corrupt or of the wrong shape)")
     alive = state.get("status") == "running" and pid_alive(state.get("pid"))
     run_status = "interrupted" if state.get("status") == "running" and not alive else state.get("status")
     stages = []

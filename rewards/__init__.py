@@ -137,7 +137,14 @@ def load_scorer(name: str) -> Scorer:
 
 def checked_scores(scorer: Scorer, prompts, completions, rows, name: str = "scorer") -> list[float]:
     """Call a scorer and insist on one finite float per completion: a bad scorer fails loudly here."""
-    scores = scorer(prompts, completions, rows)
+    try:
+        scores = scorer(prompts, completions, rows)
+    except SystemExit as exc:  # would otherwise end `align run` silently, with its exit code
+        raise AlignError(f"scorer {name} called sys.exit({exc.code!r}) instead of returning scores") from None
+    except (AlignError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a user scorer's own bug, reported as such
+        raise AlignError(f"scorer {name} raised {type(exc).__name__}: {exc}") from None
     if hasattr(scores, "tolist") and not isinstance(scores, (list, tuple)):
         scores = scores.tolist()  # numpy arrays and tensors are fine
     if not isinstance(scores, (list, tuple)) or len(scores) != len(completions):

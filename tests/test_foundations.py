@@ -170,5 +170,16 @@ def test_another_recipe_in_a_run_dir_is_refused_unless_fresh(tmp_path, fake_stag
     Engine(load_recipe(str(other)), tmp_path / "run", fresh=True).run()
     assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.is_dir()) == ["a"]
     (tmp_path / "run" / "run.json").write_text("{not json")
-    with pytest.raises(AlignError, match="run.json is not valid JSON"):
+    with pytest.raises(AlignError, match="run.json is not a run record"):
         run(other, run_dir=tmp_path / "run")
+
+
+def test_a_checkpoint_cut_short_by_a_kill_is_not_resumed_from(tmp_path):
+    from align.checkpoints import last_checkpoint, resumed_step
+
+    for step, state in ((5, "{}"), (10, None), (15, '{"global_st')):  # 10: no state yet; 15: torn state
+        (tmp_path / f"checkpoint-{step}").mkdir()
+        (tmp_path / f"checkpoint-{step}" / "model.safetensors").write_text("x")
+        if state is not None:
+            (tmp_path / f"checkpoint-{step}" / "trainer_state.json").write_text(state)
+    assert last_checkpoint(tmp_path).endswith("checkpoint-5") and resumed_step(tmp_path) == 5
