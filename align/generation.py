@@ -66,7 +66,7 @@ class HFGenerator:
         enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
         ids, mask = enc.input_ids, enc.attention_mask
         cache = None
-        if params.n > 1:
+        if params.n > 1 and ids.shape[1] > 1:  # a one-token prompt has nothing to prefill
             from transformers import DynamicCache
 
             cache = DynamicCache(config=model.config)
@@ -74,6 +74,7 @@ class HFGenerator:
             model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
                   past_key_values=cache, use_cache=True)
             cache.batch_repeat_interleave(params.n)
+        if params.n > 1:
             ids, mask = ids.repeat_interleave(params.n, 0), mask.repeat_interleave(params.n, 0)
         greedy = params.temperature == 0
         sampling = {} if greedy else {"temperature": params.temperature, "top_p": params.top_p,

@@ -11,7 +11,7 @@ import re
 
 from align import data
 from align.errors import AlignError
-from align.models import locate_model
+from align.models import check_weights
 from align.stages.base import declared_inputs
 from rewards import check_scorer
 
@@ -55,7 +55,7 @@ class InputChecker:
         elif kind == "model":
             for item in value if isinstance(value, list) else [value]:
                 if not deferred(item):
-                    locate_model(item)
+                    check_weights(item)
         elif kind == "scorer":
             specs = value.values() if marker.get("many") else [value]
             for spec in specs:

@@ -29,6 +29,22 @@ def locate_model(spec: str) -> str:
     return spec  # a hub id such as Qwen/Qwen2.5-0.5B
 
 
+def check_weights(spec: str) -> None:
+    """Read the header of every safetensors file of a local model (cheap): a corrupt or truncated file fails
+    here, before the run, instead of when a late stage loads it."""
+    path = Path(locate_model(spec))
+    if not path.is_dir():
+        return  # a hub id
+    from safetensors import safe_open
+
+    for weights in sorted(path.glob("*.safetensors")):
+        try:
+            with safe_open(str(weights), framework="pt") as f:
+                f.keys()
+        except Exception as exc:  # noqa: BLE001 - SafetensorError and OSError alike
+            raise AlignError(f"{weights}: not a readable safetensors file ({exc})") from None
+
+
 def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -64,8 +80,8 @@ def load_causal_lm(spec: str, dtype: str = "auto", device: str = "auto"):
     target = pick_device(device)
     try:
         model = AutoModelForCausalLM.from_pretrained(locate_model(spec), dtype=pick_dtype(dtype, target))
-    except (OSError, ValueError) as exc:
-        raise AlignError(f"cannot load causal LM from {spec!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, SafetensorError, ...: all mean a bad model dir
+        raise AlignError(f"cannot load causal LM from {spec!r}: {type(exc).__name__}: {exc}") from None
     return model.to(target)
 
 

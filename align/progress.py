@@ -16,4 +16,8 @@ def track(description: str, total: int):
                TimeElapsedColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(description, total=total)
-        yield lambda n=1: progress.advance(task, n)
+        try:
+            yield lambda n=1: progress.advance(task, n)
+        except BaseException:
+            progress.live.transient = True  # a failed step's half bar goes: the error line is what matters
+            raise

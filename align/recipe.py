@@ -175,11 +175,23 @@ class UniqueKeyLoader(yaml.SafeLoader):
 
 def load_recipe(name_or_path: str, overrides: list[str] = (), smoke: bool = False) -> Recipe:
     path = find_recipe(name_or_path)
+    try:
+        return build_recipe(path, overrides, smoke)
+    except RecursionError:
+        raise AlignError(f"{path}: the recipe refers to itself: a YAML anchor that contains itself, or "
+                         f"${{...}} parameters that refer to each other in a cycle") from None
+
+
+def build_recipe(path: Path, overrides: list[str], smoke: bool) -> Recipe:
     source = str(path)
     try:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
-    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as exc:
-        raise AlignError(f"{source}: not valid YAML: {exc}") from None
+    except yaml.MarkedYAMLError as exc:
+        where = exc.problem_mark or exc.context_mark
+        at = f"line {where.line + 1}, column {where.column + 1}: " if where else ""
+        raise AlignError(f"{source}: {at}not valid YAML: {exc.problem or exc.context}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise AlignError(f"{source}: not valid YAML: {' '.join(str(exc).split())}") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("stages"), dict) or not doc["stages"]:
         raise AlignError(f"{source}: a recipe is a mapping with a non-empty `stages:` mapping")
     doc.setdefault("seed", 0)
@@ -191,6 +203,8 @@ def load_recipe(name_or_path: str, overrides: list[str] = (), smoke: bool = Fals
     for text in overrides:
         key_path, value = parse_override(text)
         apply_override(doc, key_path, value, "override")
+    if not isinstance(doc["stages"], dict) or not doc["stages"]:
+        raise AlignError(f"override: `stages` must stay a non-empty mapping of stages, got {doc['stages']!r}")
     if doc["tracking"] not in ("wandb", "none"):
         raise AlignError(f"tracking must be 'wandb' or 'none', got {doc['tracking']!r}")
     if not isinstance(doc["seed"], int) or isinstance(doc["seed"], bool):

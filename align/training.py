@@ -5,13 +5,19 @@ stage builds its config here so those choices are made once.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import warnings
 from pathlib import Path
 from typing import Callable
 
+
 import torch
 from transformers import TrainerCallback
+
+with contextlib.redirect_stdout(io.StringIO()):  # it prints "[INFO] Running in WANDB offline mode" on import
+    import transformers.integrations.integration_utils  # noqa: F401
 
 from align.checkpoints import last_checkpoint
 from align.distributed import is_main_process

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from align.errors import AlignError
-from align.models import locate_model, pick_device
+from align.models import check_weights, locate_model, pick_device
 
 
 def reward_input_ids(tokenizer, prompt, completion: str) -> list[int]:
@@ -31,6 +31,7 @@ def check_reward_model(spec: str) -> str:
     from transformers import AutoConfig
 
     path = locate_model(spec)
+    check_weights(spec)
     try:
         config = AutoConfig.from_pretrained(path)
     except (OSError, ValueError) as exc:
@@ -50,7 +51,10 @@ def load_reward_model(spec: str):
         tokenizer = AutoTokenizer.from_pretrained(path)
     except (OSError, ValueError) as exc:
         raise AlignError(f"{spec}: cannot load its tokenizer ({exc})") from None
-    model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
+    except Exception as exc:  # noqa: BLE001 - a corrupt weights file, whatever the library calls it
+        raise AlignError(f"{spec}: cannot load the reward model ({type(exc).__name__}: {exc})") from None
     return model.to(pick_device()).eval(), tokenizer
 
 

@@ -11,3 +11,26 @@ def nan(prompts, completions, rows):
 
 def text(prompts, completions, rows):
     return ["high"] * len(completions)
+
+
+def exits(prompts, completions, rows):
+    import sys
+
+    sys.exit(0)
+
+
+def raises(prompts, completions, rows):
+    raise KeyError("boom")
+
+
+def short(prompts, completions, rows):
+    return [1.0] * (len(completions) - 1)
+
+
+def as_array(prompts, completions, rows):
+    import numpy
+
+    return numpy.ones(len(completions))
+
+
+not_callable = 3

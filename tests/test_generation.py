@@ -30,3 +30,12 @@ def test_backend_choice():
     assert isinstance(make_generator("world:base", backend="hf"), HFGenerator)
     with pytest.raises(ValueError):
         make_generator("world:base", backend="nope")
+
+
+def test_one_token_prompts_sample_n_each():
+    """The shared prefill runs the prompt minus its last token: a one-token batch has none to run."""
+    from align.generation import HFGenerator
+
+    generator = HFGenerator("world:base")
+    outs = generator.generate(["x", "y"], SamplingParams(n=3, temperature=1.0, max_new_tokens=4, seed=0))
+    assert [len(o) for o in outs] == [3, 3]

@@ -7,6 +7,7 @@ samples it would have drawn (each chunk has its own seed).
 """
 from __future__ import annotations
 
+import os
 from typing import Literal, Optional
 
 from pydantic import Field
@@ -29,6 +30,18 @@ class Config(StageConfig):
     chunk: int = Field(256, ge=1, description="prompts per saved chunk (the resume granularity)")
     policy: Optional[str] = Field(None, description="label written to the `policy` column (default: model)")
     backend: Literal["auto", "hf", "vllm"] = Field("auto", description="auto = vLLM when CUDA and vllm are there")
+
+
+def check(config: Config) -> None:
+    """Refuse an `n` whose samples cannot fit in memory (a stage holds all its samples before writing them)."""
+    prompts = config.limit or 1
+    if "${" not in config.prompts:
+        prompts = len(data.load_dataset(config.prompts, "prompts", config.limit))
+    needed = prompts * config.n * (4 * config.max_new_tokens + 300)  # bytes: text, row copy, JSON
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if needed > memory // 2:
+        raise ValueError(f"n={config.n} samples of {prompts} prompts need about {needed / 2**30:.0f} GiB, more "
+                         f"than half of this machine's {memory / 2**30:.0f} GiB: lower `n` or split the prompts")
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
