@@ -164,12 +164,15 @@ class Engine:
         digest = fingerprint.inputs_hash(inputs)
         info = read_json(stage_dir / "stage.json") or {}
         done = (stage_dir / "DONE").exists()
-        missing = [k for k, rel in info.get("outputs", {}).items() if not (stage_dir / rel).exists()]
+        missing = [f"output {k} is missing" if not (stage_dir / rel).exists() else f"output {k} was changed"
+                   for k, rel in info.get("outputs", {}).items()
+                   if not (stage_dir / rel).exists() or info.get("output_digests", {}).get(k) not in
+                   (None, fingerprint.path_digest(stage_dir / rel))] if done else []
         if done and info.get("hash") == digest and not missing:
             self.record(plan.name, stage_dir, info, digest)
             log.stage_status(state, plan.name, "done", skipped=True)
             return {"name": plan.name, "status": "skipped", **info}
-        reasons = ([f"output {k} is missing" for k in missing] if done and info.get("hash") == digest
+        reasons = (missing if done and info.get("hash") == digest
                    else fingerprint.changes(info.get("inputs") if done else None, inputs))
         if done and info and "inputs" not in info:
             reasons = ["recorded by an older align"]
@@ -200,6 +203,7 @@ class Engine:
                 "config": config.model_dump(mode="json"), "outputs": result.outputs, "values": result.values,
                 "metrics": result.metrics, "key_metrics": result.shown_metrics(), "iteration": plan.iteration,
                 "rerun_reasons": reasons, "wall_s": round(time.time() - started, 2)}
+        info["output_digests"] = {k: fingerprint.path_digest(out_tmp / rel) for k, rel in result.outputs.items()}
         promote(stage_dir, out_tmp, info, digest)
         shutil.rmtree(ctx.work_dir, ignore_errors=True)  # checkpoints are only for resuming
         self.record(plan.name, stage_dir, info, digest)

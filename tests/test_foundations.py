@@ -78,6 +78,23 @@ def test_done_stage_with_missing_output_reruns(tmp_path, fake_stages):
     assert run_overview(tmp_path / "run")["stages"][1]["rerun_reasons"] == ["output text is missing"]
 
 
+def test_done_stage_with_altered_output_reruns(tmp_path, fake_stages):
+    path = write_recipe(tmp_path, CHAIN)
+    run(path, run_dir=tmp_path / "run")
+    (tmp_path / "run" / "b" / "value.txt").write_text("tampered")
+    fake_stages.CALLS.clear()
+    run(path, run_dir=tmp_path / "run")
+    assert fake_stages.CALLS == ["B"] and (tmp_path / "run" / "b" / "value.txt").read_text() == "AB"
+    assert run_overview(tmp_path / "run")["stages"][1]["rerun_reasons"] == ["output text was changed"]
+
+
+def test_user_overrides_win_over_smoke(tmp_path, fake_stages):
+    text = CHAIN + "smoke: {stages.b.value: small}\n"
+    assert load_recipe(str(write_recipe(tmp_path, text)), smoke=True).stages[1].config["value"] == "small"
+    assert load_recipe(str(write_recipe(tmp_path, text)), ["stages.b.value=mine"], smoke=True
+                       ).stages[1].config["value"] == "mine"
+
+
 def test_failed_rerun_keeps_the_previous_output(tmp_path, fake_stages):
     path = write_recipe(tmp_path, CHAIN)
     run(path, run_dir=tmp_path / "run")
