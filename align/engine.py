@@ -32,7 +32,7 @@ from align.runlock import RunLock
 from align.runlog import RunLog, read_json, write_json
 from align.seeding import seed_everything
 from align.stages import stage_module
-from align.stages.base import StageContext
+from align.stages.base import StageContext, StopLoop
 
 LEGACY_STAGE_DIR = re.compile(r"^\d{2,}-.+")  # align 0.1 named stage dirs by position: 00-sft, 01-eval
 
@@ -46,6 +46,7 @@ class Engine:
         self.outputs: dict[str, dict] = {}  # stage name -> its outputs (absolute paths) and values
         self.hashes: dict[str, str] = {}
         self.summaries: list[dict] = []
+        self.stopped: dict[str, str] = {}  # repeat block -> why a stage ended it early
         self.last_iteration = {}  # repeat block -> its last stage names by inner name
         for plan in recipe.stages:
             if plan.block:
@@ -84,10 +85,11 @@ class Engine:
         elif parts[0] in plan.aliases and isinstance(plan.aliases[parts[0]], str):
             stage, rest = plan.aliases[parts[0]], parts[1:]
         elif parts[0] in self.last_iteration and parts[1] == "*" and len(parts) == 4:
-            names = [p.name for p in self.recipe.stages if p.block == parts[0] and p.name.endswith(f"-{parts[2]}")]
+            names = [n for n in self.iterations_of(parts[0], parts[2]) if n in self.outputs]  # those that ran
             return [self.lookup(f"{name}.{parts[3]}", StagePlan(plan.name, plan.type, {}), deps) for name in names]
         elif parts[0] in self.last_iteration and len(parts) > 2:
-            stage, rest = self.last_iteration[parts[0]].get(parts[1]), parts[2:]
+            ran = [n for n in self.iterations_of(parts[0], parts[1]) if n in self.outputs]
+            stage, rest = (ran[-1] if ran else self.last_iteration[parts[0]].get(parts[1])), parts[2:]
         else:
             stage, rest = parts[0], parts[1:]
         if stage not in self.outputs:
@@ -97,6 +99,10 @@ class Engine:
                              f"{sorted(self.outputs[stage])}")
         deps.add(stage)
         return self.outputs[stage][rest[0]]
+
+    def iterations_of(self, block: str, inner: str) -> list[str]:
+        """`block`'s instances of its stage `inner`, iteration by iteration."""
+        return [p.name for p in self.recipe.stages if p.block == block and p.name.split("-", 1)[1] == inner]
 
     # ---------------------------------------------------------------------------------------- run
     def run(self) -> list[dict]:
@@ -114,6 +120,11 @@ class Engine:
         state = log.start([(p.name, p.name) for p in self.recipe.stages])
         try:
             for plan in self.recipe.stages:
+                if plan.block in self.stopped:
+                    log.stage_status(state, plan.name, "stopped")
+                    self.summaries.append({"name": plan.name, "status": "stopped", "metrics": {},
+                                           "stopped": self.stopped[plan.block]})
+                    continue
                 self.summaries.append(self.run_plan(plan, log, state))
         except BaseException as exc:
             log.finish(state, "failed" if not isinstance(exc, KeyboardInterrupt) else "interrupted")
@@ -169,8 +180,11 @@ class Engine:
                    if not (stage_dir / rel).exists() or info.get("output_digests", {}).get(k) not in
                    (None, fingerprint.path_digest(stage_dir / rel))] if done else []
         if done and info.get("hash") == digest and not missing:
-            self.record(plan.name, stage_dir, info, digest)
-            log.stage_status(state, plan.name, "done", skipped=True)
+            if info.get("stopped"):  # it ended its loop last time, and will again: nothing to record
+                self.stopped[plan.block] = info["stopped"]
+            else:
+                self.record(plan.name, stage_dir, info, digest)
+            log.stage_status(state, plan.name, "stopped" if info.get("stopped") else "done", skipped=True)
             return {"name": plan.name, "status": "skipped", **info}
         reasons = (missing if done and info.get("hash") == digest
                    else fingerprint.changes(info.get("inputs") if done else None, inputs))
@@ -193,6 +207,11 @@ class Engine:
             else:
                 seed_everything(seed)  # every stage starts from its own RNG state, whatever ran before it
                 result = module.run(config, ctx)
+        except StopLoop as stop:
+            if plan.block is None:
+                shutil.rmtree(out_tmp, ignore_errors=True)
+                raise AlignError(f"stage {plan.name!r}: {stop} (stopping a loop needs a repeat block)") from None
+            return self.stop_loop(plan, config, inputs, digest, stage_dir, out_tmp, str(stop), log, state)
         except BaseException:
             shutil.rmtree(out_tmp, ignore_errors=True)  # nothing half-written survives a failure
             log.stage_status(state, plan.name, "failed", error=traceback.format_exc(limit=-4))
@@ -209,6 +228,17 @@ class Engine:
         self.record(plan.name, stage_dir, info, digest)
         log.stage_status(state, plan.name, "done")
         return {"status": "ran", **info}
+
+    def stop_loop(self, plan, config, inputs, digest, stage_dir, out_tmp, reason, log, state) -> dict:
+        """Record the stage as finished with `stopped` (a re-run stops at the same place) and end its loop. It
+        has no outputs: references to the block resolve to the iterations that finished."""
+        info = {"name": plan.name, "type": plan.type, "hash": digest, "inputs": inputs,
+                "config": config.model_dump(mode="json"), "outputs": {}, "values": {}, "metrics": {},
+                "key_metrics": [], "iteration": plan.iteration, "stopped": reason, "output_digests": {}}
+        promote(stage_dir, out_tmp, info, digest)
+        self.stopped[plan.block] = reason
+        log.stage_status(state, plan.name, "stopped")
+        return {"status": "stopped", **info}
 
     def record(self, name: str, stage_dir: Path, info: dict, digest: str) -> None:
         outputs = {key: str(stage_dir / rel) for key, rel in info.get("outputs", {}).items()}

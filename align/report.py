@@ -45,7 +45,9 @@ def run_overview(run_dir: Path) -> dict:
     for name, entry in state["stages"].items():
         stage_dir = run_dir / entry["dir"]
         info = read_json(stage_dir / "stage.json") or {}
-        if (stage_dir / "DONE").exists() and info:
+        if info.get("stopped") or entry.get("status") == "stopped":
+            status = "stopped"
+        elif (stage_dir / "DONE").exists() and info:
             status = "done"
         elif entry.get("status") == "failed":
             status = "failed"
@@ -60,6 +62,7 @@ def run_overview(run_dir: Path) -> dict:
                        "outputs": info.get("outputs", {}) if done else {},
                        "values": info.get("values", {}) if done else {},
                        "rerun_reasons": entry.get("rerun_reasons", info.get("rerun_reasons", [])),
+                       "stopped": info.get("stopped"),
                        "wall_s": info.get("wall_s") if done else None})
     return {"recipe": state["recipe"], "status": run_status, "stages": stages}
 
@@ -76,7 +79,8 @@ def summary_table(summaries: list[dict], title: str) -> Table:
     for s in summaries:
         metrics = s.get("metrics", {})
         cells = [cell(metrics.get(m)) for m in shown]
-        table.add_row(s["name"], "skipped" if s["status"] == "skipped" else "ran", f"{s.get('wall_s', 0):.1f}", *cells)
+        status = s["status"] if s["status"] in ("skipped", "stopped") else "ran"
+        table.add_row(s["name"], status, f"{s.get('wall_s') or 0:.1f}", *cells)
     return table
 
 
@@ -148,6 +152,10 @@ def write_report(run_dir: Path) -> Path:
         cells = [f"{stage['metrics'][m]:.3f}" if isinstance(stage["metrics"].get(m), (int, float)) else ""
                  for m in shown]
         lines.append(f"| {stage['name']} | {stage['status']} | {stage['wall_s'] if stage['wall_s'] is not None else ''} | " + " | ".join(cells) + " |")
+    for stage in overview["stages"]:
+        if stage.get("stopped"):
+            lines += ["", f"**Loop stopped early at `{stage['name']}`:** {stage['stopped']}. Its later stages did not "
+                          "run; stages after the loop used the iterations that finished."]
     if plot_training(read_metrics(run_dir), run_dir / "training_loss.png"):
         lines += ["", "![training loss](training_loss.png)"]
     if plot_evaluations(overview["stages"], run_dir / "evaluation.png"):

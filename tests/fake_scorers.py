@@ -34,3 +34,8 @@ def as_array(prompts, completions, rows):
 
 
 not_callable = 3
+
+
+def zero(prompts, completions, rows):
+    """A verifier that accepts nothing: a task the model cannot yet solve."""
+    return [0.0] * len(completions)

@@ -64,3 +64,21 @@ def test_rest_em_on_user_files_with_another_verifier(tmp_path):
     metrics = {s["name"]: s["metrics"] for s in summaries}
     assert metrics["it1-eval"]["eval/pass@1"] == 1.0  # `.*` accepts anything
     assert metrics["it1-select"]["select/prompts"] == 8
+
+
+def test_an_e_step_that_verifies_nothing_stops_the_loop_and_keeps_the_best(tmp_path):
+    from align.report import run_overview, write_report
+
+    recipe = load_recipe("rest-em", ["tracking=none", "verifier=tests.fake_scorers:zero"], smoke=True)
+    summaries = Engine(recipe, tmp_path / "run").run()
+    status = {s["name"]: s["status"] for s in summaries}
+    assert status["it1-select"] == "stopped" and status["it1-sft"] == status["it2-sample"] == "stopped"
+    assert status["best"] == "ran" and status["it1-sample"] == "ran"
+    best = stage(tmp_path / "run", "best")
+    assert best["config"]["models"] == ["world:base"] and best["values"]["model"] == "world:base"
+    overview = run_overview(tmp_path / "run")
+    assert overview["status"] == "done"
+    assert "kept nothing from 64 samples" in write_report(tmp_path / "run").read_text()
+    again = Engine(load_recipe("rest-em", ["tracking=none", "verifier=tests.fake_scorers:zero"], smoke=True),
+                   tmp_path / "run").run()  # a re-run stops at the same place and redoes nothing
+    assert [s["status"] for s in again if s["status"] == "ran"] == []

@@ -49,6 +49,12 @@ class StageResult:
         return list(self.metrics) if self.key_metrics is None else [m for m in self.key_metrics if m in self.metrics]
 
 
+class StopLoop(Exception):
+    """Raised by a stage inside a repeat block to end the loop early (e.g. an E-step that verified nothing):
+    the rest of this iteration and the later ones are skipped, and the run goes on after the block with the
+    iterations that finished. The message says why; it is recorded and reported."""
+
+
 def dataset_field(kind: str, description: str, default=..., **kwargs):
     """A config field naming a dataset of `kind` (see `align.data.FORMATS`); checked before the run starts."""
     return Field(default, description=description, json_schema_extra={"input": "dataset", "kind": kind}, **kwargs)

@@ -17,7 +17,8 @@ from typing import Literal, Optional
 from pydantic import Field, model_validator
 
 from align import data, selection
-from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, dataset_field, scorer_field
+from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, StopLoop, dataset_field, \
+    scorer_field
 from rewards import CORRECT_THRESHOLD, make_scorer, score_in_batches, spec_name
 
 
@@ -36,6 +37,8 @@ class Config(StageConfig):
     match_verified: bool = Field(True, description="random: keep as many per prompt as `verified` would")
     prompts: Optional[str] = dataset_field("prompts", "if given, every one of these prompts must have samples", None)
     limit: Optional[int] = Field(None, ge=1, description="first N rows of `prompts` (smoke runs)")
+    on_empty: Literal["fail", "stop_loop"] = Field("fail", description="when nothing is kept: fail the run, or "
+                                                   "(inside a repeat block) stop the loop and keep what it has")
 
     @model_validator(mode="after")
     def rejected_from_needs_pairs(self):
@@ -105,7 +108,10 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         out += [{"prompt": prompt, "completion": as_completion(prompt, s["completion"]), "score": s["score"]}
                 for s in picked]
     if not out:
-        raise ValueError(f"select ({config.rule}) kept nothing from {sum(map(len, groups.values()))} samples: no training data")
+        reason = f"select ({config.rule}) kept nothing from {sum(map(len, groups.values()))} samples"
+        if config.on_empty == "stop_loop":
+            raise StopLoop(reason)
+        raise ValueError(f"{reason}: no training data")
     data.write_jsonl(ctx.out_dir / "data.jsonl", out)
     metrics = {"select/prompts": len(groups), "select/kept": len(out)}
     if config.rule not in ("pairs", "all_pairs"):
