@@ -21,6 +21,7 @@ arguments only.
 """
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -58,7 +59,9 @@ def sandbox_base() -> str | None:
     return base
 
 
+@functools.lru_cache(maxsize=1)
 def user_namespaces() -> bool:
+    """Whether this machine lets an unprivileged user make the namespaces (asked once per process)."""
     return bool(shutil.which("unshare")) and subprocess.run(
         ["unshare", "-rn", "--mount", "--pid", "--fork", "--mount-proc", "true"], capture_output=True).returncode == 0
 

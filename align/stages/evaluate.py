@@ -90,7 +90,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         metrics["eval/rouge_l"] = mean(scores)
     data.write_jsonl(ctx.out_dir / "data.jsonl", records)
     (ctx.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return StageResult(outputs={"data": "data.jsonl", "metrics": "metrics.json"}, metrics=metrics)  # all are key
+    return StageResult(outputs={"data": "data.jsonl", "metrics": "metrics.json"}, metrics=metrics)
 
 
 def score_verifiable(config: Config, ctx: StageContext, generator, pairs, records) -> dict:
