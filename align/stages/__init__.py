@@ -17,6 +17,7 @@ STAGES: dict[str, str | ModuleType] = {
     "select": "align.stages.select",
     "evaluate": "align.stages.evaluate",
     "pick_best": "align.stages.pick_best",
+    "teacher": "align.stages.teacher",
 }
 
 

@@ -1,0 +1,87 @@
+"""`teacher`: offline teacher targets for distillation, computed once and reused by every student run.
+
+- `responses`: the teacher's sampled responses to the prompts (`samples` each, at `temperature`; MiniLLM and DPKD
+  sample their SeqKD/"pseudo" data at T = 1.0, top-k 0, top-p 1.0), as prompt/completion rows;
+- `responses_targets` / `references_targets`: the teacher's top-k next-token log-probs at every completion
+  position of its responses and/or of the data's own completions (see `align.teacher_targets`).
+Student stages read these files; the teacher is never loaded while a student trains. Assumes the rows fit in
+memory; targets cost k x (4 + 4) bytes per completion token.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field
+
+from align import data, teacher_targets
+from align.generation import SamplingParams, make_generator
+from align.logprobs import completion_logprobs
+from align.models import load_causal_lm, load_tokenizer, locate_model
+from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field
+from align.training import weights_digest
+
+
+class Config(StageConfig):
+    model: str = model_field("the teacher")
+    data: str = dataset_field("prompts", "prompts; with `completion` too when targets_on includes references")
+    targets_on: list[Literal["responses", "references"]] = Field(
+        ["responses"], description="row sets to cache top-k targets on: the teacher's responses, the data's own")
+    top_k: int = Field(20, ge=1, description="next-token classes kept per position (vocabulary size = exact)")
+    respond: bool = Field(True, description="sample the teacher's responses (the SeqKD data)")
+    samples: int = Field(1, ge=1, description="teacher responses per prompt")
+    temperature: float = Field(1.0, ge=0, description="sampling temperature of the responses (0 = greedy)")
+    max_new_tokens: int = Field(64, ge=1)
+    max_length: int = Field(512, ge=8, description="tokens per scored sequence")
+    batch_size: int = Field(32, ge=1, description="rows per forward pass when scoring")
+    limit: Optional[int] = Field(None, ge=1, description="first N rows (smoke runs)")
+    backend: Literal["auto", "hf", "vllm"] = "auto"
+
+
+def check(config: Config) -> None:
+    """References need completions to score; targets on responses need responses."""
+    if "responses" in config.targets_on and not config.respond:
+        raise ValueError("targets_on includes responses, but respond is false")
+    if "references" in config.targets_on and "${" not in config.data:
+        rows = data.load_dataset(config.data, "prompts", config.limit)
+        missing = next((i for i, r in enumerate(rows) if "completion" not in r), None)
+        if missing is not None:
+            raise ValueError(f"{config.data}: record {missing + 1} has no `completion` to cache targets on "
+                             f"(targets_on includes references)")
+
+
+def run(config: Config, ctx: StageContext) -> StageResult:
+    rows = data.load_dataset(config.data, "prompts", config.limit)
+    outputs, metrics = {}, {}
+    row_sets = {}
+    if "references" in config.targets_on:
+        row_sets["references"] = [{"prompt": r["prompt"], "completion": data.completion_text(r["completion"])}
+                                  for r in rows]
+    if config.respond:
+        generator = make_generator(config.model, backend=config.backend)
+        params = SamplingParams(n=config.samples, temperature=config.temperature,
+                                max_new_tokens=config.max_new_tokens, seed=ctx.seed)
+        with ctx.progress(f"teacher: {config.samples} response(s) per prompt", total=len(rows)) as advance:
+            outs = generator.generate([r["prompt"] for r in rows], params, advance)
+        del generator
+        responses = [{"prompt": r["prompt"], "completion": c, "sample_index": i, "policy": config.model}
+                     for r, cs in zip(rows, outs) for i, c in enumerate(cs)]
+        data.write_jsonl(ctx.out_dir / "responses.jsonl", responses)
+        outputs["responses"] = "responses.jsonl"
+        if "responses" in config.targets_on:
+            row_sets["responses"] = responses
+    tokenizer = load_tokenizer(config.model, padding_side="right")
+    model = load_causal_lm(config.model, dtype="float32")
+    meta = {"teacher": config.model, "teacher_weights": weights_digest(model),
+            "tokenizer": teacher_targets.tokenizer_digest(tokenizer), "top_k": config.top_k,
+            "model_dir": locate_model(config.model)}
+    for name, row_set in row_sets.items():
+        with ctx.progress(f"teacher: top-{config.top_k} on {name}", total=len(row_set)) as advance:
+            scored = completion_logprobs(model, tokenizer, row_set, config.batch_size, config.top_k,
+                                         config.max_length, advance)
+        teacher_targets.save(ctx.out_dir / f"{name}.targets.safetensors", scored,
+                             {**meta, "rows": teacher_targets.rows_digest(row_set)})
+        outputs[f"{name}_targets"] = f"{name}.targets.safetensors"
+        tokens = sum(len(s.token_logprobs) for s in scored)
+        metrics[f"teacher/{name}_tokens"] = tokens
+        metrics[f"teacher/{name}_logprob_per_token"] = sum(sum(s.token_logprobs) for s in scored) / max(tokens, 1)
+    return StageResult(outputs=outputs, metrics=metrics, key_metrics=[])
