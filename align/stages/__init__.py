@@ -18,6 +18,7 @@ STAGES: dict[str, str | ModuleType] = {
     "evaluate": "align.stages.evaluate",
     "pick_best": "align.stages.pick_best",
     "teacher": "align.stages.teacher",
+    "distill": "align.stages.distill",
 }
 
 

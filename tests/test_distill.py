@@ -1,0 +1,79 @@
+"""The `distill` stage's offline methods on cached teacher targets, pinned at step 0: with the teacher as its own
+student, DPKD starts at ln 2 (every argmax agrees) and KD at the teacher's mean entropy; `sft` starts at the
+student's mean NLL of the completions."""
+import math
+
+import pytest
+import torch
+
+from align.data import read_jsonl, write_jsonl
+from align.engine import Engine
+from align.errors import AlignError
+from align.logprobs import completion_logprobs
+from align.models import load_causal_lm, load_tokenizer
+from align.recipe import load_recipe
+from align.runlog import read_metrics
+from align.teacher_targets import load
+from align.world import resolve
+from tests.conftest import write_recipe
+
+pytestmark = pytest.mark.slow
+STEP0 = "max_steps: 1, logging_steps: 1, batch_size: 8, learning_rate: 0.0001"
+
+
+def first_loss(run_dir, stage):
+    [row] = [m for m in read_metrics(run_dir) if m["stage"] == stage and m["name"] == "train/loss" and m["step"] == 1]
+    return row["value"]
+
+
+def test_offline_methods_start_at_their_known_values(tmp_path):
+    rows = read_jsonl(resolve("world:reference_train"))[:8]
+    write_jsonl(tmp_path / "refs.jsonl", rows)
+    refs = f"{tmp_path}/refs.jsonl"
+    path = write_recipe(tmp_path, f"""tracking: none
+stages:
+  teacher: {{stage: teacher, model: 'world:teacher', data: {refs}, targets_on: [references], respond: false,
+            top_k: 103}}
+  self_dpkd: {{stage: distill, method: dpkd, kd_ratio: 1.0, model: 'world:teacher', data: {refs},
+              targets: '${{teacher.references_targets}}', {STEP0}}}
+  self_kd: {{stage: distill, method: kd, kd_ratio: 1.0, model: 'world:teacher', data: {refs},
+            targets: '${{teacher.references_targets}}', {STEP0}}}
+  base_sft: {{stage: distill, method: sft, model: 'world:base', data: {refs}, {STEP0}}}
+""")
+    Engine(load_recipe(str(path)), tmp_path / "run").run()
+    run_dir = tmp_path / "run"
+    assert first_loss(run_dir, "self_dpkd") == pytest.approx(math.log(2), abs=1e-4)
+    agree = [m["value"] for m in read_metrics(run_dir) if m["stage"] == "self_dpkd" and m["name"] == "train/dpkd/agree"
+             and m["step"] == 1]
+    assert agree == [pytest.approx(1.0)]
+    targets = load(run_dir / "teacher" / "references.targets.safetensors")
+    entropy = -(targets.logps.exp() * targets.logps).sum(-1).mean()  # token-weighted, all 8 rows
+    assert first_loss(run_dir, "self_kd") == pytest.approx(float(entropy), abs=1e-4)
+    tokenizer, base = load_tokenizer("world:base", padding_side="right"), load_causal_lm("world:base", dtype="float32")
+    scored = completion_logprobs(base, tokenizer, [{"prompt": r["prompt"], "completion": r["completion"]}
+                                                   for r in rows])
+    nll = -sum(sum(s.token_logprobs) for s in scored) / sum(len(s.token_logprobs) for s in scored)
+    assert first_loss(run_dir, "base_sft") == pytest.approx(nll, abs=1e-4)
+
+
+def test_targets_for_other_rows_are_refused_before_training(tmp_path):
+    rows = read_jsonl(resolve("world:reference_train"))[:8]
+    write_jsonl(tmp_path / "a.jsonl", rows[:4])
+    write_jsonl(tmp_path / "b.jsonl", rows[4:])
+    path = write_recipe(tmp_path, f"""tracking: none
+stages:
+  teacher: {{stage: teacher, model: 'world:teacher', data: {tmp_path}/a.jsonl, targets_on: [references],
+            respond: false, top_k: 8}}
+  student: {{stage: distill, method: dpkd, model: 'world:base', data: {tmp_path}/b.jsonl,
+            targets: '${{teacher.references_targets}}', max_steps: 1}}
+""")
+    with pytest.raises(AlignError, match="built for other rows"):
+        Engine(load_recipe(str(path)), tmp_path / "run").run()
+    assert not (tmp_path / "run" / "student" / "DONE").exists()
+
+
+def test_token_methods_need_targets():
+    from align.stages import distill
+
+    with pytest.raises(ValueError, match="method 'kd' needs `targets`"):
+        distill.Config(model="world:base", data="world:sft", method="kd")
