@@ -28,6 +28,7 @@ class Experiment:
 
 
 SUITES = {
+    "dpkd": [Experiment(f"dpkd seed={seed}", "dpkd", [f"seed={seed}"]) for seed in (0, 1, 2)],
     "rest-em": [
         Experiment("rest-em", "rest-em"),
         Experiment("rest-em (verifier off)", "rest-em", ["selection=random"], copy_from="rest-em"),

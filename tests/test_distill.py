@@ -77,3 +77,13 @@ def test_token_methods_need_targets():
 
     with pytest.raises(ValueError, match="method 'kd' needs `targets`"):
         distill.Config(model="world:base", data="world:sft", method="kd")
+
+
+def test_dpkd_recipe_smoke(tmp_path):
+    summaries = Engine(load_recipe("dpkd", ["tracking=none"], smoke=True), tmp_path / "run").run()
+    ran = {s["name"]: s["metrics"] for s in summaries}
+    assert set(ran) == {"eval_teacher", "eval_base", "teacher_targets", "sft", "eval_sft", "seqkd", "eval_seqkd",
+                        "dpkd", "eval_dpkd"}
+    assert ran["sft"]["train/examples"] == 100 and ran["seqkd"]["train/examples"] == 32
+    assert ran["dpkd"]["train/steps"] == ran["seqkd"]["train/steps"] == ran["sft"]["train/steps"] == 4
+    assert all("eval/rouge_l" in ran[name] for name in ("eval_sft", "eval_seqkd", "eval_dpkd"))
