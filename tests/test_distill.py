@@ -83,7 +83,31 @@ def test_dpkd_recipe_smoke(tmp_path):
     summaries = Engine(load_recipe("dpkd", ["tracking=none"], smoke=True), tmp_path / "run").run()
     ran = {s["name"]: s["metrics"] for s in summaries}
     assert set(ran) == {"eval_teacher", "eval_base", "teacher_targets", "sft", "eval_sft", "seqkd", "eval_seqkd",
-                        "dpkd", "eval_dpkd"}
+                        "kd", "eval_kd", "dpkd", "eval_dpkd", "sft_all", "eval_sft_all"}
     assert ran["sft"]["train/examples"] == 100 and ran["seqkd"]["train/examples"] == 32
     assert ran["dpkd"]["train/steps"] == ran["seqkd"]["train/steps"] == ran["sft"]["train/steps"] == 4
+    assert ran["kd"]["train/steps"] == 4 and ran["sft_all"]["train/examples"] == 1000
     assert all("eval/rouge_l" in ran[name] for name in ("eval_sft", "eval_seqkd", "eval_dpkd"))
+
+
+def test_a_teacher_with_another_tokenizer_fails_before_anything_runs(tmp_path):
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from align.cli import app
+
+    other = tmp_path / "other-teacher"
+    shutil.copytree(resolve("world:teacher"), other)
+    tokenizer = load_tokenizer(str(other))
+    tokenizer.add_tokens(["<|extra|>"])
+    tokenizer.save_pretrained(str(other))
+    result = CliRunner().invoke(app, ["run", "dpkd", f"teacher={other}", "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "stage 'kd'" in result.output and "different tokenizers" in result.output
+    assert str(other) in result.output and "world:base" in result.output
+    assert not (tmp_path / "run").exists()
+    # seqkd is fine with any teacher: the same override passes the checks of every other stage
+    ok = CliRunner().invoke(app, ["run", "dpkd", f"teacher={other}", "--run-dir", str(tmp_path / "run2"),
+                                  "stages.dpkd.method=seqkd", "stages.dpkd.targets=null", "stages.kd.method=seqkd",
+                                  "stages.kd.targets=null", "--smoke"])
+    assert ok.exit_code == 0, ok.output

@@ -25,7 +25,7 @@ from align import losses, teacher_targets
 from align.data import load_dataset
 from align.logprobs import collate, encode
 from align.models import load_causal_lm, load_tokenizer
-from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field
+from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
 from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config, weights_digest
 
 NEEDS_TARGETS = ("kd", "dpkd")
@@ -36,6 +36,8 @@ class Config(TrainingConfig):
                               "teacher stage's responses for seqkd/dpkd)")
     method: Literal["sft", "seqkd", "kd", "dpkd"] = Field(description="the distillation method (see the module)")
     targets: Optional[str] = Field(None, description="teacher top-k targets for these rows (kd, dpkd)")
+    teacher: Optional[str] = model_field("the teacher the targets came from: lets a tokenizer mismatch fail "
+                                         "before the run (kd, dpkd need the student's tokenizer)", None)
     kd_ratio: float = Field(0.5, ge=0, le=1, description="λ in (1 - λ)·CE + λ·distillation loss")
     beta: float = Field(0.1, gt=0, description="DPKD β")
     label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="DPKD label smoothing (0 in the paper)")
@@ -55,8 +57,16 @@ def trainer_args(config: Config, output_dir: Path, seed: int):
 
 
 def check(config: Config) -> None:
-    """The `trainer:` fields make valid TrainingArguments."""
+    """The `trainer:` fields make valid TrainingArguments; a token-level method's teacher shares the student's
+    tokenizer (`seqkd` learns from text, so any teacher works there)."""
     trainer_args(config, Path("checks"), 0)
+    if config.method in NEEDS_TARGETS and config.teacher and "${" not in config.teacher + config.model:
+        student, teacher = load_tokenizer(config.model), load_tokenizer(config.teacher)
+        if teacher_targets.tokenizer_digest(student) != teacher_targets.tokenizer_digest(teacher):
+            raise ValueError(f"method {config.method!r} compares token distributions, but the teacher "
+                             f"{config.teacher!r} ({type(teacher).__name__}, {len(teacher)} tokens) and the student "
+                             f"{config.model!r} ({type(student).__name__}, {len(student)} tokens) have different "
+                             f"tokenizers; use `seqkd`, which works across tokenizers")
 
 
 class DistillTrainer(Trainer):
