@@ -126,7 +126,8 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
 
 DPKD_ROWS = [("eval_teacher", "teacher (bound)"), ("eval_base", "student before training"),
              ("eval_sft", "SFT w/o KD (labelled subset)"), ("eval_seqkd", "SeqKD"), ("eval_kd", "KD"),
-             ("eval_dpkd", "DPKD"), ("eval_sft_all", "SFT on all 1,000 labels")]
+             ("eval_dpkd", "DPKD"), ("eval_onpolicy_fkl", "on-policy forward KL"),
+             ("eval_onpolicy_rkl", "on-policy reverse KL"), ("eval_sft_all", "SFT on all 1,000 labels")]
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
@@ -148,7 +149,8 @@ def render_dpkd(results: list[dict], folder: Path) -> list[str]:
              "the teacher labels all 1,000 prompts (T = 1). Every student trains 300 steps from the base (batch 16, "
              "lr 5e-4); SeqKD, KD (0.5 CE + 0.5 word-level KD) and DPKD (0.5 CE + 0.5 token-level DPKD, β 0.1) all "
              "train on the teacher's responses, with exact teacher targets (k = the whole vocabulary), so they differ "
-             "only in the loss. Held-out greedy Rouge-L on 200 reference tasks; one run per seed.",
+             "only in the loss; the on-policy rows use TRL's DistillationTrainer on the prompts (no labels, teacher "
+             "online). Held-out greedy Rouge-L on 200 reference tasks; one run per seed.",
              "", "| policy | " + " | ".join(r["label"].split()[-1] for r in results) + " | mean ± sd |",
              "|---|" + "---|" * (len(results) + 1)]
     for stage, label in DPKD_ROWS:
@@ -160,7 +162,9 @@ def render_dpkd(results: list[dict], folder: Path) -> list[str]:
     claims = [("SeqKD beats SFT w/o KD", "eval_seqkd", "eval_sft"), ("KD beats SFT w/o KD", "eval_kd", "eval_sft"),
               ("DPKD beats SFT w/o KD", "eval_dpkd", "eval_sft"), ("DPKD beats SeqKD", "eval_dpkd", "eval_seqkd"),
               ("SeqKD beats DPKD", "eval_seqkd", "eval_dpkd"), ("DPKD beats KD", "eval_dpkd", "eval_kd"),
-              ("KD beats DPKD", "eval_kd", "eval_dpkd")]
+              ("KD beats DPKD", "eval_kd", "eval_dpkd"), ("DPKD beats on-policy reverse KL", "eval_dpkd",
+                                                          "eval_onpolicy_rkl"),
+              ("on-policy reverse KL beats DPKD", "eval_onpolicy_rkl", "eval_dpkd")]
     lines += ["", "A claim *holds* when the difference of the means exceeds the sum of the two standard deviations. "
               + "; ".join(f"{name}: **{'holds' if holds(per_row[a], per_row[b]) else 'does not hold'}**"
                           for name, a, b in claims if all(isinstance(v, float) for v in per_row[a] + per_row[b]))

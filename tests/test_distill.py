@@ -83,7 +83,8 @@ def test_dpkd_recipe_smoke(tmp_path):
     summaries = Engine(load_recipe("dpkd", ["tracking=none"], smoke=True), tmp_path / "run").run()
     ran = {s["name"]: s["metrics"] for s in summaries}
     assert set(ran) == {"eval_teacher", "eval_base", "teacher_targets", "sft", "eval_sft", "seqkd", "eval_seqkd",
-                        "kd", "eval_kd", "dpkd", "eval_dpkd", "sft_all", "eval_sft_all"}
+                        "kd", "eval_kd", "dpkd", "eval_dpkd", "sft_all", "eval_sft_all", "onpolicy_fkl",
+                        "eval_onpolicy_fkl", "onpolicy_rkl", "eval_onpolicy_rkl"}
     assert ran["sft"]["train/examples"] == 100 and ran["seqkd"]["train/examples"] == 32
     assert ran["dpkd"]["train/steps"] == ran["seqkd"]["train/steps"] == ran["sft"]["train/steps"] == 4
     assert ran["kd"]["train/steps"] == 4 and ran["sft_all"]["train/examples"] == 1000
@@ -109,5 +110,29 @@ def test_a_teacher_with_another_tokenizer_fails_before_anything_runs(tmp_path):
     # seqkd is fine with any teacher: the same override passes the checks of every other stage
     ok = CliRunner().invoke(app, ["run", "dpkd", f"teacher={other}", "--run-dir", str(tmp_path / "run2"),
                                   "stages.dpkd.method=seqkd", "stages.dpkd.targets=null", "stages.kd.method=seqkd",
-                                  "stages.kd.targets=null", "--smoke"])
+                                  "stages.kd.targets=null", "stages.onpolicy_fkl.method=seqkd",
+                                  "stages.onpolicy_rkl.method=seqkd", "--smoke"])
     assert ok.exit_code == 0, ok.output
+
+
+@pytest.mark.parametrize("jsd_beta", [0.0, 1.0], ids=["forward-kl", "reverse-kl"])
+def test_onpolicy_distillation_trains_with_trls_trainer(tmp_path, jsd_beta):
+    from align.training import weights_digest
+
+    rows = read_jsonl(resolve("world:reference_train"))[:8]
+    write_jsonl(tmp_path / "refs.jsonl", rows)
+    path = write_recipe(tmp_path, f"tracking: none\nstages:\n  onpolicy: {{stage: distill, method: onpolicy, "
+                                  f"model: 'world:base', teacher: 'world:teacher', data: {tmp_path}/refs.jsonl, "
+                                  f"jsd_beta: {jsd_beta}, max_new_tokens: 8, max_steps: 2, batch_size: 4, "
+                                  f"logging_steps: 1}}\n")
+    [summary] = Engine(load_recipe(str(path)), tmp_path / "run").run()
+    assert summary["metrics"]["train/steps"] == 2 and math.isfinite(summary["metrics"]["train/loss"])
+    tuned = load_causal_lm(str(tmp_path / "run" / "onpolicy" / "model"), dtype="float32")
+    assert weights_digest(tuned) != summary["values"]["start_weights"]
+
+
+def test_onpolicy_needs_a_teacher():
+    from align.stages import distill
+
+    with pytest.raises(ValueError, match="'onpolicy' needs `teacher`"):
+        distill.Config(model="world:base", data="world:sft", method="onpolicy")

@@ -5,12 +5,15 @@
 - `seqkd` CE on the teacher's responses (give the teacher stage's `responses` as `data`);
 - `kd`    (1 - λ)·CE + λ·word-level KD, KD = -Σ_v p(v) log q(v) from the cached top-k (MiniLLM's KD baseline);
 - `dpkd`  (1 - λ)·CE + λ·DPKD, token-level as the authors' code computes it (`align.losses.dpkd_token`): the
-          teacher's argmax token is preferred over the student's at every position, the teacher is the reference.
+          teacher's argmax token is preferred over the student's at every position, the teacher is the reference;
+- `onpolicy` TRL's DistillationTrainer: the student generates, the teacher scores, generalised JSD with
+          `jsd_beta` (0 = forward KL, 1 = reverse KL as in MiniLLM's objective). The only online method: the
+          `teacher` model is loaded next to the student.
 λ = `kd_ratio` (0.5 in both papers' code). `kd` and `dpkd` need `targets`: the teacher stage's top-k file for
 exactly these rows (checked: same rows, same tokenizer as the student). The teacher is never loaded here.
 Rows are encoded as TRL's SFTTrainer encodes them (`align.logprobs.encode`); the trainer is transformers'
 `Trainer` with this module's `compute_loss`, so checkpoints, resume, `processes`, DeepSpeed and LoRA work as in
-every training stage. Not here yet: `onpolicy` (TRL's DistillationTrainer) and DPKD's pretraining term.
+every training stage. Not here yet: DPKD's pretraining term.
 """
 from __future__ import annotations
 
@@ -29,12 +32,13 @@ from align.stages.base import StageContext, StageResult, TrainingConfig, dataset
 from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config, weights_digest
 
 NEEDS_TARGETS = ("kd", "dpkd")
+TOKEN_LEVEL = ("kd", "dpkd", "onpolicy")  # these compare token distributions: one tokenizer for both models
 
 
 class Config(TrainingConfig):
     data: str = dataset_field("sft", "prompt/completion rows the student learns from (references, or the "
                               "teacher stage's responses for seqkd/dpkd)")
-    method: Literal["sft", "seqkd", "kd", "dpkd"] = Field(description="the distillation method (see the module)")
+    method: Literal["sft", "seqkd", "kd", "dpkd", "onpolicy"] = Field(description="the method (see the module)")
     targets: Optional[str] = Field(None, description="teacher top-k targets for these rows (kd, dpkd)")
     teacher: Optional[str] = model_field("the teacher the targets came from: lets a tokenizer mismatch fail "
                                          "before the run (kd, dpkd need the student's tokenizer)", None)
@@ -42,16 +46,25 @@ class Config(TrainingConfig):
     beta: float = Field(0.1, gt=0, description="DPKD β")
     label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="DPKD label smoothing (0 in the paper)")
     reference_free: bool = Field(False, description="DPKD without the teacher's log-ratio (the paper's ablation)")
+    jsd_beta: float = Field(1.0, ge=0, le=1, description="onpolicy: 0 = forward KL, 0.5 = JSD, 1 = reverse KL")
+    max_new_tokens: int = Field(64, ge=1, description="onpolicy: tokens the student generates per prompt")
     learning_rate: float = Field(5e-4, gt=0)
 
     @model_validator(mode="after")
     def targets_for_token_methods(self):
         if self.method in NEEDS_TARGETS and not self.targets:
             raise ValueError(f"method {self.method!r} needs `targets` (a teacher stage's targets file)")
+        if self.method == "onpolicy" and not self.teacher:
+            raise ValueError("method 'onpolicy' needs `teacher` (it scores the student's own samples online)")
         return self
 
 
 def trainer_args(config: Config, output_dir: Path, seed: int):
+    if config.method == "onpolicy":
+        from trl import DistillationConfig
+
+        return trainer_config(DistillationConfig, output_dir, seed=seed, beta=config.jsd_beta, temperature=1.0,
+                              max_completion_length=config.max_new_tokens, **config.trainer_kwargs())
     return trainer_config(TrainingArguments, output_dir, seed=seed, remove_unused_columns=False,
                           **config.trainer_kwargs())
 
@@ -60,7 +73,7 @@ def check(config: Config) -> None:
     """The `trainer:` fields make valid TrainingArguments; a token-level method's teacher shares the student's
     tokenizer (`seqkd` learns from text, so any teacher works there)."""
     trainer_args(config, Path("checks"), 0)
-    if config.method in NEEDS_TARGETS and config.teacher and "${" not in config.teacher + config.model:
+    if config.method in TOKEN_LEVEL and config.teacher and "${" not in config.teacher + config.model:
         student, teacher = load_tokenizer(config.model), load_tokenizer(config.teacher)
         if teacher_targets.tokenizer_digest(student) != teacher_targets.tokenizer_digest(teacher):
             raise ValueError(f"method {config.method!r} compares token distributions, but the teacher "
@@ -128,6 +141,18 @@ class Collator:
         return out
 
 
+def onpolicy_trainer(config: Config, ctx: StageContext, model, tokenizer, rows: list[dict]):
+    """TRL's DistillationTrainer on the rows' prompts (the student writes its own completions)."""
+    from datasets import Dataset
+    from trl import DistillationTrainer
+
+    teacher = load_causal_lm(config.teacher, dtype=config.dtype)
+    return DistillationTrainer(model=model, teacher_model=teacher,
+                               args=trainer_args(config, ctx.work_dir / "checkpoints", ctx.seed),
+                               train_dataset=Dataset.from_list([{"prompt": r["prompt"]} for r in rows]),
+                               processing_class=tokenizer, callbacks=callbacks(ctx.log, "distill (onpolicy)"))
+
+
 def run(config: Config, ctx: StageContext) -> StageResult:
     from datasets import Dataset
 
@@ -150,9 +175,12 @@ def run(config: Config, ctx: StageContext) -> StageResult:
 
         model = get_peft_model(model, config.peft())
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    trainer = DistillTrainer(model=model, args=trainer_args(config, ctx.work_dir / "checkpoints", ctx.seed),
-                             train_dataset=dataset, data_collator=Collator(pad_id, config.max_length, targets),
-                             callbacks=callbacks(ctx.log, f"distill ({config.method})"), config=config)
+    if config.method == "onpolicy":
+        trainer = onpolicy_trainer(config, ctx, model, tokenizer, rows)
+    else:
+        trainer = DistillTrainer(model=model, args=trainer_args(config, ctx.work_dir / "checkpoints", ctx.seed),
+                                 train_dataset=dataset, data_collator=Collator(pad_id, config.max_length, targets),
+                                 callbacks=callbacks(ctx.log, f"distill ({config.method})"), config=config)
     final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
     return StageResult(outputs={"model": "model"}, values={"start_weights": start_weights},
