@@ -88,7 +88,16 @@ def test_dpkd_recipe_smoke(tmp_path):
     assert ran["sft"]["train/examples"] == 100 and ran["seqkd"]["train/examples"] == 32
     assert ran["dpkd"]["train/steps"] == ran["seqkd"]["train/steps"] == ran["sft"]["train/steps"] == 4
     assert ran["kd"]["train/steps"] == 4 and ran["sft_all"]["train/examples"] == 1000
-    assert all("eval/rouge_l" in ran[name] for name in ("eval_sft", "eval_seqkd", "eval_dpkd"))
+    assert all({"eval/rouge_l", "eval/rouge_l_sampled"} <= set(ran[name]) for name in ("eval_sft", "eval_seqkd",
+                                                                                     "eval_dpkd"))
+
+
+def test_rouge_scorer_scores_against_each_rows_reference():
+    from align.stages.evaluate import rouge_scorer
+    from align.world import tasks
+
+    rows = [{"completion": tasks.assistant("bus lime blue eel")}, {"completion": "a b c d"}]
+    assert rouge_scorer(None, ["bus lime blue eel", "a b x y"], rows) == [1.0, pytest.approx(0.5)]
 
 
 def test_a_teacher_with_another_tokenizer_fails_before_anything_runs(tmp_path):

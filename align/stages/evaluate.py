@@ -8,7 +8,9 @@
   (how consistently the policy follows instructions, not just its single most likely answer); and for each
   entry `label: spec` of `scorers`, `eval/<label>`: that scorer's mean on the greedy completions (e.g.
   `rm_score: {name: reward_model, model: ...}`);
-- reference tasks (`prompt`/`completion`): `eval/rouge_l` of greedy completions.
+- reference tasks (`prompt`/`completion`): `eval/rouge_l` of greedy completions; with `reference_samples` > 0
+  also `eval/rouge_l_sampled`, the mean over that many samples at `temperature` (MiniLLM's and DPKD's
+  evaluation samples at T = 1).
 Any of the three can be switched off with `null`. Every completion and score goes to `data.jsonl`.
 """
 from __future__ import annotations
@@ -37,6 +39,7 @@ class Config(StageConfig):
     top_p: float = Field(1.0, gt=0, le=1)
     instruct: Optional[str] = dataset_field("prompts", "instructions for the judge, or null", "world:instruct_test")
     instruct_samples: int = Field(0, ge=0, description="samples per instruction for eval/gold_score_sampled")
+    reference_samples: int = Field(0, ge=0, description="samples per reference task for eval/rouge_l_sampled")
     judge: ScorerSpec = scorer_field("scorer for instructions (rewards/)", "gold_judge")
     baseline: Optional[str] = Field(None, description="an earlier evaluate stage's data, for eval/win_rate")
     scorers: dict[str, ScorerSpec] = scorer_field("more scorers of the greedy instruction completions: "
@@ -88,6 +91,10 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         records += [{"task": "reference", "prompt": r["prompt"], "completion": out, "score": s}
                     for (r, out), s in zip(by_task["reference"], scores)]
         metrics["eval/rouge_l"] = mean(scores)
+        if config.reference_samples:
+            flat = sample_and_score(config, ctx, generator, [r for r, _ in by_task["reference"]],
+                                    config.reference_samples, "rouge_l", seed=ctx.seed + 3, scorer=rouge_scorer)
+            metrics["eval/rouge_l_sampled"] = mean(flat)
     data.write_jsonl(ctx.out_dir / "data.jsonl", records)
     (ctx.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return StageResult(outputs={"data": "data.jsonl", "metrics": "metrics.json"}, metrics=metrics)
@@ -128,6 +135,11 @@ def score_instruct(config: Config, pairs, records) -> dict:
             raise ValueError(f"baseline {config.baseline} lacks some of the evaluated instructions")
         metrics["eval/win_rate"] = win_rate([s for s, _ in keyed], [b for _, b in keyed])
     return metrics
+
+
+def rouge_scorer(prompts, completions, rows) -> list[float]:
+    """Rouge-L of each completion against its row's reference completion (a scorer, for sampled evaluation)."""
+    return [rouge_l(data.completion_text(row["completion"]), c) for row, c in zip(rows, completions)]
 
 
 def score_instruct_sampled(config: Config, ctx: StageContext, generator, rows: list[dict]) -> dict:
