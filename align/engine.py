@@ -27,7 +27,8 @@ from align.errors import AlignError
 from align.inputs import InputChecker
 from align.launch import run_distributed
 from align.progress import track
-from align.recipe import REF, Recipe, StagePlan, format_validation_error
+from align.recipe import Recipe, StagePlan, format_validation_error
+from align.refs import REF
 from align.runlock import RunLock
 from align.runlog import RunLog, read_json, write_json
 from align.seeding import seed_everything

@@ -73,10 +73,6 @@ def inputs_hash(inputs: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def stage_hash(stage_type: str, config: dict, upstream: dict[str, str], run_dir: Path, seed: int = 0) -> str:
-    return inputs_hash(stage_inputs(stage_type, config, upstream, run_dir, seed))
-
-
 def changes(old: dict | None, new: dict) -> list[str]:
     """Why a stage's inputs differ from its last finished run, in words (empty when nothing differs)."""
     if not old:

@@ -7,20 +7,12 @@ value that is still a `${stage.output}` reference (an earlier stage's output) is
 """
 from __future__ import annotations
 
-import re
-
 from align import data
 from align.errors import AlignError
 from align.models import check_weights
+from align.refs import deferred
 from align.stages.base import declared_inputs
 from rewards import check_scorer
-
-DEFERRED = re.compile(r"\$\{[^}]+\}")
-
-
-def deferred(value) -> bool:
-    return isinstance(value, str) and DEFERRED.search(value) is not None
-
 
 class InputChecker:
     """Checks inputs stage by stage, loading each dataset once however many stages read it."""
@@ -34,7 +26,7 @@ class InputChecker:
                 self.check_value(marker, value)
             except AlignError as exc:
                 origin = raw.get(field)
-                via = f" (= {origin})" if isinstance(origin, str) and DEFERRED.search(origin) else ""
+                via = f" (= {origin})" if deferred(origin) else ""
                 raise AlignError(f"stage {name!r}, key {field!r}{via}: {exc}") from None
         if hasattr(module, "check"):
             try:

@@ -29,11 +29,11 @@ import yaml
 from pydantic import ValidationError
 
 from align.errors import AlignError
+from align.refs import REF
 from align.stages import STAGES, stage_module
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
 RESERVED = {"name", "description", "seed", "stages", "smoke", "tracking", "wandb_project"}
-REF = re.compile(r"\$\{([^}]+)\}")
 STAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")  # a stage's name is its dir name in the run
 RUNTIME = object()  # marks a `${stage.output}` reference during load-time substitution
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 import math as _math
-import re
 from dataclasses import dataclass
 from functools import partial
 from typing import Callable, Optional, Sequence
@@ -20,9 +19,9 @@ from typing import Callable, Optional, Sequence
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from align.errors import AlignError
+from align.refs import deferred
 
 Scorer = Callable[[Sequence, Sequence[str], Sequence[dict]], list]
-DEFERRED = re.compile(r"\$\{[^}]+\}")
 # One notion of "correct" for selection (`verified`) and evaluation (pass@k): score >= this.
 CORRECT_THRESHOLD = 0.5
 
@@ -101,7 +100,7 @@ def check_scorer(spec) -> None:
     name, options = split_spec(spec)
     if name in BUILTIN:
         builtin = BUILTIN[name]
-        concrete = {k: v for k, v in options.items() if not (isinstance(v, str) and DEFERRED.search(v))}
+        concrete = {k: v for k, v in options.items() if not deferred(v)}
         try:
             builtin.options(**options)
         except ValidationError as exc:

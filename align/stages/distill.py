@@ -28,6 +28,7 @@ from align import losses, teacher_targets
 from align.data import load_dataset
 from align.logprobs import collate, encode
 from align.models import load_causal_lm, load_tokenizer
+from align.refs import deferred
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
 from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config, weights_digest
 
@@ -73,7 +74,7 @@ def check(config: Config) -> None:
     """The `trainer:` fields make valid TrainingArguments; a token-level method's teacher shares the student's
     tokenizer (`seqkd` learns from text, so any teacher works there)."""
     trainer_args(config, Path("checks"), 0)
-    if config.method in TOKEN_LEVEL and config.teacher and "${" not in config.teacher + config.model:
+    if config.method in TOKEN_LEVEL and config.teacher and not deferred(config.teacher) and not deferred(config.model):
         student, teacher = load_tokenizer(config.model), load_tokenizer(config.teacher)
         if teacher_targets.tokenizer_digest(student) != teacher_targets.tokenizer_digest(teacher):
             raise ValueError(f"method {config.method!r} compares token distributions, but the teacher "

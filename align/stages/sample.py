@@ -14,6 +14,7 @@ from pydantic import Field
 
 from align import data
 from align.generation import SamplingParams, make_generator
+from align.refs import deferred
 from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field
 
 
@@ -35,7 +36,7 @@ class Config(StageConfig):
 def check(config: Config) -> None:
     """Refuse an `n` whose samples cannot fit in memory (a stage holds all its samples before writing them)."""
     prompts = config.limit or 1
-    if "${" not in config.prompts:
+    if not deferred(config.prompts):
         prompts = len(data.load_dataset(config.prompts, "prompts", config.limit))
     needed = prompts * config.n * (4 * config.max_new_tokens + 300)  # bytes: text, row copy, JSON
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -17,6 +17,7 @@ from align import data, teacher_targets
 from align.generation import SamplingParams, make_generator
 from align.logprobs import completion_logprobs
 from align.models import load_causal_lm, load_tokenizer, locate_model
+from align.refs import deferred
 from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field
 from align.training import weights_digest
 
@@ -41,7 +42,7 @@ def check(config: Config) -> None:
     """References need completions to score; targets on responses need responses."""
     if "responses" in config.targets_on and not config.respond:
         raise ValueError("targets_on includes responses, but respond is false")
-    if "references" in config.targets_on and "${" not in config.data:
+    if "references" in config.targets_on and not deferred(config.data):
         rows = data.load_dataset(config.data, "prompts", config.limit)
         missing = next((i for i, r in enumerate(rows) if "completion" not in r), None)
         if missing is not None:
