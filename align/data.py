@@ -12,6 +12,7 @@ from typing import Iterable
 
 from align import world
 from align.errors import AlignError
+from rewards.code import stdio_cases
 
 # What each kind of dataset must contain; alternatives are tried in order.
 FORMATS = {
@@ -118,11 +119,8 @@ def check_row(row: dict, columns: tuple[str, ...]) -> str | None:
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 return f"'answer' must be a string or a number, got {type(value).__name__}"
         elif column == "tests":
-            from_stdio = (isinstance(value, dict) and {"inputs", "outputs"} <= set(value)) or (
-                isinstance(value, list) and value and all(isinstance(t, dict) and {"input", "output"} <= set(t)
-                                                          for t in value))
-            if not (isinstance(value, str) or from_stdio or
-                    (isinstance(value, list) and all(isinstance(t, str) for t in value))):
+            asserts = isinstance(value, str) or (isinstance(value, list) and all(isinstance(t, str) for t in value))
+            if not asserts and stdio_cases(value) is None:  # the code verifier's own reading of its formats
                 return ("'tests' must be Python asserts (a string or a list of strings) or stdin/stdout cases "
                         f"({{inputs, outputs}} or a list of {{input, output}}), got {type(value).__name__}")
         elif column == "sample_index" and (not isinstance(value, int) or isinstance(value, bool)):

@@ -87,7 +87,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         if config.instruct_samples:
             metrics.update(score_instruct_sampled(config, ctx, generator, [r for r, _ in by_task["instruct"]]))
     if "reference" in sets:
-        scores = [rouge_l(data.completion_text(row["completion"]), out) for row, out in by_task["reference"]]
+        scores = rouge_scorer(None, [out for _, out in by_task["reference"]], [r for r, _ in by_task["reference"]])
         records += [{"task": "reference", "prompt": r["prompt"], "completion": out, "score": s}
                     for (r, out), s in zip(by_task["reference"], scores)]
         metrics["eval/rouge_l"] = mean(scores)
