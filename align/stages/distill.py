@@ -142,6 +142,23 @@ class Collator:
         return out
 
 
+def offline_trainer(config: Config, ctx: StageContext, model, tokenizer, rows: list[dict]) -> DistillTrainer:
+    """This module's Trainer on the rows encoded as SFTTrainer would, with the cached teacher targets (kd, dpkd)."""
+    from datasets import Dataset
+
+    targets = None
+    if config.method in NEEDS_TARGETS:
+        targets = teacher_targets.load(Path(config.targets))
+        teacher_targets.check_matches(targets, Path(config.targets), tokenizer, config.model, rows)
+    encoded = [encode(tokenizer, r["prompt"], r["completion"]) for r in rows]
+    dataset = Dataset.from_list([{"input_ids": ids, "completion_mask": m, "row": i}
+                                 for i, (ids, m) in enumerate(encoded)])
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return DistillTrainer(model=model, args=trainer_args(config, ctx.work_dir / "checkpoints", ctx.seed),
+                          train_dataset=dataset, data_collator=Collator(pad_id, config.max_length, targets),
+                          callbacks=callbacks(ctx.log, f"distill ({config.method})"), config=config)
+
+
 def onpolicy_trainer(config: Config, ctx: StageContext, model, tokenizer, rows: list[dict]):
     """TRL's DistillationTrainer on the rows' prompts (the student writes its own completions)."""
     from datasets import Dataset
@@ -155,33 +172,19 @@ def onpolicy_trainer(config: Config, ctx: StageContext, model, tokenizer, rows: 
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    from datasets import Dataset
-
     configure_threads()
     rows = load_dataset(config.data, "sft", config.limit)
     rows = [{"prompt": r["prompt"], "completion": r["completion"]} if "prompt" in r else
             {"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in rows]
     tokenizer = load_tokenizer(config.model, padding_side="right")
-    targets = None
-    if config.method in NEEDS_TARGETS:
-        targets = teacher_targets.load(Path(config.targets))
-        teacher_targets.check_matches(targets, Path(config.targets), tokenizer, config.model, rows)
-    encoded = [encode(tokenizer, r["prompt"], r["completion"]) for r in rows]
-    dataset = Dataset.from_list([{"input_ids": ids, "completion_mask": m, "row": i}
-                                 for i, (ids, m) in enumerate(encoded)])
     model = load_causal_lm(config.model, dtype=config.dtype)
     start_weights = weights_digest(model)
     if config.lora:
         from peft import get_peft_model
 
         model = get_peft_model(model, config.peft())
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    if config.method == "onpolicy":
-        trainer = onpolicy_trainer(config, ctx, model, tokenizer, rows)
-    else:
-        trainer = DistillTrainer(model=model, args=trainer_args(config, ctx.work_dir / "checkpoints", ctx.seed),
-                                 train_dataset=dataset, data_collator=Collator(pad_id, config.max_length, targets),
-                                 callbacks=callbacks(ctx.log, f"distill ({config.method})"), config=config)
+    build = onpolicy_trainer if config.method == "onpolicy" else offline_trainer
+    trainer = build(config, ctx, model, tokenizer, rows)
     final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
     return StageResult(outputs={"model": "model"}, values={"start_weights": start_weights},
