@@ -21,6 +21,7 @@ arguments only.
 """
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
@@ -46,9 +47,20 @@ def extract_program(completion: str) -> str:
     return blocks[-1] if blocks else completion
 
 
-def script(name: str) -> str:
-    """A standalone script: the value protocol followed by `name`'s source (run with python -I: no imports)."""
-    return (HERE / "code_protocol.py").read_text() + "\n\n" + (HERE / name).read_text()
+@functools.lru_cache(maxsize=None)
+def script(*names: str) -> str:
+    """A standalone script: the value protocol followed by `names`' sources (run with python -I: no imports)."""
+    return "\n\n".join((HERE / name).read_text() for name in ("code_protocol.py", *names))
+
+
+@functools.lru_cache(maxsize=1)
+def judge_script() -> Path:
+    """The judge's script, written once per process into a private dir (removed at exit)."""
+    folder = Path(tempfile.mkdtemp(prefix="align-judge-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    path = folder / "judge.py"
+    path.write_text(script("code_limits.py", "code_judge.py"))
+    return path
 
 
 def sandbox_base() -> str | None:
@@ -131,13 +143,8 @@ def judge_assert_tests(program: str, tests: str, entry_point: str | None, timeou
         job = {"mode": "check" if entry_point else "asserts", "tests": tests, "entry_point": entry_point,
                "command": sandbox_command(sample.path, sample.uid, "server.py"), "workdir": str(sample.path),
                "timeout_s": timeout_s, "memory_mb": memory_mb, "nproc": 64}
-        judge = sample.path.parent / f".{sample.path.name}-judge.py"
-        judge.write_text(script("code_limits.py") + "\n\n" + (HERE / "code_judge.py").read_text())
-        try:
-            code, out = run_process([sys.executable, "-I", str(judge)], json.dumps(job).encode(), timeout_s + 10,
-                                    sample.path.parent)
-        finally:
-            judge.unlink(missing_ok=True)
+        code, out = run_process([sys.executable, "-I", str(judge_script())], json.dumps(job).encode(),
+                                timeout_s + 10, sample.path.parent)
     try:
         verdict = json.loads(out.decode("utf-8").strip().splitlines()[-1])
         return bool(verdict["passed"]) and code == 0, str(verdict["reason"])
