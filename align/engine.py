@@ -176,19 +176,16 @@ class Engine:
         digest = fingerprint.inputs_hash(inputs)
         info = read_json(stage_dir / "stage.json") or {}
         done = (stage_dir / "DONE").exists()
-        missing = [f"output {k} is missing" if not (stage_dir / rel).exists() else f"output {k} was changed"
-                   for k, rel in info.get("outputs", {}).items()
-                   if not (stage_dir / rel).exists() or info.get("output_digests", {}).get(k) not in
-                   (None, fingerprint.path_digest(stage_dir / rel))] if done else []
-        if done and info.get("hash") == digest and not missing:
+        same = done and info.get("hash") == digest
+        untrusted = output_problems(stage_dir, info) if same else []
+        if same and not untrusted:
             if info.get("stopped"):  # it ended its loop last time, and will again: nothing to record
                 self.stopped[plan.block] = info["stopped"]
             else:
                 self.record(plan.name, stage_dir, info, digest)
             log.stage_status(state, plan.name, "stopped" if info.get("stopped") else "done", skipped=True)
             return {"name": plan.name, "status": "skipped", **info}
-        reasons = (missing if done and info.get("hash") == digest
-                   else fingerprint.changes(info.get("inputs") if done else None, inputs))
+        reasons = untrusted if same else fingerprint.changes(info.get("inputs") if done else None, inputs)
         if done and info and "inputs" not in info:
             reasons = ["recorded by an older align"]
         prepare_stage_dir(stage_dir, digest)
@@ -245,6 +242,18 @@ class Engine:
         outputs = {key: str(stage_dir / rel) for key, rel in info.get("outputs", {}).items()}
         self.outputs[name] = {**info.get("values", {}), **outputs}
         self.hashes[name] = digest
+
+
+def output_problems(stage_dir: Path, info: dict) -> list[str]:
+    """Why a finished stage's recorded outputs cannot be trusted: gone, or not what was recorded."""
+    problems = []
+    for key, rel in info.get("outputs", {}).items():
+        path = stage_dir / rel
+        if not path.exists():
+            problems.append(f"output {key} is missing")
+        elif info.get("output_digests", {}).get(key) not in (None, fingerprint.path_digest(path)):
+            problems.append(f"output {key} was changed")
+    return problems
 
 
 def prepare_stage_dir(stage_dir: Path, digest: str) -> None:
