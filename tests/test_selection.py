@@ -87,3 +87,25 @@ def test_all_pairs_orders_and_caps():
     assert len(pairs) == 5  # 0.9>0.5 (x2), 0.9>0.1, 0.5>0.1 (x2); the 0.5/0.5 tie gives none
     assert all(a["score"] > b["score"] for a, b in pairs)
     assert len(selection.all_pairs(g, cap=2, rng=random.Random(0))) == 2
+
+
+def test_select_scores_in_place_for_data_and_rejected_from_with_one_scorer(tmp_path, monkeypatch):
+    from align.data import read_jsonl, write_jsonl
+    from align.stages import select
+    from align.stages.base import StageContext
+    from align.progress import track
+    from rewards import make_scorer
+
+    samples = lambda outs: [{"prompt": "p", "completion": c, "sample_index": i} for i, c in enumerate(outs)]  # noqa
+    write_jsonl(tmp_path / "pool.jsonl", samples(["aaaa", "aa"]))
+    write_jsonl(tmp_path / "policy.jsonl", samples(["aaa", "a"]))
+    built = []
+    monkeypatch.setattr(select, "make_scorer", lambda spec: built.append(spec) or make_scorer(spec))
+    config = select.Config(data=str(tmp_path / "pool.jsonl"), rule="pairs", rejected="worst",
+                           rejected_from=str(tmp_path / "policy.jsonl"), scorer="tests.fake_scorers:length")
+    ctx = StageContext(out_dir=tmp_path, work_dir=tmp_path, seed=0, log=lambda *a: None, progress=track)
+    select.run(config, ctx)
+    [pair] = read_jsonl(tmp_path / "data.jsonl")
+    assert (pair["chosen"], pair["rejected"]) == ("aaaa", "a")  # longest of the pool, shortest of the policy
+    assert (pair["chosen_score"], pair["rejected_score"]) == (4.0, 1.0)
+    assert built == ["tests.fake_scorers:length"]  # one scorer (one model, for a reward model) for both files

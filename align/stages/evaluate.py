@@ -83,9 +83,10 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     if "verifiable" in sets:
         metrics.update(score_verifiable(config, ctx, generator, by_task["verifiable"], records))
     if "instruct" in sets:
-        metrics.update(score_instruct(config, by_task["instruct"], records))
+        judge = make_scorer(config.judge)  # built once: greedy and sampled scoring share it (and its model)
+        metrics.update(score_instruct(config, judge, by_task["instruct"], records))
         if config.instruct_samples:
-            metrics.update(score_instruct_sampled(config, ctx, generator, [r for r, _ in by_task["instruct"]]))
+            metrics.update(score_instruct_sampled(config, ctx, generator, judge, [r for r, _ in by_task["instruct"]]))
     if "reference" in sets:
         scores = rouge_scorer(None, [out for _, out in by_task["reference"]], [r for r, _ in by_task["reference"]])
         records += [{"task": "reference", "prompt": r["prompt"], "completion": out, "score": s}
@@ -116,11 +117,11 @@ def score_verifiable(config: Config, ctx: StageContext, generator, pairs, record
             "eval/pass@1_sampled": mean(pass_at_k(n, c, 1) for c in correct)}
 
 
-def score_instruct(config: Config, pairs, records) -> dict:
+def score_instruct(config: Config, judge, pairs, records) -> dict:
     rows = [row for row, _ in pairs]
     outs = [out for _, out in pairs]
     prompts = [r["prompt"] for r in rows]
-    scores = checked_scores(make_scorer(config.judge), prompts, outs, rows, spec_name(config.judge))
+    scores = checked_scores(judge, prompts, outs, rows, spec_name(config.judge))
     for row, out, score in zip(rows, outs, scores):
         records.append({"task": "instruct", "prompt": row["prompt"], "completion": out, "score": score,
                         **({"constraints": row["constraints"]} if "constraints" in row else {})})
@@ -142,8 +143,9 @@ def rouge_scorer(prompts, completions, rows) -> list[float]:
     return [rouge_l(data.completion_text(row["completion"]), c) for row, c in zip(rows, completions)]
 
 
-def score_instruct_sampled(config: Config, ctx: StageContext, generator, rows: list[dict]) -> dict:
-    flat = sample_and_score(config, ctx, generator, rows, config.instruct_samples, config.judge, seed=ctx.seed + 2)
+def score_instruct_sampled(config: Config, ctx: StageContext, generator, judge, rows: list[dict]) -> dict:
+    flat = sample_and_score(config, ctx, generator, rows, config.instruct_samples, config.judge, seed=ctx.seed + 2,
+                            scorer=judge)
     return {"eval/gold_score_sampled": mean(flat)}
 
 

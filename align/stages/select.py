@@ -52,13 +52,12 @@ def as_completion(prompt, text: str):
     return text if isinstance(prompt, str) else [{"role": "assistant", "content": text}]
 
 
-def scored_groups(path: str, scorer=None, progress=None) -> dict[str, list[dict]]:
+def scored_groups(path: str, scorer=None, name: str = "", progress=None) -> dict[str, list[dict]]:
     """Scored samples grouped by prompt text, in first-appearance order (scored here when `scorer` is given)."""
     rows = data.load_dataset(path, "samples")
     if scorer is not None:
-        name = spec_name(scorer)
         with progress(f"select: scoring with {name}", total=len(rows)) as advance:
-            scores = score_in_batches(make_scorer(scorer), rows, name, advance=advance)
+            scores = score_in_batches(scorer, rows, name, advance=advance)
         rows = [dict(row, score=s) for row, s in zip(rows, scores)]
     if any("score" not in r for r in rows):
         raise ValueError(f"{path}: rows without a `score` column: run a score stage first")
@@ -67,7 +66,9 @@ def scored_groups(path: str, scorer=None, progress=None) -> dict[str, list[dict]
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    groups = scored_groups(config.data, config.scorer, ctx.progress)
+    scorer = make_scorer(config.scorer) if config.scorer else None  # built once for `data` and `rejected_from`
+    name = spec_name(config.scorer) if config.scorer else ""
+    groups = scored_groups(config.data, scorer, name, ctx.progress)
     if config.prompts:
         for index, row in enumerate(data.load_dataset(config.prompts, "prompts", config.limit)):
             if data.prompt_text(row["prompt"]) not in groups:
@@ -75,7 +76,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
                                  f"({data.prompt_text(row['prompt'])[:80]!r})")
     rejected_pools: dict[str, list[dict]] = {}
     if config.rejected_from:
-        rejected_pools = scored_groups(config.rejected_from, config.scorer, ctx.progress)
+        rejected_pools = scored_groups(config.rejected_from, scorer, name, ctx.progress)
         missing = next((text for text in groups if text not in rejected_pools), None)
         if missing is not None:
             raise ValueError(f"{config.rejected_from}: no samples for prompt {missing[:80]!r} of {config.data}")
