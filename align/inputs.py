@@ -18,7 +18,7 @@ class InputChecker:
     """Checks inputs stage by stage, loading each dataset once however many stages read it."""
 
     def __init__(self):
-        self.datasets: dict[tuple[str, str], None] = {}
+        self.datasets: set[tuple[str, str]] = set()
 
     def check_stage(self, name: str, module, config, raw: dict) -> None:
         for field, marker, value in declared_inputs(config):
@@ -43,7 +43,7 @@ class InputChecker:
             for item in values:
                 if not deferred(item) and (item, marker["kind"]) not in self.datasets:
                     data.load_dataset(item, marker["kind"])
-                    self.datasets[(item, marker["kind"])] = None
+                    self.datasets.add((item, marker["kind"]))
         elif kind == "model":
             for item in value if isinstance(value, list) else [value]:
                 if not deferred(item):
