@@ -145,3 +145,30 @@ def test_onpolicy_needs_a_teacher():
 
     with pytest.raises(ValueError, match="'onpolicy' needs `teacher`"):
         distill.Config(model="world:base", data="world:sft", method="onpolicy")
+
+
+def test_teacher_agreement_is_the_teachers_log_prob_of_the_greedy_completions(tmp_path):
+    """eval/teacher_logprob: the teacher's own greedy text scores higher under it than the base model's, and the
+    value is the token-weighted mean of `completion_logprobs` on the completions evaluate wrote."""
+    path = write_recipe(tmp_path, """tracking: none
+stages:
+  student: {stage: evaluate, model: 'world:base', teacher: 'world:teacher', verifiable: null, instruct: null,
+            limit: 6}
+  itself: {stage: evaluate, model: 'world:teacher', teacher: 'world:teacher', verifiable: null, instruct: null,
+           limit: 6}
+""")
+    ran = {s["name"]: s["metrics"] for s in Engine(load_recipe(str(path)), tmp_path / "run").run()}
+    assert ran["itself"]["eval/teacher_logprob"] > ran["student"]["eval/teacher_logprob"]
+    records = read_jsonl(tmp_path / "run" / "student" / "data.jsonl")
+    teacher = load_causal_lm("world:teacher", dtype="float32")
+    scored = completion_logprobs(teacher, load_tokenizer("world:teacher", padding_side="right"),
+                                 [{"prompt": r["prompt"], "completion": r["completion"]} for r in records])
+    tokens = [lp for s in scored for lp in s.token_logprobs]
+    assert ran["student"]["eval/teacher_logprob"] == pytest.approx(sum(tokens) / len(tokens), abs=1e-5)
+
+
+def test_teacher_agreement_needs_reference_tasks():
+    from align.stages import evaluate
+
+    with pytest.raises(ValueError, match="reference is null"):
+        evaluate.Config(model="world:base", teacher="world:teacher", reference=None)

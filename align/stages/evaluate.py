@@ -10,7 +10,9 @@
   `rm_score: {name: reward_model, model: ...}`);
 - reference tasks (`prompt`/`completion`): `eval/rouge_l` of greedy completions; with `reference_samples` > 0
   also `eval/rouge_l_sampled`, the mean over that many samples at `temperature` (MiniLLM's and DPKD's
-  evaluation samples at T = 1).
+  evaluation samples at T = 1); with `teacher`, `eval/teacher_logprob`: the teacher's mean per-token log-prob of
+  the greedy completions (end-of-sequence token included), how much the teacher agrees with what the student
+  writes (distillation's agreement metric, computed by `align.logprobs`, the code the trainers' losses use).
 Any of the three can be switched off with `null`. Every completion and score goes to `data.jsonl`.
 """
 from __future__ import annotations
@@ -45,6 +47,8 @@ class Config(StageConfig):
     scorers: dict[str, ScorerSpec] = scorer_field("more scorers of the greedy instruction completions: "
                                                   "label -> spec, reported as eval/<label>", {}, many=True)
     reference: Optional[str] = dataset_field("reference", "prompt/completion pairs, or null", "world:reference_test")
+    teacher: Optional[str] = model_field("score the greedy reference completions under this model: "
+                                         "eval/teacher_logprob", None)
     limit: Optional[int] = Field(None, ge=1, description="first N rows of each set (smoke runs)")
     max_new_tokens: int = Field(64, ge=1)
     backend: Literal["auto", "hf", "vllm"] = Field("auto", description="generation backend")
@@ -53,6 +57,8 @@ class Config(StageConfig):
     def something_to_evaluate(self):
         if not (self.verifiable or self.instruct or self.reference):
             raise ValueError("verifiable, instruct and reference are all null: nothing to evaluate")
+        if self.teacher and not self.reference:
+            raise ValueError("teacher scores the reference tasks' completions, but reference is null")
         return self
 
 
@@ -96,6 +102,9 @@ def run(config: Config, ctx: StageContext) -> StageResult:
             flat = sample_and_score(config, ctx, generator, [r for r, _ in by_task["reference"]],
                                     config.reference_samples, "rouge_l", seed=ctx.seed + 3, scorer=rouge_scorer)
             metrics["eval/rouge_l_sampled"] = mean(flat)
+        if config.teacher:
+            del generator  # the student's weights make way for the teacher's
+            metrics["eval/teacher_logprob"] = teacher_logprob(config.teacher, by_task["reference"], ctx)
     data.write_jsonl(ctx.out_dir / "data.jsonl", records)
     (ctx.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return StageResult(outputs={"data": "data.jsonl", "metrics": "metrics.json"}, metrics=metrics)
@@ -136,6 +145,19 @@ def score_instruct(config: Config, judge, pairs, records) -> dict:
             raise ValueError(f"baseline {config.baseline} lacks some of the evaluated instructions")
         metrics["eval/win_rate"] = win_rate([s for s, _ in keyed], [b for _, b in keyed])
     return metrics
+
+
+def teacher_logprob(teacher: str, pairs: list[tuple[dict, str]], ctx: StageContext) -> float:
+    """Mean per-token log-prob under `teacher` of the completions, over all their tokens."""
+    from align.logprobs import completion_logprobs
+    from align.models import load_causal_lm, load_tokenizer
+
+    model, tokenizer = load_causal_lm(teacher, dtype="float32"), load_tokenizer(teacher, padding_side="right")
+    rows = [{"prompt": row["prompt"], "completion": out} for row, out in pairs]
+    with ctx.progress("evaluate: teacher log-probs", total=len(rows)) as advance:
+        scored = completion_logprobs(model, tokenizer, rows, progress=advance)
+    tokens = [lp for s in scored for lp in s.token_logprobs]
+    return sum(tokens) / max(len(tokens), 1)
 
 
 def rouge_scorer(prompts, completions, rows) -> list[float]:
