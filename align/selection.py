@@ -9,6 +9,8 @@ A *group* is the list of scored samples of one prompt: dicts with at least `comp
 - `ranked_pair`: the Xwin-Set pair rule: chosen = rank 1, rejected = rank k after sub-sampling N
   candidates; `worst` and `random` rejected are the common ablations; rejected may come from another
   policy's samples (`rejected_pool`).
+- `source_pairs`: the preference is given by where a response came from, not by a score: chosen from one
+  pool (a teacher's responses), rejected from another (the student's samples): DPKD's sequence form.
 """
 from __future__ import annotations
 
@@ -90,6 +92,16 @@ def all_pairs(group: Group, cap: int, rng: random.Random) -> list[tuple[dict, di
     candidates = distinct(group)
     pairs = [(a, b) for a in candidates for b in candidates if a["score"] > b["score"]]
     return rng.sample(pairs, min(cap, len(pairs)))
+
+
+def source_pairs(chosen: Group, rejected: Group, cap: int, rng: random.Random) -> list[tuple[dict, dict]]:
+    """Up to `cap` (chosen, rejected) pairs of one prompt, each response used once, drawn at random from the two
+    pools' distinct completions; a pair whose two completions are the same text carries no preference and is
+    skipped. Scores are not read."""
+    left, right = distinct(chosen), distinct(rejected)
+    rng.shuffle(left)
+    rng.shuffle(right)
+    return [(a, b) for a, b in zip(left, right) if a["completion"] != b["completion"]][:cap]
 
 
 def group_by_prompt(rows: list[dict], key) -> list[Group]:

@@ -109,3 +109,30 @@ def test_select_scores_in_place_for_data_and_rejected_from_with_one_scorer(tmp_p
     assert (pair["chosen"], pair["rejected"]) == ("aaaa", "a")  # longest of the pool, shortest of the policy
     assert (pair["chosen_score"], pair["rejected_score"]) == (4.0, 1.0)
     assert built == ["tests.fake_scorers:length"]  # one scorer (one model, for a reward model) for both files
+
+
+def test_source_pairs_prefers_the_source_and_skips_identical_text():
+    teacher = [{"completion": c} for c in ["t1", "t2", "same"]]
+    student = [{"completion": c} for c in ["s1", "s1", "same"]]  # a repeat is one distinct response
+    pairs = selection.source_pairs(teacher, student, cap=10, rng=random.Random(0))
+    assert all(a in teacher and b in student and a["completion"] != b["completion"] for a, b in pairs)
+    assert 1 <= len(pairs) <= 2  # two distinct student responses: at most two pairs
+    assert len(selection.source_pairs(teacher, student, cap=1, rng=random.Random(0))) == 1
+    assert selection.source_pairs([{"completion": "x"}], [{"completion": "x"}], 5, random.Random(0)) == []
+
+
+def test_select_source_pairs_needs_no_scores_and_a_rejected_pool(tmp_path):
+    from align.data import read_jsonl, write_jsonl
+    from align.progress import track
+    from align.stages import select
+    from align.stages.base import StageContext
+
+    write_jsonl(tmp_path / "teacher.jsonl", [{"prompt": p, "completion": f"T {p}", "sample_index": 0} for p in "abc"])
+    write_jsonl(tmp_path / "student.jsonl", [{"prompt": p, "completion": f"S {p}", "sample_index": 0} for p in "cba"])
+    config = select.Config(data=str(tmp_path / "teacher.jsonl"), rule="source_pairs",
+                           rejected_from=str(tmp_path / "student.jsonl"))
+    select.run(config, StageContext(out_dir=tmp_path, work_dir=tmp_path, seed=0, log=lambda *a: None, progress=track))
+    pairs = read_jsonl(tmp_path / "data.jsonl")
+    assert [(r["prompt"], r["chosen"], r["rejected"]) for r in pairs] == [(p, f"T {p}", f"S {p}") for p in "abc"]
+    with pytest.raises(ValueError, match="needs `rejected_from`"):
+        select.Config(data="x.jsonl", rule="source_pairs")

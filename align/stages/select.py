@@ -8,6 +8,9 @@
 - `pairs`      -> prompt/chosen/rejected by rank (the Xwin-Set pair rule and its ablations); with
                   `rejected_from`, rejected comes from another policy's scored samples
 - `all_pairs`  -> prompt/chosen/rejected, every better/worse pair, at most `cap` per prompt (RM data)
+- `source_pairs` -> prompt/chosen/rejected with chosen from `data` and rejected from `rejected_from`, at most
+                  `cap` per prompt, no scores read: the preference is the source (DPKD's sequence form: the
+                  teacher's responses over the student's samples)
 """
 from __future__ import annotations
 
@@ -22,11 +25,15 @@ from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult
 from rewards import CORRECT_THRESHOLD, make_scorer, score_in_batches, spec_name
 
 
+PAIR_RULES = ("pairs", "all_pairs", "source_pairs")
+
+
 class Config(StageConfig):
     data: str = dataset_field("samples", "samples: scored (a score stage's data), or unscored with `scorer`")
-    rule: Literal["best_of_n", "verified", "random", "pairs", "all_pairs"]
+    rule: Literal["best_of_n", "verified", "random", "pairs", "all_pairs", "source_pairs"]
     scorer: Optional[ScorerSpec] = scorer_field("score the samples here first (replaces their `score`)", None)
-    cap: int = Field(10, ge=1, description="verified/random: max samples kept per prompt (ReST-EM: 10)")
+    cap: int = Field(10, ge=1, description="verified/random: max samples kept per prompt (ReST-EM: 10); "
+                     "all_pairs/source_pairs: max pairs per prompt")
     threshold: float = Field(CORRECT_THRESHOLD, description="verified: minimum score to count as correct "
                              "(the same default as evaluate's pass@k)")
     rejected: Literal["rank", "worst", "random"] = Field("rank", description="pairs: how to pick rejected")
@@ -42,8 +49,12 @@ class Config(StageConfig):
 
     @model_validator(mode="after")
     def rejected_from_needs_pairs(self):
-        if self.rejected_from and self.rule != "pairs":
-            raise ValueError(f"rejected_from applies to rule 'pairs' only, not {self.rule!r}")
+        if self.rejected_from and self.rule not in ("pairs", "source_pairs"):
+            raise ValueError(f"rejected_from applies to rules 'pairs' and 'source_pairs' only, not {self.rule!r}")
+        if self.rule == "source_pairs" and not self.rejected_from:
+            raise ValueError("rule 'source_pairs' needs `rejected_from` (the pool rejected responses come from)")
+        if self.rule == "source_pairs" and self.scorer:
+            raise ValueError("rule 'source_pairs' reads no scores: drop `scorer`")
         return self
 
 
@@ -52,14 +63,15 @@ def as_completion(prompt, text: str):
     return text if isinstance(prompt, str) else [{"role": "assistant", "content": text}]
 
 
-def scored_groups(path: str, scorer=None, name: str = "", progress=None) -> dict[str, list[dict]]:
+def scored_groups(path: str, scorer=None, name: str = "", progress=None, need_scores: bool = True
+                  ) -> dict[str, list[dict]]:
     """Scored samples grouped by prompt text, in first-appearance order (scored here when `scorer` is given)."""
     rows = data.load_dataset(path, "samples")
     if scorer is not None:
         with progress(f"select: scoring with {name}", total=len(rows)) as advance:
             scores = score_in_batches(scorer, rows, name, advance=advance)
         rows = [dict(row, score=s) for row, s in zip(rows, scores)]
-    if any("score" not in r for r in rows):
+    if need_scores and any("score" not in r for r in rows):
         raise ValueError(f"{path}: rows without a `score` column: run a score stage first")
     return {data.prompt_text(g[0]["prompt"]): g
             for g in selection.group_by_prompt(rows, lambda r: data.prompt_text(r["prompt"]))}
@@ -68,7 +80,8 @@ def scored_groups(path: str, scorer=None, name: str = "", progress=None) -> dict
 def run(config: Config, ctx: StageContext) -> StageResult:
     scorer = make_scorer(config.scorer) if config.scorer else None  # built once for `data` and `rejected_from`
     name = spec_name(config.scorer) if config.scorer else ""
-    groups = scored_groups(config.data, scorer, name, ctx.progress)
+    need_scores = config.rule != "source_pairs"
+    groups = scored_groups(config.data, scorer, name, ctx.progress, need_scores)
     if config.prompts:
         for index, row in enumerate(data.load_dataset(config.prompts, "prompts", config.limit)):
             if data.prompt_text(row["prompt"]) not in groups:
@@ -76,7 +89,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
                                  f"({data.prompt_text(row['prompt'])[:80]!r})")
     rejected_pools: dict[str, list[dict]] = {}
     if config.rejected_from:
-        rejected_pools = scored_groups(config.rejected_from, scorer, name, ctx.progress)
+        rejected_pools = scored_groups(config.rejected_from, scorer, name, ctx.progress, need_scores)
         missing = next((text for text in groups if text not in rejected_pools), None)
         if missing is not None:
             raise ValueError(f"{config.rejected_from}: no samples for prompt {missing[:80]!r} of {config.data}")
@@ -85,8 +98,10 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     solved = 0
     for text, group in groups.items():
         prompt = group[0]["prompt"]
-        if config.rule in ("pairs", "all_pairs"):
-            if config.rule == "all_pairs":
+        if config.rule in PAIR_RULES:
+            if config.rule == "source_pairs":
+                pairs = selection.source_pairs(group, rejected_pools[text], config.cap, rng)
+            elif config.rule == "all_pairs":
                 pairs = selection.all_pairs(group, config.cap, rng)
             else:
                 pair = selection.ranked_pair(group, rng, config.rejected, config.rejected_rank, config.num_candidates,
@@ -94,7 +109,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
                 pairs = [pair] if pair else []
             out += [{"prompt": prompt, "chosen": as_completion(prompt, chosen["completion"]),
                      "rejected": as_completion(prompt, rejected["completion"]),
-                     "chosen_score": chosen["score"], "rejected_score": rejected["score"]}
+                     **({"chosen_score": chosen["score"], "rejected_score": rejected["score"]}
+                        if need_scores else {})}
                     for chosen, rejected in pairs]
             continue
         if config.rule == "best_of_n":
@@ -115,6 +131,6 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         raise ValueError(f"{reason}: no training data")
     data.write_jsonl(ctx.out_dir / "data.jsonl", out)
     metrics = {"select/prompts": len(groups), "select/kept": len(out)}
-    if config.rule not in ("pairs", "all_pairs"):
+    if config.rule not in PAIR_RULES:
         metrics["select/prompts_kept"] = solved
     return StageResult(outputs={"data": "data.jsonl"}, metrics=metrics, key_metrics=["select/kept"])
