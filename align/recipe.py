@@ -15,6 +15,10 @@ A recipe is plain YAML:
         stages: {...}
     smoke: {stages.sft.max_steps: 5}     # overrides applied by --smoke
 
+A recipe may start from another: `extends: dpkd` (a recipe name, or a path relative to this file) takes that
+recipe whole, then this file's keys: parameters and `smoke` entries override, stages are appended after the
+parent's, a stage of the same name replaces the parent's, and `name: null` under `stages` removes one.
+
 `${key}` names a top-level value and is filled in at load time; `${stage.output}` names an earlier
 stage's output and is filled in by the engine when that stage has run; inside a repeat block,
 `${prev.stage.output}` is the previous iteration's output.
@@ -33,7 +37,7 @@ from align.refs import REF
 from align.stages import STAGES, stage_module
 
 RECIPES_DIR = Path(__file__).resolve().parent.parent / "recipes"
-RESERVED = {"name", "description", "seed", "stages", "smoke", "tracking", "wandb_project"}
+RESERVED = {"name", "description", "seed", "stages", "smoke", "tracking", "wandb_project", "extends"}
 STAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")  # a stage's name is its dir name in the run
 RUNTIME = object()  # marks a `${stage.output}` reference during load-time substitution
 
@@ -182,16 +186,51 @@ def load_recipe(name_or_path: str, overrides: list[str] = (), smoke: bool = Fals
                          f"${{...}} parameters that refer to each other in a cycle") from None
 
 
-def build_recipe(path: Path, overrides: list[str], smoke: bool) -> Recipe:
-    source = str(path)
+def read_yaml(path: Path):
     try:
-        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
     except yaml.MarkedYAMLError as exc:
         where = exc.problem_mark or exc.context_mark
         at = f"line {where.line + 1}, column {where.column + 1}: " if where else ""
-        raise AlignError(f"{source}: {at}not valid YAML: {exc.problem or exc.context}") from None
+        raise AlignError(f"{path}: {at}not valid YAML: {exc.problem or exc.context}") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise AlignError(f"{source}: not valid YAML: {' '.join(str(exc).split())}") from None
+        raise AlignError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
+
+
+def read_recipe_doc(path: Path, seen: tuple[Path, ...] = ()) -> dict:
+    """The recipe's YAML with its `extends:` chain merged in (parent first)."""
+    doc = read_yaml(path)
+    if not isinstance(doc, dict) or "extends" not in doc:
+        return doc
+    parent = str(doc.pop("extends"))
+    local = path.parent / parent
+    parent_path = local if parent.endswith((".yaml", ".yml")) and local.exists() else find_recipe(parent)
+    if parent_path.resolve() in seen + (path.resolve(),):
+        raise AlignError(f"{path}: `extends: {parent}` leads back to a recipe already in the chain")
+    base = read_recipe_doc(parent_path, seen + (path.resolve(),))
+    if not isinstance(base, dict) or not isinstance(base.get("stages"), dict):
+        raise AlignError(f"{path}: `extends: {parent}`: {parent_path} is not a recipe with `stages:`")
+    return merge_recipes(base, doc, path)
+
+
+def merge_recipes(base: dict, child: dict, path: Path) -> dict:
+    """The child's keys over the parent's; stages and smoke entries are merged by name (stage `null` = drop)."""
+    merged = {**base, **{k: v for k, v in child.items() if k not in ("stages", "smoke")}}
+    merged["name"] = child.get("name", path.stem)
+    for key in ("stages", "smoke"):
+        if not isinstance(child.get(key) or {}, dict):
+            raise AlignError(f"{path}: `{key}` must be a mapping")
+    stages = {**base["stages"], **(child.get("stages") or {})}
+    merged["stages"] = {name: spec for name, spec in stages.items() if spec is not None}
+    dropped = tuple(f"stages.{name}." for name, spec in stages.items() if spec is None)
+    smoke = {**(base.get("smoke") or {}), **(child.get("smoke") or {})}
+    merged["smoke"] = {key: value for key, value in smoke.items() if not key.startswith(dropped)}
+    return merged
+
+
+def build_recipe(path: Path, overrides: list[str], smoke: bool) -> Recipe:
+    source = str(path)
+    doc = read_recipe_doc(path)
     if not isinstance(doc, dict) or not isinstance(doc.get("stages"), dict) or not doc["stages"]:
         raise AlignError(f"{source}: a recipe is a mapping with a non-empty `stages:` mapping")
     doc.setdefault("seed", 0)

@@ -83,3 +83,25 @@ def test_shipped_recipes_validate():
     for name in ("sft", "eval"):
         recipe = load_recipe(name, smoke=True)
         assert recipe.stages
+
+
+def test_a_recipe_extends_another(tmp_path, fake_stages):
+    write_recipe(tmp_path, RECIPE, name="parent.yaml")
+    path = write_recipe(tmp_path, """extends: parent.yaml
+greeting: child
+stages:
+  second: null
+  third: {stage: echo, value: '${greeting}'}
+smoke: {stages.third.value: tiny}
+""", name="child.yaml")
+    recipe = load_recipe(str(path))
+    assert recipe.name == "child"
+    assert [s.name for s in recipe.stages] == ["first", "third"]  # second dropped, third appended
+    assert recipe.stages[0].config["value"] == recipe.stages[1].config["value"] == "child"
+    assert load_recipe(str(path), smoke=True).stages[1].config["value"] == "tiny"
+    loop = write_recipe(tmp_path, "extends: loop.yaml\nstages: {a: {stage: echo}}\n", name="loop.yaml")
+    with pytest.raises(AlignError, match="leads back to a recipe already in the chain"):
+        load_recipe(str(loop))
+    missing = write_recipe(tmp_path, "extends: nosuch\nstages: {a: {stage: echo}}\n", name="orphan.yaml")
+    with pytest.raises(AlignError, match="unknown recipe 'nosuch'"):
+        load_recipe(str(missing))
