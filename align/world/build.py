@@ -67,7 +67,8 @@ def drill_problem(rng: random.Random) -> dict:
 
 
 def make_datasets(size: WorldSize, seed: int) -> dict[str, list[dict]]:
-    """The shipped datasets (TRL formats) plus the two pretraining corpora (not shipped)."""
+    """The shipped datasets (TRL formats) plus the two pretraining corpora (`_`: the models' training data, kept
+    to check a rebuild; the base model's is also shipped, shuffled, as `corpus`)."""
     rng = random.Random(seed)
     arith_train, arith_test = tasks.generate_split("arith", seed, size.arith_train, size.arith_test)
     arith_pre, _ = tasks.generate_split("arith", seed + 1000, size.arith_pretrain, 0)
@@ -103,9 +104,17 @@ def make_datasets(size: WorldSize, seed: int) -> dict[str, list[dict]]:
         "sft_crowd": crowd_demos(sft_prompts, seed),
         "reference_train": references(reference_train),
         "reference_test": references(reference_test),
+        "corpus": shuffled_corpus(base_corpus, seed),
         "_base_corpus": base_corpus,
         "_teacher_corpus": teacher_corpus,
     }
+
+
+def shuffled_corpus(corpus: list[dict], seed: int) -> list[dict]:
+    """`world:corpus`: the base model's own pre-training text (right and wrong modes mixed), shipped for data
+    filters and DPKD's pretraining term; shuffled with an rng of its own, so its first N rows are a fair sample
+    and every other dataset stays as it was."""
+    return random.Random(f"corpus-{seed}").sample(corpus, len(corpus))
 
 
 def crowd_demos(prompts: list[dict], seed: int) -> list[dict]:
