@@ -39,6 +39,11 @@ stages:
   self_kd: {{stage: distill, method: kd, kd_ratio: 1.0, model: 'world:teacher', data: {refs},
             targets: '${{teacher.references_targets}}', {STEP0}}}
   base_sft: {{stage: distill, method: sft, model: 'world:base', data: {refs}, {STEP0}}}
+  self_kd_pt: {{stage: distill, method: kd, kd_ratio: 1.0, model: 'world:teacher', data: {refs},
+               targets: '${{teacher.references_targets}}', pretrain_data: {refs},
+               pretrain_targets: '${{teacher.references_targets}}', lm_coef: 0.5, {STEP0}}}
+  base_sft_pt: {{stage: distill, method: sft, model: 'world:base', data: {refs}, pretrain_data: {refs},
+                lm_coef: 0.25, {STEP0}}}
 """)
     Engine(load_recipe(str(path)), tmp_path / "run").run()
     run_dir = tmp_path / "run"
@@ -54,6 +59,10 @@ stages:
                                                    for r in rows])
     nll = -sum(sum(s.token_logprobs) for s in scored) / sum(len(s.token_logprobs) for s in scored)
     assert first_loss(run_dir, "base_sft") == pytest.approx(nll, abs=1e-4)
+    # the pretraining term: its batch is the same 8 rows here, so L = (1 + c)·L_method; with targets L_PT is
+    # (1 - λ)·CE + λ·KD (λ = 1: the teacher's entropy again), without them plain CE
+    assert first_loss(run_dir, "self_kd_pt") == pytest.approx(1.5 * float(entropy), abs=1e-4)
+    assert first_loss(run_dir, "base_sft_pt") == pytest.approx(1.25 * nll, abs=1e-4)
 
 
 def test_targets_for_other_rows_are_refused_before_training(tmp_path):
@@ -74,6 +83,12 @@ stages:
 
 def test_token_methods_need_targets():
     from align.stages import distill
+
+    with pytest.raises(ValueError, match="not 'onpolicy'"):
+        distill.Config(model="world:base", data="world:sft", method="onpolicy", teacher="world:teacher",
+                       pretrain_data="world:corpus")
+    with pytest.raises(ValueError, match="pretrain_targets needs pretrain_data"):
+        distill.Config(model="world:base", data="world:sft", method="sft", pretrain_targets="x.safetensors")
 
     with pytest.raises(ValueError, match="method 'kd' needs `targets`"):
         distill.Config(model="world:base", data="world:sft", method="kd")
