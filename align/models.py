@@ -74,6 +74,25 @@ def load_tokenizer(spec: str, padding_side: str = "left"):
     return tokenizer
 
 
+def tokenizer_digest(tokenizer) -> str:
+    """What decides token ids: the vocabulary, the special tokens and the chat template."""
+    import hashlib
+    import json
+
+    described = json.dumps({"vocab": sorted(tokenizer.get_vocab().items()), "template": tokenizer.chat_template,
+                            "special": tokenizer.special_tokens_map}, sort_keys=True, default=str)
+    return hashlib.sha256(described.encode()).hexdigest()[:16]
+
+
+def check_same_tokenizer(model: str, other: str, role: str, why: str) -> None:
+    """Fail before any work when `other` (a teacher, a reference) tokenises differently from `model`: token-level
+    comparisons between the two would be meaningless. Names both tokenizers."""
+    mine, theirs = load_tokenizer(model), load_tokenizer(other)
+    if tokenizer_digest(mine) != tokenizer_digest(theirs):
+        raise ValueError(f"{why}, but the {role} {other!r} ({type(theirs).__name__}, {len(theirs)} tokens) and "
+                         f"{model!r} ({type(mine).__name__}, {len(mine)} tokens) have different tokenizers")
+
+
 def load_causal_lm(spec: str, dtype: str = "auto", device: str = "auto"):
     from transformers import AutoModelForCausalLM
 

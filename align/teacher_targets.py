@@ -21,6 +21,7 @@ import torch
 
 from align.data import completion_text
 from align.errors import AlignError
+from align.models import tokenizer_digest
 
 
 def rows_digest(rows: list[dict]) -> str:
@@ -28,13 +29,6 @@ def rows_digest(rows: list[dict]) -> str:
     text = json.dumps([[r["prompt"], completion_text(r["completion"])] for r in rows], sort_keys=True,
                       ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-def tokenizer_digest(tokenizer) -> str:
-    """What decides token ids: the vocabulary, the special tokens and the chat template."""
-    described = json.dumps({"vocab": sorted(tokenizer.get_vocab().items()), "template": tokenizer.chat_template,
-                            "special": tokenizer.special_tokens_map}, sort_keys=True, default=str)
-    return hashlib.sha256(described.encode()).hexdigest()[:16]
 
 
 @dataclass
@@ -76,8 +70,15 @@ def load(path: Path) -> TeacherTargets:
     return TeacherTargets(tensors["logps"], tensors["ids"].long(), tensors["offsets"], meta)
 
 
-def check_matches(targets: TeacherTargets, path: Path, student_tokenizer, student_name: str, rows: list[dict]) -> None:
-    """The cache fits this student run: same tokenizer as the student (token-level targets), same rows."""
+def check_matches(targets: TeacherTargets, path: Path, student_tokenizer, student_name: str, rows: list[dict],
+                  teacher: str | None = None) -> None:
+    """The cache fits this student run: made by `teacher` (when named), with the student's tokenizer (token-level
+    targets), for these rows."""
+    from align.models import locate_model
+
+    if teacher and targets.meta.get("model_dir") != locate_model(teacher):
+        raise AlignError(f"{path}: teacher targets were built by {targets.meta.get('teacher')!r} "
+                         f"({targets.meta.get('model_dir')}), not by this stage's teacher {teacher!r}")
     if targets.meta.get("tokenizer") != tokenizer_digest(student_tokenizer):
         raise AlignError(f"{path}: teacher targets were built with the tokenizer of {targets.meta.get('teacher')!r}, "
                          f"which differs from the student {student_name!r}'s: token-level distillation needs one "

@@ -12,11 +12,14 @@ def test_bench_learning_smoke(tmp_path):
     out = bench_learning(["rest-em", "xwin", "dpkd"], root=tmp_path / "runs", out=tmp_path / "learning.md", smoke=True)
     text = out.read_text()
     assert "## ReST-EM" in text and "## Xwin pipeline" in text and "## Distillation" in text
-    assert (tmp_path / "learning_dpkd.png").exists() and "| DPKD |" in text and "DPKD beats SeqKD: **" in text
+    assert (tmp_path / "learning_dpkd.png").exists() and "| DPKD, sequence form |" in text
+    assert "| DPKD (0.5 CE + 0.5 DPKD, token level) | SeqKD |" in text and "### Peak memory" in text
     assert (tmp_path / "learning_rest_em.png").exists() and (tmp_path / "learning_xwin.png").exists()
     results = json.loads((tmp_path / "learning.json").read_text())
     assert [r["label"] for r in results["rest-em"]] == ["rest-em", "rest-em (verifier off)"]
     assert len(results["xwin"]) == 6
+    assert [m["method"] for m in results["dpkd_memory"]] == ["seqkd", "kd", "dpkd", "onpolicy"]
+    assert all(m["peak_rss_mb"] > 100 for m in results["dpkd_memory"])  # a real process with torch loaded
     assert "| iteration 2 |" in text and "yes |" in text  # M-steps started from the base weights
     rerendered = bench_learning([], root=tmp_path / "runs", out=tmp_path / "learning.md", render_only=True)
     assert rerendered.read_text() == text

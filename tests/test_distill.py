@@ -1,6 +1,7 @@
 """The `distill` stage's offline methods on cached teacher targets, pinned at step 0: with the teacher as its own
 student, DPKD starts at ln 2 (every argmax agrees) and KD at the teacher's mean entropy; `sft` starts at the
 student's mean NLL of the completions."""
+import json
 import math
 
 import pytest
@@ -62,6 +63,9 @@ stages:
     # the pretraining term: its batch is the same 8 rows here, so L = (1 + c)·L_method; with targets L_PT is
     # (1 - λ)·CE + λ·KD (λ = 1: the teacher's entropy again), without them plain CE
     assert first_loss(run_dir, "self_kd_pt") == pytest.approx(1.5 * float(entropy), abs=1e-4)
+    [pt] = [m["value"] for m in read_metrics(run_dir) if m["stage"] == "self_kd_pt" and m["name"] == "train/pt/loss"
+            and m["step"] == 1]
+    assert pt == pytest.approx(float(entropy), abs=1e-4)  # logged on its own: L_PT before the weight c
     assert first_loss(run_dir, "base_sft_pt") == pytest.approx(1.25 * nll, abs=1e-4)
 
 
@@ -94,17 +98,20 @@ def test_token_methods_need_targets():
         distill.Config(model="world:base", data="world:sft", method="kd")
 
 
-def test_dpkd_recipe_smoke(tmp_path):
-    summaries = Engine(load_recipe("dpkd", ["tracking=none"], smoke=True), tmp_path / "run").run()
+def test_kd_recipe_smoke_runs_every_method_of_both_recipes(tmp_path):
+    summaries = Engine(load_recipe("kd", ["tracking=none"], smoke=True), tmp_path / "run").run()
     ran = {s["name"]: s["metrics"] for s in summaries}
-    assert set(ran) == {"eval_teacher", "eval_base", "teacher_targets", "sft", "eval_sft", "seqkd", "eval_seqkd",
-                        "kd", "eval_kd", "dpkd", "eval_dpkd", "sft_all", "eval_sft_all", "onpolicy_fkl",
-                        "eval_onpolicy_fkl", "onpolicy_rkl", "eval_onpolicy_rkl"}
+    dpkd = [s.name for s in load_recipe("dpkd").stages]
+    assert list(ran) == dpkd + ["kd", "eval_kd", "onpolicy_fkl", "eval_onpolicy_fkl", "onpolicy_rkl",
+                                "eval_onpolicy_rkl", "sft_all", "eval_sft_all"]
+    assert {"sft", "seqkd", "dpkd", "dpkd_no_ce", "dpkd_pt", "dpkd_seq", "eval_dpkd_seq"} <= set(dpkd)
     assert ran["sft"]["train/examples"] == 100 and ran["seqkd"]["train/examples"] == 32
-    assert ran["dpkd"]["train/steps"] == ran["seqkd"]["train/steps"] == ran["sft"]["train/steps"] == 4
-    assert ran["kd"]["train/steps"] == 4 and ran["sft_all"]["train/examples"] == 1000
-    assert all({"eval/rouge_l", "eval/rouge_l_sampled"} <= set(ran[name]) for name in ("eval_sft", "eval_seqkd",
-                                                                                     "eval_dpkd"))
+    students = ("sft", "seqkd", "dpkd", "dpkd_no_ce", "dpkd_pt", "dpkd_seq", "kd", "onpolicy_fkl", "sft_all")
+    assert all(ran[name]["train/steps"] == 4 for name in students)  # one step budget for every student
+    assert ran["sft_all"]["train/examples"] == 1000
+    assert ran["dpkd_pairs"]["select/kept"] >= 28  # teacher vs student response for (nearly) every prompt
+    assert all({"eval/rouge_l", "eval/rouge_l_sampled", "eval/teacher_logprob"} <= set(ran[name])
+               for name in ran if name.startswith("eval_"))
 
 
 def test_rouge_scorer_scores_against_each_rows_reference():
@@ -127,16 +134,48 @@ def test_a_teacher_with_another_tokenizer_fails_before_anything_runs(tmp_path):
     tokenizer = load_tokenizer(str(other))
     tokenizer.add_tokens(["<|extra|>"])
     tokenizer.save_pretrained(str(other))
-    result = CliRunner().invoke(app, ["run", "dpkd", f"teacher={other}", "--run-dir", str(tmp_path / "run")])
-    assert result.exit_code == 2 and "stage 'kd'" in result.output and "different tokenizers" in result.output
+    result = CliRunner().invoke(app, ["run", "kd", f"teacher={other}", "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "stage 'dpkd'" in result.output and "different tokenizers" in result.output
     assert str(other) in result.output and "world:base" in result.output
     assert not (tmp_path / "run").exists()
-    # seqkd is fine with any teacher: the same override passes the checks of every other stage
-    ok = CliRunner().invoke(app, ["run", "dpkd", f"teacher={other}", "--run-dir", str(tmp_path / "run2"),
-                                  "stages.dpkd.method=seqkd", "stages.dpkd.targets=null", "stages.kd.method=seqkd",
-                                  "stages.kd.targets=null", "stages.onpolicy_fkl.method=seqkd",
-                                  "stages.onpolicy_rkl.method=seqkd", "--smoke"])
-    assert ok.exit_code == 0, ok.output
+    targets = "{stage: teacher, model: 'world:teacher', data: world:reference_train, limit: 4, top_k: 4}"
+    token_level = {  # each token-level stage checks on its own, before the teacher stage runs
+        "kd": f"{{stage: distill, method: kd, model: 'world:base', teacher: '{other}', data: world:reference_train,"
+              f" targets: '${{targets.responses_targets}}'}}",
+        "onpolicy": f"{{stage: distill, method: onpolicy, model: 'world:base', teacher: '{other}', "
+                    f"data: world:reference_train}}",
+        "dpo": f"{{stage: dpo, model: 'world:base', ref_model: '{other}', data: {tmp_path}/pairs.jsonl}}"}
+    write_jsonl(tmp_path / "pairs.jsonl", [{"prompt": "a", "chosen": "b", "rejected": "c"}])
+    for stage, spec in token_level.items():
+        only = write_recipe(tmp_path, f"tracking: none\nstages:\n  targets: {targets}\n  {stage}: {spec}\n",
+                            name=f"{stage}.yaml")
+        result = CliRunner().invoke(app, ["run", str(only), "--run-dir", str(tmp_path / stage)])
+        assert result.exit_code == 2 and f"stage '{stage}'" in result.output, result.output
+        assert "different tokenizers" in result.output and not (tmp_path / stage).exists()
+    # seqkd learns from text: any teacher works
+    ok = write_recipe(tmp_path, f"""tracking: none
+stages:
+  targets: {{stage: teacher, model: '{other}', data: world:reference_train, limit: 8, targets_on: [], top_k: 4}}
+  seqkd: {{stage: distill, method: seqkd, model: 'world:base', teacher: '{other}',
+          data: '${{targets.responses}}', max_steps: 1}}
+""", name="seqkd.yaml")
+    result = CliRunner().invoke(app, ["run", str(ok), "--run-dir", str(tmp_path / "seqkd")])
+    assert result.exit_code == 0, result.output
+
+
+def test_targets_from_another_teacher_are_refused(tmp_path):
+    rows = read_jsonl(resolve("world:reference_train"))[:8]
+    write_jsonl(tmp_path / "refs.jsonl", rows)
+    path = write_recipe(tmp_path, f"""tracking: none
+stages:
+  teacher: {{stage: teacher, model: 'world:teacher', data: {tmp_path}/refs.jsonl, targets_on: [references],
+            respond: false, top_k: 8}}
+  student: {{stage: distill, method: kd, model: 'world:base', teacher: 'world:base', data: {tmp_path}/refs.jsonl,
+            targets: '${{teacher.references_targets}}', max_steps: 1}}
+""")
+    with pytest.raises(AlignError, match="not by this stage's teacher 'world:base'"):
+        Engine(load_recipe(str(path)), tmp_path / "run").run()
+    assert not (tmp_path / "run" / "student" / "DONE").exists()
 
 
 @pytest.mark.parametrize("jsd_beta", [0.0, 1.0], ids=["forward-kl", "reverse-kl"])

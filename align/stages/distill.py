@@ -31,7 +31,7 @@ from transformers import Trainer, TrainingArguments
 from align import losses, teacher_targets
 from align.data import load_dataset
 from align.logprobs import collate, encode
-from align.models import load_causal_lm, load_tokenizer
+from align.models import check_same_tokenizer, load_causal_lm, load_tokenizer
 from align.refs import deferred
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
 from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config, weights_digest
@@ -89,12 +89,9 @@ def check(config: Config) -> None:
     tokenizer (`seqkd` learns from text, so any teacher works there)."""
     trainer_args(config, Path("checks"), 0)
     if config.method in TOKEN_LEVEL and config.teacher and not deferred(config.teacher) and not deferred(config.model):
-        student, teacher = load_tokenizer(config.model), load_tokenizer(config.teacher)
-        if teacher_targets.tokenizer_digest(student) != teacher_targets.tokenizer_digest(teacher):
-            raise ValueError(f"method {config.method!r} compares token distributions, but the teacher "
-                             f"{config.teacher!r} ({type(teacher).__name__}, {len(teacher)} tokens) and the student "
-                             f"{config.model!r} ({type(student).__name__}, {len(student)} tokens) have different "
-                             f"tokenizers; use `seqkd`, which works across tokenizers")
+        check_same_tokenizer(config.model, config.teacher, "teacher",
+                             f"method {config.method!r} compares token distributions (use `seqkd`, which works "
+                             f"across tokenizers)")
 
 
 class DistillTrainer(Trainer):
@@ -194,7 +191,7 @@ def load_targets(path: str | None, tokenizer, config: Config, rows: list[dict]):
     if not path:
         return None
     targets = teacher_targets.load(Path(path))
-    teacher_targets.check_matches(targets, Path(path), tokenizer, config.model, rows)
+    teacher_targets.check_matches(targets, Path(path), tokenizer, config.model, rows, config.teacher)
     return targets
 
 

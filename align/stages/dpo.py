@@ -15,7 +15,8 @@ from typing import Optional, Union
 from pydantic import Field, field_validator
 
 from align.data import load_dataset
-from align.models import load_causal_lm, load_tokenizer
+from align.models import check_same_tokenizer, load_causal_lm, load_tokenizer
+from align.refs import deferred
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
 from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config, weights_digest
 
@@ -62,8 +63,12 @@ def trainer_args(config: Config, output_dir: Path, seed: int):
 
 
 def check(config: Config) -> None:
-    """The loss settings and `trainer:` fields make a valid DPOConfig (or CPOConfig for SimPO)."""
+    """The loss settings and `trainer:` fields make a valid DPOConfig (or CPOConfig for SimPO); a `ref_model`
+    tokenises as the policy does (its log-probs are compared token by token)."""
     trainer_args(config, Path("checks"), 0)
+    if config.ref_model and not deferred(config.ref_model) and not deferred(config.model):
+        check_same_tokenizer(config.model, config.ref_model, "reference model",
+                             "DPO compares the policy's and the reference's log-probs of the same tokens")
 
 
 def build_trainer(config: Config, ctx: StageContext, model, tokenizer, dataset):

@@ -16,7 +16,7 @@ from pydantic import Field
 from align import data, teacher_targets
 from align.generation import SamplingParams, make_generator
 from align.logprobs import completion_logprobs
-from align.models import load_causal_lm, load_tokenizer, locate_model
+from align.models import load_causal_lm, load_tokenizer, locate_model, tokenizer_digest
 from align.refs import deferred
 from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field
 from align.training import weights_digest
@@ -73,7 +73,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     tokenizer = load_tokenizer(config.model, padding_side="right")
     model = load_causal_lm(config.model, dtype="float32")
     meta = {"teacher": config.model, "teacher_weights": weights_digest(model),
-            "tokenizer": teacher_targets.tokenizer_digest(tokenizer), "top_k": config.top_k,
+            "tokenizer": tokenizer_digest(tokenizer), "top_k": config.top_k,
             "model_dir": locate_model(config.model)}
     for name, row_set in row_sets.items():
         with ctx.progress(f"teacher: top-{config.top_k} on {name}", total=len(row_set)) as advance:
