@@ -87,7 +87,7 @@ def render_dpkd(results: list[dict], memory: list[dict] | None, folder: Path) ->
 def render_memory(memory: list[dict]) -> list[str]:
     lines = ["### Peak memory of one student run", "",
              f"Each method alone in a fresh process on the seed-0 run's cached teacher responses (and targets), "
-             f"{memory[0]['steps']} steps, batch 16, max length 128: the child's peak RSS (`ru_maxrss`). The "
+             f"{memory[0]['steps']} steps, batch 16, max length 128: the child process's own peak RSS (VmHWM). The "
              "world's models are a few MB, so the peaks are mostly the Python libraries; what the ratio shows is "
              "that the offline methods hold no teacher, only its cached top-k. Target: `kd` and `dpkd` within "
              "1.2x of the plain CE run (`seqkd`).", "", "| method | peak RSS (MB) | × seqkd |", "|---|---|---|"]

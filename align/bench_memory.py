@@ -3,7 +3,7 @@
 A process's peak RSS only grows, so stages that share one `align run` cannot be told apart: each method here
 runs alone, as `align run <one-stage recipe>` in a child process, on the same cached teacher responses and
 targets of a finished dpkd/kd run, with the same student, batch, length and steps. The peak is the child's own
-`ru_maxrss` (os.wait4), so nothing else in the bench counts. The claim the issue asks for: an offline `kd` or
+high-water mark (VmHWM), so nothing else in the bench counts. The claim the issue asks for: an offline `kd` or
 `dpkd` run stays within 1.2x of a plain CE run, because the teacher is not in memory (only its cached top-k);
 `onpolicy` keeps the teacher loaded and is shown for contrast.
 """
@@ -30,13 +30,23 @@ def stage_spec(method: str, run_dir: Path, steps: int, teacher: str, student: st
 
 
 def peak_rss_mb(command: list[str], env: dict) -> float:
-    """Run `command` to completion and return its peak resident set size in MB (Linux: ru_maxrss is in KB)."""
+    """Run `command` to completion and return its peak resident set size in MB: the largest VmHWM (the
+    process's own high-water mark) read from /proc while it runs. Not `ru_maxrss` from wait4: on Linux a
+    child inherits the parent's high-water mark at fork, so a big bench process would mask every child."""
+    import time
+
     child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
+    status, peak_kb = Path(f"/proc/{child.pid}/status"), 0
+    while child.poll() is None:
+        try:
+            line = next(x for x in status.read_text().splitlines() if x.startswith("VmHWM:"))
+            peak_kb = max(peak_kb, int(line.split()[1]))
+        except (OSError, StopIteration, ValueError):  # exiting between poll() and the read
+            pass
+        time.sleep(0.05)
     if child.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed: {child.stderr.read().decode()[-2000:]}")
-    return round(usage.ru_maxrss / 1024, 1)
+    return round(peak_kb / 1024, 1)
 
 
 def measure_memory(run_dir: Path, work: Path, steps: int = 30, teacher: str = "world:teacher",

@@ -70,13 +70,22 @@ def load(path: Path) -> TeacherTargets:
     return TeacherTargets(tensors["logps"], tensors["ids"].long(), tensors["offsets"], meta)
 
 
+def same_teacher(meta: dict, teacher: str) -> bool:
+    """Whether the cache was built by `teacher`: by name or location first (cheap), else by its weights digest
+    (a copied or moved model dir is still the same teacher)."""
+    from align.models import load_causal_lm, locate_model
+    from align.training import weights_digest
+
+    if meta.get("teacher") == teacher or meta.get("model_dir") == locate_model(teacher):
+        return True
+    return meta.get("teacher_weights") == weights_digest(load_causal_lm(teacher, dtype="float32", device="cpu"))
+
+
 def check_matches(targets: TeacherTargets, path: Path, student_tokenizer, student_name: str, rows: list[dict],
                   teacher: str | None = None) -> None:
     """The cache fits this student run: made by `teacher` (when named), with the student's tokenizer (token-level
     targets), for these rows."""
-    from align.models import locate_model
-
-    if teacher and targets.meta.get("model_dir") != locate_model(teacher):
+    if teacher and not same_teacher(targets.meta, teacher):
         raise AlignError(f"{path}: teacher targets were built by {targets.meta.get('teacher')!r} "
                          f"({targets.meta.get('model_dir')}), not by this stage's teacher {teacher!r}")
     if targets.meta.get("tokenizer") != tokenizer_digest(student_tokenizer):

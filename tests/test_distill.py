@@ -226,3 +226,15 @@ def test_teacher_agreement_needs_reference_tasks():
 
     with pytest.raises(ValueError, match="reference is null"):
         evaluate.Config(model="world:base", teacher="world:teacher", reference=None)
+
+
+def test_a_teacher_that_is_not_a_model_fails_before_anything_runs(tmp_path):
+    from typer.testing import CliRunner
+
+    from align.cli import app
+
+    (tmp_path / "not-a-model").mkdir()
+    result = CliRunner().invoke(app, ["run", "dpkd", f"teacher={tmp_path}/not-a-model", "--run-dir",
+                                      str(tmp_path / "run")])
+    assert result.exit_code == 2 and "stage 'eval_teacher'" in result.output
+    assert "not a Hugging Face model dir" in result.output and not (tmp_path / "run").exists()

@@ -31,3 +31,36 @@ def test_two_process_sft_trains_logs_once_and_saves(tmp_path):
     tuned = AutoModelForCausalLM.from_pretrained(str(stage / "model"))
     base = AutoModelForCausalLM.from_pretrained(str(resolve("world:base")))
     assert any(not torch.allclose(a.float(), b.float()) for a, b in zip(tuned.parameters(), base.parameters()))
+
+
+@pytest.mark.parametrize("method", ["kd", "dpkd"])
+def test_two_process_offline_distillation_on_cached_targets(tmp_path, method):
+    """The distill stage's own Trainer subclass and collator (cached teacher targets placed per row, the
+    pretraining batch drawn per step) under torchrun with 2 processes, and with LoRA in one process."""
+    from align.data import read_jsonl, write_jsonl
+    from align.training import weights_digest
+    from align.models import load_causal_lm
+    from align.world import resolve
+
+    write_jsonl(tmp_path / "refs.jsonl", read_jsonl(resolve("world:reference_train"))[:16])
+    refs = f"{tmp_path}/refs.jsonl"
+    common = (f"method: {method}, model: 'world:base', teacher: 'world:teacher', data: {refs}, "
+              f"targets: '${{teacher.references_targets}}', pretrain_data: {refs}, "
+              f"pretrain_targets: '${{teacher.references_targets}}', max_steps: 3, logging_steps: 1, batch_size: 2")
+    path = write_recipe(tmp_path, f"""tracking: none
+stages:
+  teacher: {{stage: teacher, model: 'world:teacher', data: {refs}, targets_on: [references], respond: false,
+            top_k: 16}}
+  two: {{stage: distill, {common}, processes: 2}}
+  lora: {{stage: distill, {common}, lora: {{r: 4, alpha: 8}}, learning_rate: 0.01}}
+""")
+    summaries = {s["name"]: s for s in Engine(load_recipe(str(path)), tmp_path / "run").run()}
+    for name in ("two", "lora"):
+        metrics = summaries[name]["metrics"]
+        assert metrics["train/steps"] == 3 and math.isfinite(metrics["train/loss"])
+        tuned = load_causal_lm(str(tmp_path / "run" / name / "model"), dtype="float32")
+        assert weights_digest(tuned) != summaries[name]["values"]["start_weights"]  # merged LoRA changed weights
+    steps = [m["step"] for m in read_metrics(tmp_path / "run") if m["stage"] == "two" and m["name"] == "train/loss"
+             and m["step"]]
+    assert steps == [1, 2, 3]  # rank 0 alone logged, once per step
+    assert not (tmp_path / "run" / "lora" / "model" / "adapter_config.json").exists()
