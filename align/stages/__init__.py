@@ -19,6 +19,7 @@ STAGES: dict[str, str | ModuleType] = {
     "pick_best": "align.stages.pick_best",
     "teacher": "align.stages.teacher",
     "distill": "align.stages.distill",
+    "filter": "align.stages.filter",
 }
 
 

@@ -1,0 +1,157 @@
+"""`filter`: keep the rows of a dataset that other models rate highly (methods.md sections 5-7).
+
+`method`:
+- `judge` (AlpaGasus): a grader model answers the released rating prompt for each full triple (instruction =
+  the prompt's user turns, input = the row's `input` or empty, response = the completion) greedily; the first
+  line of its reply is the 0-5 score (`align.filters.parse_rating`). Or any scorer (`scorer:`, e.g.
+  `module:function` or a reward model) gives the score directly. Unparseable ratings are dropped and counted;
+  when none parses the stage fails with the counts instead of passing an empty dataset on.
+- `ppl_diff` (ScalingFilter): log(PPL_small / PPL_large) of two meta-models trained on the same data.
+- `difference` (MiniPLM): mean log p_teacher - mean log p_reference per token.
+Model scores are the completion tokens' mean log-probs from `align.logprobs` (the code training optimises),
+with one tokenisation and truncation (`max_length`) for both models. Keep by `threshold` (inclusive) or
+`top_fraction`. Writes the kept rows unchanged (`data.jsonl`) and `scores.jsonl`: every row's index, score,
+parse status (and the grader's reply) and whether it was kept.
+"""
+from __future__ import annotations
+
+from typing import Literal, Optional
+
+from pydantic import Field, model_validator
+
+from align import data, filters
+from align.models import check_same_tokenizer
+from align.refs import deferred
+from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, dataset_field, model_field, \
+    scorer_field
+
+MODELS = {"ppl_diff": ("small", "large"), "difference": ("teacher", "reference")}
+
+
+class Config(StageConfig):
+    data: str = dataset_field("sft", "rows to filter: messages or prompt/completion (kept rows are written as is)")
+    method: Literal["judge", "ppl_diff", "difference"] = Field(description="the score (see the module)")
+    judge: Optional[str] = model_field("judge: the grader model, prompted with the AlpaGasus rating prompt", None)
+    scorer: Optional[ScorerSpec] = scorer_field("judge: a scorer that gives the score instead of a grader", None)
+    dimension: Literal["accuracy", "helpfulness"] = Field("accuracy", description="judge: the rated dimension")
+    max_new_tokens: int = Field(32, ge=1, description="judge: reply length (the score is on its first line)")
+    small: Optional[str] = model_field("ppl_diff: the small meta-model", None)
+    large: Optional[str] = model_field("ppl_diff: the large meta-model (same training data as small)", None)
+    teacher: Optional[str] = model_field("difference: the teacher", None)
+    reference: Optional[str] = model_field("difference: the small reference model (trained on disjoint data)",
+                                           None)
+    threshold: Optional[float] = Field(None, description="keep rows scoring at least this (AlpaGasus: 4.5)")
+    top_fraction: Optional[float] = Field(None, gt=0, le=1, description="keep this fraction of rows, best first")
+    batch_size: int = Field(32, ge=1, description="rows per forward pass when scoring with models")
+    max_length: int = Field(512, ge=8, description="tokens per scored row, the same for both models")
+    limit: Optional[int] = Field(None, ge=1, description="first N rows (smoke runs)")
+    backend: Literal["auto", "hf", "vllm"] = "auto"
+
+    @model_validator(mode="after")
+    def method_inputs(self):
+        if (self.threshold is None) == (self.top_fraction is None):
+            raise ValueError("give exactly one of `threshold` and `top_fraction`")
+        if self.method == "judge" and (self.judge is None) == (self.scorer is None):
+            raise ValueError("method 'judge' needs exactly one of `judge` (a grader model) and `scorer`")
+        for name in MODELS.get(self.method, ()):
+            if getattr(self, name) is None:
+                raise ValueError(f"method {self.method!r} needs `{name}`")
+        return self
+
+
+def check(config: Config) -> None:
+    """Both models of a model score tokenise alike (one text, one tokenisation)."""
+    if config.method in MODELS:
+        first, second = (getattr(config, name) for name in MODELS[config.method])
+        if not deferred(first) and not deferred(second):
+            check_same_tokenizer(first, second, MODELS[config.method][1],
+                                 f"{config.method} compares per-token log-probs of one text under {first!r}")
+
+
+def as_pair(row: dict) -> dict:
+    """prompt/completion view of a messages or prompt/completion row."""
+    if "prompt" in row:
+        return {"prompt": row["prompt"], "completion": row["completion"]}
+    return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
+
+
+def mean_logprobs(spec: str, pairs: list[dict], config: Config, ctx: StageContext) -> list[float]:
+    """Each row's mean per-token log-prob of its completion under the model `spec`."""
+    from align.logprobs import completion_logprobs
+    from align.models import load_causal_lm, load_tokenizer
+
+    model, tokenizer = load_causal_lm(spec, dtype="float32"), load_tokenizer(spec, padding_side="right")
+    with ctx.progress(f"filter: log-probs under {spec}", total=len(pairs)) as advance:
+        scored = completion_logprobs(model, tokenizer, pairs, config.batch_size, 0, config.max_length, advance)
+    return [sum(s.token_logprobs) / max(len(s.token_logprobs), 1) for s in scored]
+
+
+def judge_scores(config: Config, pairs: list[dict], ctx: StageContext) -> tuple[list, list]:
+    """(score or None, reply) per row: the grader's parsed rating, or the scorer's score."""
+    if config.scorer is not None:
+        from rewards import make_scorer, score_in_batches, spec_name
+
+        with ctx.progress(f"filter: scoring with {spec_name(config.scorer)}", total=len(pairs)) as advance:
+            rows = [{**p, "completion": data.completion_text(p["completion"])} for p in pairs]
+            scores = score_in_batches(make_scorer(config.scorer), rows, spec_name(config.scorer), advance=advance)
+        return list(scores), [None] * len(pairs)
+    from align.generation import SamplingParams, make_generator
+
+    chats = [filters.rating_messages(instruction(p["prompt"]), p.get("input", ""),
+                                     data.completion_text(p["completion"]), config.dimension) for p in pairs]
+    check_context(config.judge, chats, config.max_new_tokens)
+    generator = make_generator(config.judge, backend=config.backend)
+    with ctx.progress(f"filter: {config.judge} rates", total=len(chats)) as advance:
+        replies = [outs[0] for outs in generator.generate(
+            chats, SamplingParams(n=1, temperature=0, max_new_tokens=config.max_new_tokens, seed=ctx.seed), advance)]
+    return [filters.parse_rating(reply) for reply in replies], replies
+
+
+def check_context(spec: str, chats: list[list[dict]], max_new_tokens: int) -> None:
+    """The longest rating chat plus the reply fits the grader's positions (else generation would crash)."""
+    from transformers import AutoConfig
+
+    from align.models import load_tokenizer, locate_model
+
+    positions = getattr(AutoConfig.from_pretrained(locate_model(spec)), "max_position_embeddings", None)
+    tokenizer = load_tokenizer(spec)
+    longest = max(len(tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=True)["input_ids"])
+                  for c in chats)
+    if positions and longest + max_new_tokens > positions:
+        raise ValueError(f"the grader {spec!r} handles {positions} positions, but the longest rating prompt is "
+                         f"{longest} tokens (+ {max_new_tokens} to reply): use a grader with a longer context")
+
+
+def instruction(prompt) -> str:
+    return prompt if isinstance(prompt, str) else "\n".join(m["content"] for m in prompt if m["role"] == "user")
+
+
+def run(config: Config, ctx: StageContext) -> StageResult:
+    rows = data.load_dataset(config.data, "sft", config.limit)
+    pairs = [{**as_pair(r), **({"input": r["input"]} if "input" in r else {})} for r in rows]
+    replies = [None] * len(rows)
+    if config.method == "judge":
+        scores, replies = judge_scores(config, pairs, ctx)
+    else:
+        first, second = (mean_logprobs(getattr(config, name), pairs, config, ctx) for name in MODELS[config.method])
+        # ppl_diff: log d = NLL_small - NLL_large = logp_large - logp_small; difference: logp_teacher - logp_ref
+        scores = ([filters.log_quality_factor(-a, -b) for a, b in zip(first, second)] if config.method == "ppl_diff"
+                  else [filters.difference_score(a, b) for a, b in zip(first, second)])
+    unparsed = sum(s is None for s in scores)
+    if unparsed == len(rows):
+        raise ValueError(f"{config.data}: the judge {config.judge!r} gave no parseable rating for any of the "
+                         f"{len(rows)} rows (first reply: {replies[0]!r}); nothing to keep")
+    keep = filters.keep_mask(scores, config.threshold, config.top_fraction)
+    if not any(keep):
+        rule = f"threshold {config.threshold}" if config.threshold is not None else f"top {config.top_fraction}"
+        best = max(s for s in scores if s is not None)
+        raise ValueError(f"{config.data}: {rule} keeps none of the {len(rows)} rows (best score {best:.3f})")
+    data.write_jsonl(ctx.out_dir / "data.jsonl", [r for r, k in zip(rows, keep) if k])
+    data.write_jsonl(ctx.out_dir / "scores.jsonl", [
+        {"index": i, "score": s, "parsed": s is not None, "kept": k, **({"reply": reply} if reply is not None else {})}
+        for i, (s, k, reply) in enumerate(zip(scores, keep, replies))])
+    kept = sum(keep)
+    return StageResult(outputs={"data": "data.jsonl", "scores": "scores.jsonl"},
+                       metrics={"filter/rows": len(rows), "filter/kept": kept, "filter/kept_fraction": kept / len(rows),
+                                "filter/unparsed": unparsed},
+                       key_metrics=["filter/kept", "filter/kept_fraction", "filter/unparsed"])

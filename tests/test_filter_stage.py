@@ -1,0 +1,110 @@
+"""The `filter` stage: model scores through align.logprobs, the judge path, the audit file, and its errors."""
+import pytest
+
+from align.data import read_jsonl, write_jsonl
+from align.logprobs import completion_logprobs
+from align.models import load_causal_lm, load_tokenizer
+from align.progress import track
+from align.stages import filter as filter_stage
+from align.stages.base import StageContext
+from align.world import resolve
+
+pytestmark = pytest.mark.slow
+
+
+def context(tmp_path):
+    return StageContext(out_dir=tmp_path, work_dir=tmp_path, seed=0, log=lambda *a: None, progress=track)
+
+
+def rows(tmp_path, n=12):
+    path = tmp_path / "rows.jsonl"
+    write_jsonl(path, read_jsonl(resolve("world:corpus"))[:n])
+    return str(path)
+
+
+def mean_logprob(spec, row):
+    [scored] = completion_logprobs(load_causal_lm(spec, dtype="float32"), load_tokenizer(spec, padding_side="right"),
+                                   [row])
+    return sum(scored.token_logprobs) / len(scored.token_logprobs)
+
+
+@pytest.mark.parametrize("method, first, second", [("ppl_diff", "small", "large"),
+                                                    ("difference", "teacher", "reference")])
+def test_model_scores_keep_the_top_fraction_and_audit_every_row(tmp_path, method, first, second):
+    data = rows(tmp_path)
+    config = filter_stage.Config(data=data, method=method, top_fraction=0.5,
+                                 **{first: "world:base", second: "world:teacher"})
+    result = filter_stage.run(config, context(tmp_path))
+    audit = read_jsonl(tmp_path / "scores.jsonl")
+    assert [a["index"] for a in audit] == list(range(12)) and sum(a["kept"] for a in audit) == 6
+    kept_scores = sorted((a["score"] for a in audit if a["kept"]), reverse=True)
+    assert kept_scores == sorted((a["score"] for a in audit), reverse=True)[:6]
+    source = read_jsonl(data)
+    assert read_jsonl(tmp_path / "data.jsonl") == [r for r, a in zip(source, audit) if a["kept"]]  # rows as given
+    base, teacher = mean_logprob("world:base", source[0]), mean_logprob("world:teacher", source[0])
+    # ppl_diff: log(PPL_base / PPL_teacher) = logp_teacher - logp_base; difference: logp_base - logp_teacher
+    expected = teacher - base if method == "ppl_diff" else base - teacher
+    assert audit[0]["score"] == pytest.approx(expected, abs=1e-5)
+    assert result.metrics["filter/kept"] == 6 and result.metrics["filter/unparsed"] == 0
+
+
+def test_judge_by_scorer_keeps_by_inclusive_threshold(tmp_path):
+    data = rows(tmp_path)
+    lengths = sorted(len(r["completion"][0]["content"]) for r in read_jsonl(data))
+    config = filter_stage.Config(data=data, method="judge", scorer="tests.fake_scorers:length", threshold=lengths[6])
+    filter_stage.run(config, context(tmp_path))
+    audit = read_jsonl(tmp_path / "scores.jsonl")
+    assert [a["kept"] for a in audit] == [a["score"] >= lengths[6] for a in audit] and sum(a["kept"] for a in audit) >= 6
+
+
+def test_a_judge_that_never_rates_is_an_error_with_counts(tmp_path, monkeypatch):
+    class Mumbles:  # a grader whose replies never start with a number
+        def generate(self, prompts, params, advance=None):
+            return [["I think it is good."] for _ in prompts]
+
+    import align.generation
+
+    monkeypatch.setattr(align.generation, "make_generator", lambda spec, backend="auto": Mumbles())
+    monkeypatch.setattr(filter_stage, "check_context", lambda *a: None)
+    config = filter_stage.Config(data=rows(tmp_path), method="judge", judge="world:teacher", threshold=4.5)
+    with pytest.raises(ValueError, match="no parseable rating for any of the 12 rows"):
+        filter_stage.run(config, context(tmp_path))
+    assert not (tmp_path / "data.jsonl").exists()
+
+
+def test_a_rating_prompt_longer_than_the_graders_context_fails_before_generating(tmp_path):
+    config = filter_stage.Config(data=rows(tmp_path, 2), method="judge", judge="world:teacher", threshold=4.5)
+    with pytest.raises(ValueError, match="handles 256 positions, but the longest rating prompt is"):
+        filter_stage.run(config, context(tmp_path))
+
+
+def test_a_threshold_that_keeps_nothing_is_an_error(tmp_path):
+    config = filter_stage.Config(data=rows(tmp_path), method="judge", scorer="tests.fake_scorers:length",
+                                 threshold=10_000)
+    with pytest.raises(ValueError, match="threshold 10000.0 keeps none of the 12 rows"):
+        filter_stage.run(config, context(tmp_path))
+    assert not (tmp_path / "data.jsonl").exists()
+
+
+def test_config_errors():
+    with pytest.raises(ValueError, match="exactly one of `threshold` and `top_fraction`"):
+        filter_stage.Config(data="x.jsonl", method="judge", scorer="exact")
+    with pytest.raises(ValueError, match="needs `large`"):
+        filter_stage.Config(data="x.jsonl", method="ppl_diff", small="world:base", top_fraction=0.5)
+    with pytest.raises(ValueError, match="exactly one of `judge`"):
+        filter_stage.Config(data="x.jsonl", method="judge", threshold=4.5)
+
+
+def test_meta_models_with_different_tokenizers_fail_naming_both(tmp_path):
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(resolve("world:teacher"), other)
+    tokenizer = load_tokenizer(str(other))
+    tokenizer.add_tokens(["<|extra|>"])
+    tokenizer.save_pretrained(str(other))
+    config = filter_stage.Config(data="world:corpus", method="ppl_diff", small="world:base", large=str(other),
+                                 top_fraction=0.5)
+    with pytest.raises(ValueError, match="different tokenizers") as error:
+        filter_stage.check(config)
+    assert "world:base" in str(error.value) and str(other) in str(error.value)
