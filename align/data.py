@@ -17,6 +17,7 @@ from rewards.code import stdio_cases
 # What each kind of dataset must contain; alternatives are tried in order.
 FORMATS = {
     "sft": [("messages",), ("prompt", "completion")],
+    "lm": [("text",), ("messages",), ("prompt", "completion")],
     "preference": [("prompt", "chosen", "rejected")],
     "verifiable": [("prompt", "answer"), ("prompt", "tests")],
     "prompts": [("prompt",)],
@@ -115,6 +116,9 @@ def check_row(row: dict, columns: tuple[str, ...]) -> str | None:
         elif column in ("prompt", "completion", "chosen", "rejected"):
             if not _is_text(value):
                 return f"'{column}' must be a string or a list of {{role, content}} messages, got {type(value).__name__}"
+        elif column == "text":
+            if not isinstance(value, str) or not value:
+                return f"'text' must be a non-empty string, got {type(value).__name__}"
         elif column == "answer":
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 return f"'answer' must be a string or a number, got {type(value).__name__}"

@@ -88,4 +88,4 @@ def test_pairs_with_rejected_from_another_policy(tmp_path):
     result = run_recipe(tmp_path / "again", stage)
     assert result.exit_code != 0 and "policy.jsonl: no samples for prompt 'user: List 1 colors.'" in result.output
     result = run_recipe(tmp_path / "again", stage.replace("rule: pairs", "rule: best_of_n"))
-    assert result.exit_code != 0 and "rejected_from applies to rule 'pairs' only" in result.output
+    assert result.exit_code != 0 and "rejected_from applies to rules 'pairs' and 'source_pairs' only" in result.output

@@ -20,6 +20,7 @@ STAGES: dict[str, str | ModuleType] = {
     "teacher": "align.stages.teacher",
     "distill": "align.stages.distill",
     "filter": "align.stages.filter",
+    "pretrain": "align.stages.pretrain",
 }
 
 

@@ -29,7 +29,10 @@ def to_prompt_completion(row: dict) -> dict:
 
 
 def training_rows(rows: list[dict], tokenizer) -> tuple[list[dict], bool]:
-    """Rows in one TRL format, and whether to use assistant-only loss (messages + generation tags)."""
+    """Rows in one TRL format, and whether to use assistant-only loss (messages + generation tags); `text` rows
+    (language modelling: loss on every token) pass through as they are."""
+    if all("text" in r for r in rows):
+        return [{"text": r["text"]} for r in rows], False
     template = tokenizer.chat_template or ""
     if all("messages" in r for r in rows) and "generation" in template:
         return [{"messages": r["messages"]} for r in rows], True

@@ -1,0 +1,98 @@
+"""`pretrain`: causal-LM training on raw text or chat rows, continuing a model or from scratch.
+
+Start from `model` (continue training it), or from `init`: a `transformers` config (a mapping such as
+`{model_type: llama, hidden_size: 64, num_hidden_layers: 2, ...}` or a config JSON file / model dir whose config
+is taken, weights not) plus `tokenizer`, giving a freshly initialised model (seeded by the stage seed; vocabulary
+size and special token ids from the tokenizer). Data: `text` rows (loss on every token) or `messages` /
+`prompt`+`completion` rows (loss on the completion, as `sft`). Training goes through the same glue as `sft`
+(TRL's SFTTrainer: resume, `processes`, `deepspeed`, LoRA when continuing a model).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional, Union
+
+from pydantic import Field, model_validator
+
+from align.data import load_dataset
+from align.models import load_causal_lm, load_tokenizer, locate_model
+from align.refs import deferred
+from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
+from align.stages.sft import check as sft_check
+from align.training import save_policy, weights_digest
+
+
+class Config(TrainingConfig):
+    model: Optional[str] = model_field("model to continue training (or give `init` and `tokenizer`)", None)
+    init: Optional[Union[dict[str, Any], str]] = Field(None, description="from scratch: a transformers config "
+                                                       "mapping, a config JSON file or a model dir (config only)")
+    tokenizer: Optional[str] = model_field("from scratch: the tokenizer (a model or tokenizer dir, "
+                                           "world:tokenizer)", None)
+    data: str = dataset_field("lm", "`text` rows, or messages / prompt+completion rows")
+    learning_rate: float = Field(5e-4, gt=0)
+
+    @model_validator(mode="after")
+    def one_start(self):
+        if (self.model is None) == (self.init is None):
+            raise ValueError("give exactly one of `model` (continue training) and `init` (from scratch)")
+        if self.init is not None and not self.tokenizer:
+            raise ValueError("`init` (from scratch) needs `tokenizer`")
+        if self.init is not None and self.lora:
+            raise ValueError("LoRA adapts a trained model: it does not apply to `init` (from scratch)")
+        return self
+
+
+def model_config(init, tokenizer):
+    """The transformers config to initialise from, with the tokenizer's vocabulary and special tokens."""
+    from transformers import AutoConfig
+
+    if isinstance(init, dict):
+        settings = dict(init)
+        if "model_type" not in settings:
+            raise ValueError("`init` needs `model_type` (e.g. llama)")
+        config = AutoConfig.for_model(settings.pop("model_type"), **settings)
+    else:
+        path = Path(init)
+        if path.is_file():
+            settings = json.loads(path.read_text())
+            config = AutoConfig.for_model(settings.pop("model_type"), **settings)
+        else:
+            config = AutoConfig.from_pretrained(locate_model(str(init)))
+    config.vocab_size = len(tokenizer)
+    for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
+        if getattr(tokenizer, name, None) is not None:
+            setattr(config, name, getattr(tokenizer, name))
+    return config
+
+
+def check(config: Config) -> None:
+    """The `trainer:` fields make a valid SFTConfig; an `init` config builds."""
+    sft_check(config)
+    if config.init is not None and config.tokenizer and not deferred(config.tokenizer):
+        model_config(config.init, load_tokenizer(config.tokenizer))
+
+
+def build_model(config: Config, seed: int):
+    if config.model is not None:
+        return load_causal_lm(config.model, dtype=config.dtype), load_tokenizer(config.model, padding_side="right")
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    tokenizer = load_tokenizer(config.tokenizer, padding_side="right")
+    torch.manual_seed(seed)
+    return AutoModelForCausalLM.from_config(model_config(config.init, tokenizer)), tokenizer
+
+
+def run(config: Config, ctx: StageContext) -> StageResult:
+    from align.stages.sft import fine_tune
+
+    rows = load_dataset(config.data, "lm", limit=config.limit)
+    model, tokenizer = build_model(config, ctx.seed)
+    start_weights = weights_digest(model)
+    trainer, final = fine_tune(model, tokenizer, rows, config, ctx, "pretrain")
+    save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
+    return StageResult(outputs={"model": "model"}, values={"start_weights": start_weights},
+                       metrics={**final, "train/examples": len(rows),
+                                "train/parameters": sum(p.numel() for p in trainer.model.parameters())},
+                       key_metrics=["train/loss"])

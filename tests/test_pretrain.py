@@ -1,0 +1,60 @@
+"""The `pretrain` stage: from scratch from a config + tokenizer, or continuing a model, on text or chat rows."""
+import json
+
+import pytest
+
+from align.data import write_jsonl
+from align.engine import Engine
+from align.recipe import load_recipe
+from tests.conftest import write_recipe
+
+pytestmark = pytest.mark.slow
+TINY = "{model_type: llama, hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, " \
+       "num_key_value_heads: 2, max_position_embeddings: 128}"
+
+
+def test_from_scratch_on_text_and_continuing_on_chat_rows(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    write_jsonl(tmp_path / "text.jsonl", [{"text": f"{a}+{b}={a + b}"} for a in range(8) for b in range(8)])
+    path = write_recipe(tmp_path, f"""tracking: none
+stages:
+  scratch: {{stage: pretrain, init: {TINY}, tokenizer: world:tokenizer, data: {tmp_path}/text.jsonl,
+            max_steps: 4, batch_size: 8, logging_steps: 1}}
+  more: {{stage: pretrain, model: '${{scratch.model}}', data: world:corpus, limit: 16, max_steps: 2,
+         batch_size: 8}}
+""")
+    ran = {s["name"]: s for s in Engine(load_recipe(str(path)), tmp_path / "run").run()}
+    model = AutoModelForCausalLM.from_pretrained(str(tmp_path / "run" / "scratch" / "model"))
+    assert model.config.hidden_size == 32 and model.config.vocab_size == 103
+    assert ran["scratch"]["metrics"]["train/parameters"] == sum(p.numel() for p in model.parameters())
+    from align.stages import pretrain
+    from align.training import weights_digest
+
+    config = pretrain.Config(**load_recipe(str(path)).stages[0].config)
+    digests = [weights_digest(pretrain.build_model(config, seed)[0]) for seed in (0, 0, 1)]
+    assert digests[0] == digests[1] != digests[2]  # the init is the stage seed's
+    assert ran["more"]["values"]["start_weights"] != ran["scratch"]["values"]["start_weights"]  # it trained
+    assert ran["more"]["metrics"]["train/steps"] == 2
+
+
+@pytest.mark.parametrize("config, message", [
+    ({"data": "world:corpus"}, "exactly one of `model`"),
+    ({"data": "world:corpus", "init": {"model_type": "llama"}}, "needs `tokenizer`"),
+    ({"data": "world:corpus", "init": {"model_type": "llama"}, "tokenizer": "world:tokenizer", "lora": {"r": 4}},
+     "LoRA adapts a trained model"),
+])
+def test_config_errors(config, message):
+    from align.stages import pretrain
+
+    with pytest.raises(ValueError, match=message):
+        pretrain.Config(**config)
+
+
+def test_bad_text_rows_are_refused(tmp_path):
+    from align.data import load_dataset
+    from align.errors import AlignError
+
+    (tmp_path / "bad.jsonl").write_text(json.dumps({"text": ""}) + "\n")
+    with pytest.raises(AlignError, match="record 1: 'text' must be a non-empty string"):
+        load_dataset(str(tmp_path / "bad.jsonl"), "lm")
