@@ -29,3 +29,18 @@ def write_recipe(tmp_path: Path, text: str, name: str = "recipe.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)
     return path
+
+
+def model_with_other_tokenizer(tmp_path: Path, spec: str = "world:teacher") -> Path:
+    """A copy of a world model whose tokenizer has one extra token: same weights, different token ids."""
+    import shutil
+
+    from align.models import load_tokenizer
+    from align.world import resolve
+
+    other = tmp_path / "other-tokenizer"
+    shutil.copytree(resolve(spec), other)
+    tokenizer = load_tokenizer(str(other))
+    tokenizer.add_tokens(["<|extra|>"])
+    tokenizer.save_pretrained(str(other))
+    return other

@@ -16,7 +16,7 @@ from align.recipe import load_recipe
 from align.runlog import read_metrics
 from align.teacher_targets import load
 from align.world import resolve
-from tests.conftest import write_recipe
+from tests.conftest import model_with_other_tokenizer, write_recipe
 
 pytestmark = pytest.mark.slow
 STEP0 = "max_steps: 1, logging_steps: 1, batch_size: 8, learning_rate: 0.0001"
@@ -123,17 +123,11 @@ def test_rouge_scorer_scores_against_each_rows_reference():
 
 
 def test_a_teacher_with_another_tokenizer_fails_before_anything_runs(tmp_path):
-    import shutil
-
     from typer.testing import CliRunner
 
     from align.cli import app
 
-    other = tmp_path / "other-teacher"
-    shutil.copytree(resolve("world:teacher"), other)
-    tokenizer = load_tokenizer(str(other))
-    tokenizer.add_tokens(["<|extra|>"])
-    tokenizer.save_pretrained(str(other))
+    other = model_with_other_tokenizer(tmp_path)
     result = CliRunner().invoke(app, ["run", "kd", f"teacher={other}", "--run-dir", str(tmp_path / "run")])
     assert result.exit_code == 2 and "stage 'dpkd'" in result.output and "different tokenizers" in result.output
     assert str(other) in result.output and "world:base" in result.output

@@ -8,6 +8,7 @@ from align.progress import track
 from align.stages import filter as filter_stage
 from align.stages.base import StageContext
 from align.world import resolve
+from tests.conftest import model_with_other_tokenizer
 
 pytestmark = pytest.mark.slow
 
@@ -96,13 +97,7 @@ def test_config_errors():
 
 
 def test_meta_models_with_different_tokenizers_fail_naming_both(tmp_path):
-    import shutil
-
-    other = tmp_path / "other"
-    shutil.copytree(resolve("world:teacher"), other)
-    tokenizer = load_tokenizer(str(other))
-    tokenizer.add_tokens(["<|extra|>"])
-    tokenizer.save_pretrained(str(other))
+    other = model_with_other_tokenizer(tmp_path)
     config = filter_stage.Config(data="world:corpus", method="ppl_diff", small="world:base", large=str(other),
                                  top_fraction=0.5)
     with pytest.raises(ValueError, match="different tokenizers") as error:
