@@ -23,6 +23,7 @@ FORMATS = {
     "prompts": [("prompt",)],
     "samples": [("prompt", "completion", "sample_index")],
     "reference": [("prompt", "completion")],
+    "any": [()],  # rows copied as they are (split)
 }
 
 

@@ -21,6 +21,7 @@ STAGES: dict[str, str | ModuleType] = {
     "distill": "align.stages.distill",
     "filter": "align.stages.filter",
     "pretrain": "align.stages.pretrain",
+    "split": "align.stages.split",
 }
 
 

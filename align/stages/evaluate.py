@@ -13,7 +13,9 @@
   evaluation samples at T = 1); with `teacher`, `eval/teacher_logprob`: the teacher's mean per-token log-prob of
   the greedy completions (end-of-sequence token included), how much the teacher agrees with what the student
   writes (distillation's agreement metric, computed by `align.logprobs`, the code the trainers' losses use).
-Any of the three can be switched off with `null`. Every completion and score goes to `data.jsonl`.
+With `heldout` (any prompt/completion or messages data, e.g. clean text), `eval/heldout_nll`: the policy's mean
+per-token NLL of those completions (a language-modelling loss on text it never trained on).
+Any of the three tasks can be switched off with `null`. Every completion and score goes to `data.jsonl`.
 """
 from __future__ import annotations
 
@@ -49,13 +51,14 @@ class Config(StageConfig):
     reference: Optional[str] = dataset_field("reference", "prompt/completion pairs, or null", "world:reference_test")
     teacher: Optional[str] = model_field("score the greedy reference completions under this model: "
                                          "eval/teacher_logprob", None)
+    heldout: Optional[str] = dataset_field("sft", "text to measure eval/heldout_nll on (mean per-token NLL)", None)
     limit: Optional[int] = Field(None, ge=1, description="first N rows of each set (smoke runs)")
     max_new_tokens: int = Field(64, ge=1)
     backend: Literal["auto", "hf", "vllm"] = Field("auto", description="generation backend")
 
     @model_validator(mode="after")
     def something_to_evaluate(self):
-        if not (self.verifiable or self.instruct or self.reference):
+        if not (self.verifiable or self.instruct or self.reference or self.heldout):
             raise ValueError("verifiable, instruct and reference are all null: nothing to evaluate")
         if self.teacher and not self.reference:
             raise ValueError("teacher scores the reference tasks' completions, but reference is null")
@@ -103,8 +106,11 @@ def run(config: Config, ctx: StageContext) -> StageResult:
                                     config.reference_samples, "rouge_l", seed=ctx.seed + 3, scorer=rouge_scorer)
             metrics["eval/rouge_l_sampled"] = mean(flat)
         if config.teacher:
-            del generator  # the student's weights make way for the teacher's
+            generator = None  # the student's weights make way for the teacher's
             metrics["eval/teacher_logprob"] = teacher_logprob(config.teacher, by_task["reference"], ctx)
+    if config.heldout:
+        generator = None  # noqa: F841 - frees the policy's generator before another copy is loaded
+        metrics["eval/heldout_nll"] = heldout_nll(config.model, config.heldout, config.limit, ctx)
     data.write_jsonl(ctx.out_dir / "data.jsonl", records)
     (ctx.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return StageResult(outputs={"data": "data.jsonl", "metrics": "metrics.json"}, metrics=metrics)
@@ -147,17 +153,30 @@ def score_instruct(config: Config, judge, pairs, records) -> dict:
     return metrics
 
 
-def teacher_logprob(teacher: str, pairs: list[tuple[dict, str]], ctx: StageContext) -> float:
-    """Mean per-token log-prob under `teacher` of the completions, over all their tokens."""
+def mean_token_logprob(spec: str, rows: list[dict], what: str, ctx: StageContext) -> float:
+    """Mean log-prob under the model `spec` of the rows' completion tokens, over all their tokens."""
     from align.logprobs import completion_logprobs
     from align.models import load_causal_lm, load_tokenizer
 
-    model, tokenizer = load_causal_lm(teacher, dtype="float32"), load_tokenizer(teacher, padding_side="right")
-    rows = [{"prompt": row["prompt"], "completion": out} for row, out in pairs]
-    with ctx.progress("evaluate: teacher log-probs", total=len(rows)) as advance:
+    model, tokenizer = load_causal_lm(spec, dtype="float32"), load_tokenizer(spec, padding_side="right")
+    with ctx.progress(f"evaluate: {what}", total=len(rows)) as advance:
         scored = completion_logprobs(model, tokenizer, rows, progress=advance)
     tokens = [lp for s in scored for lp in s.token_logprobs]
     return sum(tokens) / max(len(tokens), 1)
+
+
+def teacher_logprob(teacher: str, pairs: list[tuple[dict, str]], ctx: StageContext) -> float:
+    """The teacher's mean per-token log-prob of the policy's completions."""
+    return mean_token_logprob(teacher, [{"prompt": row["prompt"], "completion": out} for row, out in pairs],
+                              "teacher log-probs", ctx)
+
+
+def heldout_nll(model: str, path: str, limit: int | None, ctx: StageContext) -> float:
+    """The policy's mean per-token NLL of held-out completions (messages rows: the last turn)."""
+    rows = [{"prompt": r["prompt"], "completion": r["completion"]} if "prompt" in r else
+            {"prompt": r["messages"][:-1], "completion": r["messages"][-1:]}
+            for r in data.load_dataset(path, "sft", limit)]
+    return -mean_token_logprob(model, rows, "held-out NLL", ctx)
 
 
 def rouge_scorer(prompts, completions, rows) -> list[float]:

@@ -8,6 +8,7 @@
   when none parses the stage fails with the counts instead of passing an empty dataset on.
 - `ppl_diff` (ScalingFilter): log(PPL_small / PPL_large) of two meta-models trained on the same data.
 - `difference` (MiniPLM): mean log p_teacher - mean log p_reference per token.
+- `random`: a seeded uniform score per row: the same-size random subset every filter is compared with.
 Model scores are the completion tokens' mean log-probs from `align.logprobs` (the code training optimises),
 with one tokenisation and truncation (`max_length`) for both models. Keep by `threshold` (inclusive) or
 `top_fraction`. Writes the kept rows unchanged (`data.jsonl`) and `scores.jsonl`: every row's index, score,
@@ -15,6 +16,7 @@ parse status (and the grader's reply) and whether it was kept.
 """
 from __future__ import annotations
 
+import random
 from typing import Literal, Optional
 
 from pydantic import Field, model_validator
@@ -30,7 +32,7 @@ MODELS = {"ppl_diff": ("small", "large"), "difference": ("teacher", "reference")
 
 class Config(StageConfig):
     data: str = dataset_field("sft", "rows to filter: messages or prompt/completion (kept rows are written as is)")
-    method: Literal["judge", "ppl_diff", "difference"] = Field(description="the score (see the module)")
+    method: Literal["judge", "ppl_diff", "difference", "random"] = Field(description="the score (see the module)")
     judge: Optional[str] = model_field("judge: the grader model, prompted with the AlpaGasus rating prompt", None)
     scorer: Optional[ScorerSpec] = scorer_field("judge: a scorer that gives the score instead of a grader", None)
     dimension: Literal["accuracy", "helpfulness"] = Field("accuracy", description="judge: the rated dimension")
@@ -132,6 +134,9 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     replies = [None] * len(rows)
     if config.method == "judge":
         scores, replies = judge_scores(config, pairs, ctx)
+    elif config.method == "random":
+        rng = random.Random(ctx.seed)
+        scores = [rng.random() for _ in pairs]
     else:
         first, second = (mean_logprobs(getattr(config, name), pairs, config, ctx) for name in MODELS[config.method])
         # ppl_diff: log d = NLL_small - NLL_large = logp_large - logp_small; difference: logp_teacher - logp_ref
