@@ -13,6 +13,7 @@ from pathlib import Path
 
 from align.bench_distill import render_dpkd
 from align.bench_report import render_rest_em, render_xwin
+from align.bench_selection import render_selection
 from align.engine import Engine
 from align.recipe import load_recipe
 from align.report import run_overview
@@ -31,6 +32,7 @@ class Experiment:
 
 SUITES = {
     "dpkd": [Experiment(f"kd seed={seed}", "kd", [f"seed={seed}"]) for seed in (0, 1, 2)],  # kd = dpkd + baselines
+    "miniplm": [Experiment(f"miniplm seed={seed}", "miniplm", [f"seed={seed}"]) for seed in (0, 1, 2)],
     "rest-em": [
         Experiment("rest-em", "rest-em"),
         Experiment("rest-em (verifier off)", "rest-em", ["selection=random"], copy_from="rest-em"),
@@ -107,4 +109,6 @@ def render_learning(results: dict, folder: Path) -> str:
         lines += render_xwin(results["xwin"], folder)
     if "dpkd" in results:
         lines += render_dpkd(results["dpkd"], results.get("dpkd_memory"), folder)
+    if "miniplm" in results:
+        lines += render_selection(results["miniplm"])
     return "\n".join(lines)

@@ -103,3 +103,28 @@ def test_meta_models_with_different_tokenizers_fail_naming_both(tmp_path):
     with pytest.raises(ValueError, match="different tokenizers") as error:
         filter_stage.check(config)
     assert "world:base" in str(error.value) and str(other) in str(error.value)
+
+
+def test_random_keeps_a_seeded_same_size_subset(tmp_path):
+    data = rows(tmp_path)
+    kept = []
+    for seed in (0, 0, 1):
+        out = tmp_path / f"out{len(kept)}"
+        out.mkdir()
+        ctx = StageContext(out_dir=out, work_dir=out, seed=seed, log=lambda *a: None, progress=track)
+        filter_stage.run(filter_stage.Config(data=data, method="random", top_fraction=0.5), ctx)
+        kept.append([a["index"] for a in read_jsonl(out / "scores.jsonl") if a["kept"]])
+    assert len(kept[0]) == 6 and kept[0] == kept[1] != kept[2]
+
+
+def test_evaluate_heldout_nll_is_the_models_mean_token_nll(tmp_path):
+    from align.stages import evaluate
+
+    data = rows(tmp_path, 4)
+    config = evaluate.Config(model="world:base", heldout=data, verifiable=None, instruct=None, reference=None)
+    result = evaluate.run(config, context(tmp_path))
+    source = read_jsonl(data)
+    model, tokenizer = load_causal_lm("world:base", dtype="float32"), load_tokenizer("world:base", padding_side="right")
+    scored = completion_logprobs(model, tokenizer, source)
+    tokens = [lp for s in scored for lp in s.token_logprobs]
+    assert result.metrics["eval/heldout_nll"] == pytest.approx(-sum(tokens) / len(tokens), abs=1e-5)
