@@ -9,11 +9,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_bench_learning_smoke(tmp_path):
-    out = bench_learning(["rest-em", "xwin", "dpkd"], root=tmp_path / "runs", out=tmp_path / "learning.md", smoke=True)
+    out = bench_learning(["rest-em", "xwin", "dpkd", "miniplm"], root=tmp_path / "runs", out=tmp_path / "learning.md",
+                         smoke=True)
     text = out.read_text()
     assert "## ReST-EM" in text and "## Xwin pipeline" in text and "## Distillation" in text
     assert (tmp_path / "learning_dpkd.png").exists() and "| DPKD, sequence form |" in text
     assert "| DPKD (0.5 CE + 0.5 DPKD, token level) | SeqKD |" in text and "### Peak memory" in text
+    assert "## Pre-training data selection" in text and "| random half (control) |" in text
     assert (tmp_path / "learning_rest_em.png").exists() and (tmp_path / "learning_xwin.png").exists()
     results = json.loads((tmp_path / "learning.json").read_text())
     assert [r["label"] for r in results["rest-em"]] == ["rest-em", "rest-em (verifier off)"]
