@@ -66,15 +66,16 @@ def difference_score(logp_teacher: float, logp_reference: float) -> float:
     return logp_teacher - logp_reference
 
 
-def keep_mask(scores: list[float | None], threshold: float | None = None,
-              top_fraction: float | None = None) -> list[bool]:
-    """Which rows to keep: score >= threshold (inclusive), or the floor(top_fraction * N) highest scores of all N
-    rows (ties go to the earlier row). A row without a score (None) is never kept."""
-    if (threshold is None) == (top_fraction is None):
-        raise ValueError("give exactly one of threshold and top_fraction")
+def keep_mask(scores: list[float | None], threshold: float | None = None, top_fraction: float | None = None,
+              count: int | None = None) -> list[bool]:
+    """Which rows to keep: score >= threshold (inclusive), or the floor(top_fraction * N) (or `count`) highest
+    scores of all N rows (ties go to the earlier row). A row without a score (None) is never kept."""
+    if sum(rule is not None for rule in (threshold, top_fraction, count)) != 1:
+        raise ValueError("give exactly one of threshold, top_fraction and count")
     if threshold is not None:
         return [s is not None and s >= threshold for s in scores]
-    count = int(top_fraction * len(scores))
+    if count is None:
+        count = int(top_fraction * len(scores))
     ranked = sorted((i for i, s in enumerate(scores) if s is not None), key=lambda i: (-scores[i], i))
     chosen = set(ranked[:count])
     return [i in chosen for i in range(len(scores))]

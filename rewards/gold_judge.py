@@ -6,7 +6,7 @@ pairwise win-rates (the AlpacaEval analogue).
 """
 from __future__ import annotations
 
-from align.world.tasks import CASES, CATEGORIES
+from align.world.tasks import CASES, CATEGORIES, constraints_from_prompt
 
 
 def parse_items(completion: str) -> list[str]:
@@ -39,13 +39,22 @@ def gold_score(constraints: dict, completion: str) -> float:
 
 
 def score(prompts, completions, rows) -> list[float]:
-    """Scorer interface: needs a `constraints` column (the world's instruct datasets have it)."""
+    """Scorer interface: the row's `constraints` column (the world's instruct datasets have it), else the
+    constraints the prompt states when it is one of the world's instructions (e.g. world:sft_crowd)."""
     out = []
-    for completion, row in zip(completions, rows):
-        if not isinstance(row.get("constraints"), dict):
-            raise ValueError("gold_judge needs a 'constraints' column (a world:instruct_* dataset)")
-        out.append(gold_score(row["constraints"], completion))
+    for prompt, completion, row in zip(prompts, completions, rows):
+        constraints = row.get("constraints")
+        if not isinstance(constraints, dict):
+            constraints = constraints_from_prompt(user_text(prompt))
+        if constraints is None:
+            raise ValueError("gold_judge needs a 'constraints' column or one of the world's instructions as the "
+                             "prompt (a world:instruct_* or world:sft* dataset)")
+        out.append(gold_score(constraints, completion))
     return out
+
+
+def user_text(prompt) -> str:
+    return prompt if isinstance(prompt, str) else " ".join(m["content"] for m in prompt if m["role"] == "user")
 
 
 def pairwise_win(score_a: float, score_b: float) -> float:

@@ -88,7 +88,7 @@ def test_a_threshold_that_keeps_nothing_is_an_error(tmp_path):
 
 
 def test_config_errors():
-    with pytest.raises(ValueError, match="exactly one of `threshold` and `top_fraction`"):
+    with pytest.raises(ValueError, match="exactly one of `threshold`, `top_fraction` and `same_size_as`"):
         filter_stage.Config(data="x.jsonl", method="judge", scorer="exact")
     with pytest.raises(ValueError, match="needs `large`"):
         filter_stage.Config(data="x.jsonl", method="ppl_diff", small="world:base", top_fraction=0.5)
@@ -128,3 +128,17 @@ def test_evaluate_heldout_nll_is_the_models_mean_token_nll(tmp_path):
     scored = completion_logprobs(model, tokenizer, source)
     tokens = [lp for s in scored for lp in s.token_logprobs]
     assert result.metrics["eval/heldout_nll"] == pytest.approx(-sum(tokens) / len(tokens), abs=1e-5)
+
+
+def test_same_size_as_and_the_audit_scorer(tmp_path):
+    data = rows(tmp_path)
+    write_jsonl(tmp_path / "five.jsonl", [{"x": i} for i in range(5)])
+    config = filter_stage.Config(data=data, method="judge", scorer="tests.fake_scorers:length",
+                                 same_size_as=str(tmp_path / "five.jsonl"), audit="tests.fake_scorers:length")
+    result = filter_stage.run(config, context(tmp_path))
+    audit = read_jsonl(tmp_path / "scores.jsonl")
+    assert sum(a["kept"] for a in audit) == 5 and all(a["audit"] == a["score"] for a in audit)
+    assert result.metrics["filter/audit_pearson"] == pytest.approx(1.0)  # the same scorer agrees perfectly
+    kept = [a["audit"] for a in audit if a["kept"]]
+    assert result.metrics["filter/audit_mean_kept"] == pytest.approx(sum(kept) / 5)
+    assert result.metrics["filter/audit_mean_kept"] >= result.metrics["filter/audit_mean_all"]

@@ -32,6 +32,7 @@ def test_keep_mask_top_fraction_counts_all_rows_and_breaks_ties_by_order():
     assert filters.keep_mask([0.1, 0.9, 0.5, 0.9], top_fraction=0.5) == [False, True, False, True]
     assert filters.keep_mask([1.0, 1.0, 1.0, 0.0], top_fraction=0.5) == [True, True, False, False]
     assert filters.keep_mask([None, 2.0, 1.0], top_fraction=0.7) == [False, True, True]  # floor(0.7 * 3) = 2
+    assert filters.keep_mask([0.1, 0.9, 0.5, 0.9], count=3) == [False, True, True, True]
     with pytest.raises(ValueError, match="exactly one"):
         filters.keep_mask([1.0], threshold=1.0, top_fraction=0.5)
 

@@ -63,3 +63,22 @@ def test_user_scorer_path_and_bad_names():
 def test_checked_scores_rejects_non_numbers(bad):
     with pytest.raises(ValueError):
         checked_scores(lambda p, c, r: bad, [None], ["x"], [{}], "bad")
+
+
+def test_gold_judge_reads_constraints_from_the_worlds_instructions_when_a_row_has_none():
+    import random
+
+    from align.data import read_jsonl
+    from align.world import resolve, tasks
+    from rewards import gold_judge
+
+    rng = random.Random(0)
+    for _ in range(2000):  # the parser inverts the generator exactly
+        problem = tasks.make_instruct_problem(rng)
+        assert tasks.constraints_from_prompt(problem["prompt"][0]["content"]) == problem["constraints"]
+    rows = read_jsonl(resolve("world:instruct_test"))[:50]
+    completions = [tasks.instruct_response_noisy(r["constraints"], rng) for r in rows]
+    prompts = [r["prompt"] for r in rows]
+    assert gold_judge.score(prompts, completions, [{} for _ in rows]) == gold_judge.score(prompts, completions, rows)
+    with pytest.raises(ValueError, match="needs a 'constraints' column"):
+        gold_judge.score(["Compute 1+2."], ["3"], [{}])

@@ -11,7 +11,9 @@
 - `random`: a seeded uniform score per row: the same-size random subset every filter is compared with.
 Model scores are the completion tokens' mean log-probs from `align.logprobs` (the code training optimises),
 with one tokenisation and truncation (`max_length`) for both models. Keep by `threshold` (inclusive) or
-`top_fraction`. Writes the kept rows unchanged (`data.jsonl`) and `scores.jsonl`: every row's index, score,
+`top_fraction`, or keep as many rows as `same_size_as` has (the same-size random subset of AlpaGasus). With
+`audit` (a scorer, e.g. the world's gold judge), every row is also scored by it and the filter's agreement with
+it is reported (`filter/audit_*`): what a real user would do with a human-labelled sample. Writes the kept rows unchanged (`data.jsonl`) and `scores.jsonl`: every row's index, score,
 parse status (and the grader's reply) and whether it was kept.
 """
 from __future__ import annotations
@@ -44,6 +46,9 @@ class Config(StageConfig):
                                            None)
     threshold: Optional[float] = Field(None, description="keep rows scoring at least this (AlpaGasus: 4.5)")
     top_fraction: Optional[float] = Field(None, gt=0, le=1, description="keep this fraction of rows, best first")
+    same_size_as: Optional[str] = dataset_field("any", "keep as many rows as this dataset has, best first", None)
+    audit: Optional[ScorerSpec] = scorer_field("score every row with this too and report the agreement "
+                                               "(filter/audit_*)", None)
     batch_size: int = Field(32, ge=1, description="rows per forward pass when scoring with models")
     max_length: int = Field(512, ge=8, description="tokens per scored row, the same for both models")
     limit: Optional[int] = Field(None, ge=1, description="first N rows (smoke runs)")
@@ -51,8 +56,8 @@ class Config(StageConfig):
 
     @model_validator(mode="after")
     def method_inputs(self):
-        if (self.threshold is None) == (self.top_fraction is None):
-            raise ValueError("give exactly one of `threshold` and `top_fraction`")
+        if sum(rule is not None for rule in (self.threshold, self.top_fraction, self.same_size_as)) != 1:
+            raise ValueError("give exactly one of `threshold`, `top_fraction` and `same_size_as`")
         if self.method == "judge" and (self.judge is None) == (self.scorer is None):
             raise ValueError("method 'judge' needs exactly one of `judge` (a grader model) and `scorer`")
         for name in MODELS.get(self.method, ()):
@@ -146,17 +151,39 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     if unparsed == len(rows):
         raise ValueError(f"{config.data}: the judge {config.judge!r} gave no parseable rating for any of the "
                          f"{len(rows)} rows (first reply: {replies[0]!r}); nothing to keep")
-    keep = filters.keep_mask(scores, config.threshold, config.top_fraction)
+    count = len(data.load_dataset(config.same_size_as, "any")) if config.same_size_as else None
+    keep = filters.keep_mask(scores, config.threshold, config.top_fraction, count)
     if not any(keep):
         rule = f"threshold {config.threshold}" if config.threshold is not None else f"top {config.top_fraction}"
         best = max(s for s in scores if s is not None)
         raise ValueError(f"{config.data}: {rule} keeps none of the {len(rows)} rows (best score {best:.3f})")
+    audit = audit_scores(config, pairs, ctx) if config.audit else [None] * len(rows)
     data.write_jsonl(ctx.out_dir / "data.jsonl", [r for r, k in zip(rows, keep) if k])
     data.write_jsonl(ctx.out_dir / "scores.jsonl", [
-        {"index": i, "score": s, "parsed": s is not None, "kept": k, **({"reply": reply} if reply is not None else {})}
-        for i, (s, k, reply) in enumerate(zip(scores, keep, replies))])
+        {"index": i, "score": s, "parsed": s is not None, "kept": k, **({"reply": reply} if reply is not None else {}),
+         **({"audit": a} if a is not None else {})}
+        for i, (s, k, reply, a) in enumerate(zip(scores, keep, replies, audit))])
     kept = sum(keep)
-    return StageResult(outputs={"data": "data.jsonl", "scores": "scores.jsonl"},
-                       metrics={"filter/rows": len(rows), "filter/kept": kept, "filter/kept_fraction": kept / len(rows),
-                                "filter/unparsed": unparsed},
+    metrics = {"filter/rows": len(rows), "filter/kept": kept, "filter/kept_fraction": kept / len(rows),
+               "filter/unparsed": unparsed, **(agreement(scores, keep, audit) if config.audit else {})}
+    return StageResult(outputs={"data": "data.jsonl", "scores": "scores.jsonl"}, metrics=metrics,
                        key_metrics=["filter/kept", "filter/kept_fraction", "filter/unparsed"])
+
+
+def audit_scores(config: Config, pairs: list[dict], ctx: StageContext) -> list[float]:
+    from rewards import make_scorer, score_in_batches, spec_name
+
+    rows = [{**p, "completion": data.completion_text(p["completion"])} for p in pairs]
+    with ctx.progress(f"filter: audit by {spec_name(config.audit)}", total=len(rows)) as advance:
+        return list(score_in_batches(make_scorer(config.audit), rows, spec_name(config.audit), advance=advance))
+
+
+def agreement(scores: list, keep: list[bool], audit: list[float]) -> dict:
+    """How the filter agrees with the audit scorer: its mean on kept vs all rows, and the correlation of scores."""
+    import statistics
+
+    kept = [a for a, k in zip(audit, keep) if k]
+    pairs = [(s, a) for s, a in zip(scores, audit) if s is not None]
+    varied = len({s for s, _ in pairs}) > 1 and len({a for _, a in pairs}) > 1
+    return {"filter/audit_mean_all": statistics.fmean(audit), "filter/audit_mean_kept": statistics.fmean(kept),
+            "filter/audit_pearson": statistics.correlation(*zip(*pairs)) if varied else 0.0}

@@ -131,6 +131,19 @@ def make_instruct_problem(rng: random.Random) -> dict:
     return {"prompt": user(", ".join(parts) + "."), "constraints": constraints}
 
 
+INSTRUCTION = re.compile(r"List (\d+) ([a-z ]+?)(?:, in (upper|lower|title) case)?(, sorted)?(?:, without ([a-z]+))?\.")
+
+
+def constraints_from_prompt(text: str) -> dict | None:
+    """The constraints an instruction states (the inverse of `make_instruct_problem`), or None when the text is
+    not one of the world's instructions: lets the gold judge score rows that carry no `constraints` column."""
+    match = INSTRUCTION.fullmatch(text.strip())
+    if not match or match.group(2) not in CATEGORIES:
+        return None
+    count, category, case, is_sorted, exclude = match.groups()
+    return {"count": int(count), "category": category, "case": case, "sorted": bool(is_sorted), "exclude": exclude}
+
+
 def instruct_response(constraints: dict, rng: random.Random, violations: set[str] = frozenset()) -> str:
     """Write a list that meets the constraints, except those named in `violations`."""
     c = constraints
