@@ -13,7 +13,7 @@ from pathlib import Path
 
 from align.bench_distill import render_dpkd
 from align.bench_report import render_rest_em, render_xwin
-from align.bench_selection import render_selection
+from align.bench_selection import render_alpagasus, render_selection
 from align.engine import Engine
 from align.recipe import load_recipe
 from align.report import run_overview
@@ -32,6 +32,7 @@ class Experiment:
 
 SUITES = {
     "dpkd": [Experiment(f"kd seed={seed}", "kd", [f"seed={seed}"]) for seed in (0, 1, 2)],  # kd = dpkd + baselines
+    "alpagasus": [Experiment(f"alpagasus seed={seed}", "alpagasus", [f"seed={seed}"]) for seed in (0, 1, 2)],
     "miniplm": [Experiment(f"miniplm seed={seed}", "miniplm", [f"seed={seed}"]) for seed in (0, 1, 2)],
     "rest-em": [
         Experiment("rest-em", "rest-em"),
@@ -66,6 +67,7 @@ def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
     return {"label": exp.label, "command": exp.command() + (" --smoke" if smoke else ""),
             "run_dir": str(run_dir), "wall_s": round(sum(s["wall_s"] for s in overview["stages"]), 1),
             "stages": {s["name"]: s["metrics"] for s in overview["stages"]},
+            "stage_wall_s": {s["name"]: s["wall_s"] for s in overview["stages"]},
             "key_metrics": {s["name"]: s["key_metrics"] for s in overview["stages"]}, "start_weights": starts,
             "model_digest": model_digest(recipe.params.get("model", ""))}
 
@@ -109,6 +111,8 @@ def render_learning(results: dict, folder: Path) -> str:
         lines += render_xwin(results["xwin"], folder)
     if "dpkd" in results:
         lines += render_dpkd(results["dpkd"], results.get("dpkd_memory"), folder)
+    if "alpagasus" in results:
+        lines += render_alpagasus(results["alpagasus"])
     if "miniplm" in results:
         lines += render_selection(results["miniplm"])
     return "\n".join(lines)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from align.bench_distill import mean_sd, summary, values
+from align.bench_report import fmt
 
 ROWS = [("difference", "MiniPLM difference (teacher - reference)"), ("ppl_diff", "ScalingFilter (PPL small / large)"),
         ("random", "random half (control)")]
@@ -46,4 +47,46 @@ def render_selection(results: list[dict]) -> list[str]:
     kept = {name: [r["stages"].get(f"keep_{name}", {}).get("filter/kept") for r in results] for name, _ in ROWS}
     lines += ["", "Rows kept per filter: " + "; ".join(f"{name} {kept[name][0]}" for name, _ in ROWS if kept[name])
               + ". Commands: " + "; ".join(f"`{r['command']}`" for r in results), ""]
+    return lines
+
+
+ALPAGASUS_ROWS = [("all", "all 700 crowd demos"), ("alpagasus", "AlpaGasus: rated >= 4.5 by world:rater"),
+                  ("random", "random subset of the same size")]
+
+
+def render_alpagasus(results: list[dict]) -> list[str]:
+    from align.world import ASSETS
+
+    import json
+
+    rater = json.loads((ASSETS / "world.json").read_text()).get("models", {}).get("rater", {})
+    lines = ["## Instruction-data selection (`recipes/alpagasus.yaml`)", "",
+             "`world:rater` rates each of the 700 `world:sft_crowd` demos with the released AlpaGasus prompt "
+             "(accuracy, 0-5, the score on the first line); SFT from `world:base` on the rows rated >= 4.5, with "
+             "the all-data recipe unchanged (3 epochs, so fewer steps), against all rows and a random subset of "
+             "the same size. Held-out gold score on `world:instruct_test` (greedy, and 8 samples at T = 0.7). "
+             "One run per seed.", "",
+             "| SFT data | rows | SFT wall s | gold score mean ± sd | sampled mean ± sd | gold judge's mean on the rows |",
+             "|---|---|---|---|---|---|"]
+    for name, label in ALPAGASUS_ROWS:
+        rows = values(results, f"sft_{name}", "train/examples") or [float(r["stages"].get(f"sft_{name}", {}).get(
+            "train/examples", 0)) for r in results]
+        wall = [r.get("stage_wall_s", {}).get(f"sft_{name}") for r in results]
+        filter_stage = {"alpagasus": "rate", "random": "random_subset"}.get(name)
+        audit = (summary(values(results, filter_stage, "filter/audit_mean_kept")) if filter_stage
+                 else summary(values(results, "rate", "filter/audit_mean_all")))
+        lines.append(f"| {label} | {fmt(mean_sd(rows)[0]) if rows else '—'} | "
+                     f"{fmt(mean_sd([w for w in wall if w])[0]) if any(wall) else '—'} | "
+                     f"{summary(values(results, f'eval_{name}', 'eval/gold_score'))} | "
+                     f"{summary(values(results, f'eval_{name}', 'eval/gold_score_sampled'))} | {audit} |")
+    mine = values(results, "eval_alpagasus", "eval/gold_score")
+    lines += ["", "AlpaGasus vs all data: " + better(mine, values(results, "eval_all", "eval/gold_score"), 1)
+              + "; vs the random subset: " + better(mine, values(results, "eval_random", "eval/gold_score"), 1)
+              + " (greedy gold score; a claim holds when the difference of the means exceeds the sum of the sds).",
+              "", f"The rater: kept {summary(values(results, 'rate', 'filter/kept_fraction'))} of the rows, "
+              f"{summary(values(results, 'rate', 'filter/unparsed'))} ratings unparseable, Pearson r with the gold "
+              f"judge on these rows {summary(values(results, 'rate', 'filter/audit_pearson'))}. On its own "
+              f"{rater.get('agreement', {}).get('held_out_triples', '?')} held-out triples (world.json): "
+              + ", ".join(f"{k} {fmt(v)}" for k, v in rater.get("agreement", {}).items() if k != "held_out_triples")
+              + ".", "", "Commands: " + "; ".join(f"`{r['command']}`" for r in results), ""]
     return lines

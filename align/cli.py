@@ -118,11 +118,16 @@ def world_build(out: Optional[Path] = typer.Option(None, help="default: the pack
                 size: str = typer.Option("full", help="full (shipped assets) or micro (seconds, for tests)"),
                 seed: int = typer.Option(0),
                 data_only: bool = typer.Option(False, help="regenerate datasets only, keep the models "
-                                               "(refused if their training corpora would change)")):
+                                               "(refused if their training corpora would change)"),
+                rater_only: bool = typer.Option(False, help="retrain only world:rater from the shipped teacher")):
     """Rebuild the embedded world's tokenizer, datasets and models deterministically."""
-    from align.world.build import build_world, rebuild_data
+    from align.world.build import build_world, rebuild_data, rebuild_rater
 
     try:
+        if rater_only:
+            manifest = rebuild_rater(out)
+            console.print(f"world:rater rebuilt: {manifest['models']['rater']['agreement']}")
+            return
         if data_only:
             manifest = rebuild_data(out)
             console.print(f"world datasets rebuilt: {manifest['path']}/data")

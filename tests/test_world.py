@@ -127,8 +127,9 @@ def test_micro_world_build(tmp_path):
 
     manifest = build_world(tmp_path / "world", size="micro", seed=0)
     root = tmp_path / "world"
-    for name in ("base", "teacher", "tokenizer"):
+    for name in ("base", "teacher", "tokenizer", "rater"):
         assert (root / name).is_dir()
+    assert set(manifest["models"]["rater"]["agreement"]) >= {"held_out_triples", "parsed"}
     assert (root / "base" / "model.safetensors").exists()
     assert len(read_jsonl(root / "data" / "arith_test.jsonl")) == 10
     assert manifest["models"]["teacher"]["parameters"] > manifest["models"]["base"]["parameters"]
@@ -143,3 +144,14 @@ def test_micro_world_build(tmp_path):
         first, second = (load_file(str(d / name / "model.safetensors")) for d in (root, tmp_path / "again"))
         assert first.keys() == second.keys()
         assert all(torch.allclose(first[k].float(), second[k].float(), atol=1e-3) for k in first)
+
+
+def test_the_shipped_rater_answers_the_rating_prompt_with_a_parseable_score():
+    from align import filters
+    from align.generation import HFGenerator, SamplingParams
+
+    chats = [filters.rating_messages("List 2 fruits, in upper case.", "", response)
+             for response in ("APPLE, PEAR", "cat, dog, owl")]
+    replies = HFGenerator("world:rater").generate(chats, SamplingParams(n=1, temperature=0, max_new_tokens=8))
+    scores = [filters.parse_rating(r[0]) for r in replies]
+    assert all(s is not None for s in scores) and scores[0] > scores[1]  # a right answer beats a wrong one

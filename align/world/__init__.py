@@ -9,7 +9,7 @@ from pathlib import Path
 from align.errors import AlignError
 
 ASSETS = Path(__file__).parent / "assets"
-MODELS = ("base", "teacher")
+MODELS = ("base", "teacher", "rater")
 
 
 def is_world_ref(spec: str) -> bool:

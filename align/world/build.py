@@ -44,6 +44,8 @@ class WorldSize:
     reference_train: int = 1000
     reference_test: int = 200
     reference_pretrain: int = 4000
+    rater_train: int = 4000  # rating triples world:rater learns from (align.world.rater)
+    rater_held_out: int = 400  # triples its agreement with the gold judge is measured on
     batch_size: int = 64
     base: ModelSpec = field(default_factory=lambda: ModelSpec(128, 4, 4, 6, 3e-3))
     teacher: ModelSpec = field(default_factory=lambda: ModelSpec(192, 4, 6, 5, 2e-3))
@@ -53,7 +55,7 @@ SIZES = {
     "full": WorldSize(),
     "micro": WorldSize(arith_train=20, arith_test=10, arith_pretrain=40, drill=20, instruct_train=10, sft=10,
                        instruct_test=10, instruct_pretrain=20, reference_train=10, reference_test=10,
-                       reference_pretrain=20, batch_size=16,
+                       reference_pretrain=20, rater_train=32, rater_held_out=16, batch_size=16,
                        base=ModelSpec(32, 1, 2, 1, 1e-3), teacher=ModelSpec(48, 1, 2, 1, 1e-3)),
 }
 
@@ -182,14 +184,46 @@ def build_world(out: Path | None = None, size: str = "full", seed: int = 0) -> d
         "teacher": train_world_model(sizes.teacher, datasets["_teacher_corpus"], tokenizer, tmp / "teacher",
                                      seed, sizes.batch_size, "teacher"),
     }
-    for name in models:
+    for name in list(models):
         models[name]["corpus_sha256"] = corpus_digest(datasets[f"_{name}_corpus"])
+    from align.world.rater import build_rater
+
+    models["rater"] = build_rater(tmp, datasets, seed, out_dir=tmp / "rater", train=sizes.rater_train,
+                                  held_out=sizes.rater_held_out)
     manifest = {"size": size, "seed": seed, "build_seconds": round(time.time() - started, 1),
                 "threads": torch.get_num_threads(), "models": models,
                 "datasets": {k: len(v) for k, v in datasets.items()}, "sizes": asdict(sizes)}
     (tmp / "world.json").write_text(json.dumps(manifest, indent=2))
     shutil.rmtree(out, ignore_errors=True)
     tmp.rename(out)
+    return {**manifest, "path": str(out)}
+
+
+def rebuild_rater(out: Path | None = None) -> dict:
+    """(Re)train only `rater/` from the shipped teacher and data (align.world.rater), keeping everything else; a
+    full build makes the same rater, since it trains the rater last, from the teacher it just built."""
+    from align.data import read_jsonl
+    from align.errors import AlignError
+    from align.training import configure_threads
+    from align.world.rater import build_rater
+
+    configure_threads()
+    out = Path(out) if out else ASSETS
+    manifest_path = out / "world.json"
+    if not manifest_path.exists():
+        raise AlignError(f"{out} has no world.json: run a full `align world build` first")
+    manifest = json.loads(manifest_path.read_text())
+    datasets = {name: read_jsonl(out / "data" / f"{name}.jsonl") for name in ("sft_crowd", "instruct_test")}
+    tmp = out / "rater.building"
+    shutil.rmtree(tmp, ignore_errors=True)
+    started = time.time()
+    sizes = SIZES[manifest["size"]]
+    info = build_rater(out, datasets, manifest["seed"], out_dir=tmp, train=sizes.rater_train,
+                       held_out=sizes.rater_held_out)
+    shutil.rmtree(out / "rater", ignore_errors=True)
+    tmp.rename(out / "rater")
+    manifest["models"]["rater"] = {**info, "build_seconds": round(time.time() - started, 1)}
+    manifest_path.write_text(json.dumps(manifest, indent=2))
     return {**manifest, "path": str(out)}
 
 
@@ -206,6 +240,8 @@ def rebuild_data(out: Path | None = None) -> dict:
     manifest = json.loads(manifest_path.read_text())
     datasets = make_datasets(SIZES[manifest["size"]], manifest["seed"])
     for name, info in manifest["models"].items():
+        if name == "rater":  # trained from the teacher on its own triples, not on a corpus
+            continue
         digest = corpus_digest(datasets[f"_{name}_corpus"])
         if info.setdefault("corpus_sha256", digest) != digest:
             raise AlignError(f"the {name} model's training corpus changed: run a full `align world build`")
