@@ -27,7 +27,8 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
 
 
 def values(results: list[dict], stage: str, metric: str) -> list[float]:
-    return [v for r in results if isinstance(v := r["stages"].get(stage, {}).get(metric), float)]
+    return [float(v) for r in results
+            if isinstance(v := r["stages"].get(stage, {}).get(metric), (int, float)) and not isinstance(v, bool)]
 
 
 def summary(found: list[float]) -> str:

@@ -69,16 +69,15 @@ def render_alpagasus(results: list[dict]) -> list[str]:
              "| SFT data | rows | SFT wall s | gold score mean ± sd | sampled mean ± sd | gold judge's mean on the rows |",
              "|---|---|---|---|---|---|"]
     for name, label in ALPAGASUS_ROWS:
-        rows = values(results, f"sft_{name}", "train/examples") or [float(r["stages"].get(f"sft_{name}", {}).get(
-            "train/examples", 0)) for r in results]
-        wall = [r.get("stage_wall_s", {}).get(f"sft_{name}") for r in results]
+        rows = values(results, f"sft_{name}", "train/examples")
+        wall = [w for r in results if (w := r.get("stage_wall_s", {}).get(f"sft_{name}"))]
         filter_stage = {"alpagasus": "rate", "random": "random_subset"}.get(name)
         audit = (summary(values(results, filter_stage, "filter/audit_mean_kept")) if filter_stage
                  else summary(values(results, "rate", "filter/audit_mean_all")))
-        lines.append(f"| {label} | {fmt(mean_sd(rows)[0]) if rows else '—'} | "
-                     f"{fmt(mean_sd([w for w in wall if w])[0]) if any(wall) else '—'} | "
-                     f"{summary(values(results, f'eval_{name}', 'eval/gold_score'))} | "
-                     f"{summary(values(results, f'eval_{name}', 'eval/gold_score_sampled'))} | {audit} |")
+        cells = [f"{mean_sd(rows)[0]:.0f}" if rows else "—", f"{mean_sd(wall)[0]:.1f}" if wall else "—",
+                 summary(values(results, f"eval_{name}", "eval/gold_score")),
+                 summary(values(results, f"eval_{name}", "eval/gold_score_sampled")), audit]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     mine = values(results, "eval_alpagasus", "eval/gold_score")
     lines += ["", "AlpaGasus vs all data: " + better(mine, values(results, "eval_all", "eval/gold_score"), 1)
               + "; vs the random subset: " + better(mine, values(results, "eval_random", "eval/gold_score"), 1)
