@@ -165,8 +165,8 @@ app.add_typer(bench_app, name="bench")
 
 
 @bench_app.command("learning")
-def bench_learning(suite: List[str] = typer.Option(["rest-em", "xwin", "dpkd", "miniplm"],
-                                                   help="rest-em, xwin, dpkd and/or miniplm"),
+def bench_learning(suite: List[str] = typer.Option(["rest-em", "xwin", "dpkd", "alpagasus", "miniplm"],
+                                                   help="rest-em, xwin, dpkd, alpagasus and/or miniplm"),
                    smoke: bool = typer.Option(False, "--smoke", help="tiny sizes (checks the plumbing only)"),
                    render_only: bool = typer.Option(False, "--render-only", help="rewrite the report from its json"),
                    out: Path = typer.Option(Path("reports/learning.md"))):

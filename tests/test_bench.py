@@ -8,14 +8,29 @@ from align.bench import bench_learning
 pytestmark = pytest.mark.slow
 
 
+def test_bench_two_suites_run_render_and_rerender_alike(tmp_path):
+    """The CI-sized check: two cheap suites at smoke size, their sections, and a render-only round trip."""
+    out = bench_learning(["rest-em", "alpagasus"], root=tmp_path / "runs", out=tmp_path / "learning.md", smoke=True)
+    text = out.read_text()
+    assert "## ReST-EM" in text and "## Instruction-data selection" in text and "AlpaGasus vs all data: **" in text
+    assert "| iteration 2 |" in text and (tmp_path / "learning_rest_em.png").exists()
+    results = json.loads((tmp_path / "learning.json").read_text())
+    assert [r["label"] for r in results["alpagasus"]] == [f"alpagasus seed={s}" for s in (0, 1, 2)]
+    rerendered = bench_learning([], root=tmp_path / "runs", out=tmp_path / "learning.md", render_only=True)
+    assert rerendered.read_text() == text
+
+
+@pytest.mark.bench
 def test_bench_learning_smoke(tmp_path):
-    out = bench_learning(["rest-em", "xwin", "dpkd", "miniplm"], root=tmp_path / "runs", out=tmp_path / "learning.md",
-                         smoke=True)
+    """Every suite at smoke size (about 2 minutes: run by hand with `-m bench`)."""
+    suites = ["rest-em", "xwin", "dpkd", "alpagasus", "miniplm"]
+    out = bench_learning(suites, root=tmp_path / "runs", out=tmp_path / "learning.md", smoke=True)
     text = out.read_text()
     assert "## ReST-EM" in text and "## Xwin pipeline" in text and "## Distillation" in text
     assert (tmp_path / "learning_dpkd.png").exists() and "| DPKD, sequence form |" in text
     assert "| DPKD (0.5 CE + 0.5 DPKD, token level) | SeqKD |" in text and "### Peak memory" in text
     assert "## Pre-training data selection" in text and "| random half (control) |" in text
+    assert "## Instruction-data selection" in text and "AlpaGasus vs all data: **" in text
     assert (tmp_path / "learning_rest_em.png").exists() and (tmp_path / "learning_xwin.png").exists()
     results = json.loads((tmp_path / "learning.json").read_text())
     assert [r["label"] for r in results["rest-em"]] == ["rest-em", "rest-em (verifier off)"]

@@ -142,3 +142,13 @@ def test_same_size_as_and_the_audit_scorer(tmp_path):
     kept = [a["audit"] for a in audit if a["kept"]]
     assert result.metrics["filter/audit_mean_kept"] == pytest.approx(sum(kept) / 5)
     assert result.metrics["filter/audit_mean_kept"] >= result.metrics["filter/audit_mean_all"]
+
+
+def test_text_rows_are_scored_on_every_token(tmp_path):
+    write_jsonl(tmp_path / "text.jsonl", [{"text": f"{a}+{a}={2 * a}"} for a in range(6)] + [{"text": "zz qq xx"}] * 2)
+    config = filter_stage.Config(data=str(tmp_path / "text.jsonl"), method="difference", teacher="world:teacher",
+                                 reference="world:base", top_fraction=0.5)
+    filter_stage.run(config, context(tmp_path))
+    audit = read_jsonl(tmp_path / "scores.jsonl")
+    assert len(audit) == 8 and all(a["parsed"] for a in audit) and sum(a["kept"] for a in audit) == 4
+    assert read_jsonl(tmp_path / "data.jsonl")[0].keys() == {"text"}

@@ -33,7 +33,8 @@ MODELS = {"ppl_diff": ("small", "large"), "difference": ("teacher", "reference")
 
 
 class Config(StageConfig):
-    data: str = dataset_field("sft", "rows to filter: messages or prompt/completion (kept rows are written as is)")
+    data: str = dataset_field("lm", "rows to filter: text, messages or prompt/completion (kept rows are written "
+                              "as is)")
     method: Literal["judge", "ppl_diff", "difference", "random"] = Field(description="the score (see the module)")
     judge: Optional[str] = model_field("judge: the grader model, prompted with the AlpaGasus rating prompt", None)
     scorer: Optional[ScorerSpec] = scorer_field("judge: a scorer that gives the score instead of a grader", None)
@@ -76,7 +77,9 @@ def check(config: Config) -> None:
 
 
 def as_pair(row: dict) -> dict:
-    """prompt/completion view of a messages or prompt/completion row."""
+    """prompt/completion view of a row; a `text` row is all completion (every token is scored)."""
+    if "text" in row:
+        return {"prompt": "", "completion": row["text"]}
     if "prompt" in row:
         return {"prompt": row["prompt"], "completion": row["completion"]}
     return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
@@ -134,7 +137,7 @@ def instruction(prompt) -> str:
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    rows = data.load_dataset(config.data, "sft", config.limit)
+    rows = data.load_dataset(config.data, "lm", config.limit)
     pairs = [{**as_pair(r), **({"input": r["input"]} if "input" in r else {})} for r in rows]
     replies = [None] * len(rows)
     if config.method == "judge":
