@@ -152,3 +152,34 @@ def test_text_rows_are_scored_on_every_token(tmp_path):
     audit = read_jsonl(tmp_path / "scores.jsonl")
     assert len(audit) == 8 and all(a["parsed"] for a in audit) and sum(a["kept"] for a in audit) == 4
     assert read_jsonl(tmp_path / "data.jsonl")[0].keys() == {"text"}
+
+
+def test_a_model_with_known_log_probs_pins_both_model_scores(tmp_path):
+    """A world model with every weight zeroed predicts the uniform distribution: log p = -ln 103 for every token,
+    so MiniPLM's difference against it is exactly the other model's mean log-prob + ln 103, and ScalingFilter's
+    log d of two uniform models is 0."""
+    import math
+    import shutil
+
+    import torch
+
+    uniform = tmp_path / "uniform"
+    model = load_causal_lm("world:base", dtype="float32")
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.zero_()
+    model.save_pretrained(str(uniform))
+    load_tokenizer("world:base").save_pretrained(str(uniform))
+    shutil.copytree(uniform, tmp_path / "uniform2")
+    data = rows(tmp_path, 4)
+    scores = {}
+    for method, models in [("difference", {"teacher": "world:teacher", "reference": str(uniform)}),
+                           ("ppl_diff", {"small": str(uniform), "large": str(tmp_path / "uniform2")})]:
+        out = tmp_path / method
+        out.mkdir()
+        ctx = StageContext(out_dir=out, work_dir=out, seed=0, log=lambda *a: None, progress=track)
+        filter_stage.run(filter_stage.Config(data=data, method=method, top_fraction=0.5, **models), ctx)
+        scores[method] = [a["score"] for a in read_jsonl(out / "scores.jsonl")]
+    teacher = [mean_logprob("world:teacher", row) for row in read_jsonl(data)]
+    assert scores["difference"] == pytest.approx([t + math.log(103) for t in teacher], abs=1e-5)
+    assert scores["ppl_diff"] == pytest.approx([0.0] * 4, abs=1e-6)
