@@ -89,6 +89,10 @@ def bench_learning(suites: list[str], root: Path = Path("runs/bench"), out: Path
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for suite in [] if render_only else suites:
         results[suite] = [run_experiment(exp, root, smoke) for exp in SUITES[suite]]
+        if suite == "miniplm":  # what each filter kept: task families and the share of right answers
+            from align.bench_selection import add_composition
+
+            add_composition(results[suite])
         if suite == "dpkd":  # peak memory per method, each alone in a fresh process, on seed 0's teacher targets
             from align.bench_memory import measure_memory
 

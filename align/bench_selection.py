@@ -44,9 +44,40 @@ def render_selection(results: list[dict]) -> list[str]:
             mine, control = values(results, f"eval_{name}", metric), values(results, "eval_random", metric)
             cells.append(better(mine, control, sign) if mine and control else "—")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    if all("composition" in r for r in results):
+        lines += render_composition(results)
     kept = {name: [r["stages"].get(f"keep_{name}", {}).get("filter/kept") for r in results] for name, _ in ROWS}
     lines += ["", "Rows kept per filter: " + "; ".join(f"{name} {kept[name][0]}" for name, _ in ROWS if kept[name])
               + ". Commands: " + "; ".join(f"`{r['command']}`" for r in results), ""]
+    return lines
+
+
+COMPOSITION = [("right", "right answers"), ("right_arith", "right: arith"), ("right_instruct", "right: instruct"),
+               ("right_reference", "right: reference"), ("arith", "arith rows"), ("instruct", "instruct rows"),
+               ("reference", "reference rows")]
+
+
+def add_composition(results: list[dict]) -> None:
+    """Record what each filter kept (from the finished run dirs), for the report."""
+    from pathlib import Path
+
+    from align.data import read_jsonl
+    from align.world.composition import composition
+
+    for result in results:
+        run = Path(result["run_dir"])
+        result["composition"] = {name: composition(read_jsonl(run / f"keep_{name}" / "data.jsonl"))
+                                 for name, _ in ROWS}
+        result["composition"]["pool"] = composition(read_jsonl(run / "split" / "pool.jsonl"))
+
+
+def render_composition(results: list[dict]) -> list[str]:
+    """Shares in each kept half, mean ± sd over seeds (the world knows which answers are right)."""
+    lines = ["", "What each filter kept (shares of the kept rows; the world checks every answer):", "",
+             "| kept half | " + " | ".join(label for _, label in COMPOSITION) + " |", "|---|" + "---|" * len(COMPOSITION)]
+    for name, label in ROWS + [("pool", "the whole pool")]:
+        cells = [summary([r["composition"][name][key] for r in results]) for key, _ in COMPOSITION]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
 

@@ -155,3 +155,20 @@ def test_the_shipped_rater_answers_the_rating_prompt_with_a_parseable_score():
     replies = HFGenerator("world:rater").generate(chats, SamplingParams(n=1, temperature=0, max_new_tokens=8))
     scores = [filters.parse_rating(r[0]) for r in replies]
     assert all(s is not None for s in scores) and scores[0] > scores[1]  # a right answer beats a wrong one
+
+
+def test_composition_knows_right_and_wrong_answers_of_each_family():
+    from align.world.composition import composition, family_and_right
+
+    arith = {"prompt": tasks.user("Compute 3+4."), "completion": tasks.assistant(
+        tasks.arith_solution_clean({"expr": "3+4"}))}
+    wrong_arith = {"prompt": tasks.user("Compute 3+4."), "completion": tasks.assistant("\\boxed{8}")}
+    listing = {"prompt": tasks.user("List 2 fruits, in upper case."), "completion": tasks.assistant("APPLE, PEAR")}
+    wrong_listing = {"prompt": tasks.user("List 2 fruits, in upper case."), "completion": tasks.assistant("apple")}
+    reverse = {"prompt": tasks.user("Reverse: cat dog owl"), "completion": tasks.assistant("owl dog cat")}
+    wrong_reverse = {"prompt": tasks.user("Reverse: cat dog owl"), "completion": tasks.assistant("cat dog owl")}
+    rows = [arith, wrong_arith, listing, wrong_listing, reverse, wrong_reverse]
+    assert [family_and_right(r) for r in rows] == [("arith", True), ("arith", False), ("instruct", True),
+                                                   ("instruct", False), ("reference", True), ("reference", False)]
+    shares = composition(rows)
+    assert shares["right"] == 0.5 and shares["arith"] == pytest.approx(1 / 3) and shares["right_reference"] == 0.5

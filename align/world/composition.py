@@ -1,0 +1,40 @@
+"""What a set of corpus rows is made of: each row's task family and whether its answer is right.
+
+`world:corpus` mixes right and wrong answers of the three task families; a quality filter should keep more of
+the right ones. The world knows the answers (arith: the worked solution; instruct: the gold judge's checks;
+reference: the transformation), so the share of right rows in a filter's kept set shows what the filter found.
+"""
+from __future__ import annotations
+
+import re
+
+from align.data import completion_text
+from align.world import tasks
+
+ARITH = re.compile(r"Compute (.+)\.")
+
+
+def family_and_right(row: dict) -> tuple[str, bool]:
+    from rewards.gold_judge import gold_score
+
+    prompt = " ".join(m["content"] for m in row["prompt"] if m["role"] == "user")
+    answer = completion_text(row["completion"]).strip()
+    if match := ARITH.fullmatch(prompt):
+        return "arith", tasks.arith_fully_correct(match.group(1), answer)
+    if (constraints := tasks.constraints_from_prompt(prompt)) is not None:
+        return "instruct", gold_score(constraints, answer) == 1.0
+    op, _, words = prompt.partition(": ")
+    if op in tasks.REFERENCE_OPS:
+        return "reference", answer == " ".join(tasks.REFERENCE_OPS[op](words.split()))
+    return "other", False
+
+
+def composition(rows: list[dict]) -> dict[str, float]:
+    """Shares of each family, and the share of rows whose answer is right (overall and per family)."""
+    labels = [family_and_right(r) for r in rows]
+    out = {"rows": len(rows), "right": sum(ok for _, ok in labels) / len(rows)}
+    for family in ("arith", "instruct", "reference"):
+        mine = [ok for f, ok in labels if f == family]
+        out[family] = len(mine) / len(rows)
+        out[f"right_{family}"] = sum(mine) / len(mine) if mine else 0.0
+    return out
