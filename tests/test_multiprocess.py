@@ -64,3 +64,18 @@ stages:
              and m["step"]]
     assert steps == [1, 2, 3]  # rank 0 alone logged, once per step
     assert not (tmp_path / "run" / "lora" / "model" / "adapter_config.json").exists()
+
+
+def test_two_process_pretraining_from_scratch(tmp_path):
+    """`pretrain` from a config under torchrun: both ranks start from the same seeded init, rank 0 saves."""
+    from transformers import AutoModelForCausalLM
+
+    path = write_recipe(tmp_path, "tracking: none\nstages:\n  scratch: {stage: pretrain, init: {model_type: llama, "
+                                  "hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2,"
+                                  " num_key_value_heads: 2}, tokenizer: world:tokenizer, data: world:corpus, limit: 64,"
+                                  " max_steps: 3, batch_size: 4, logging_steps: 1, processes: 2}\n")
+    [summary] = Engine(load_recipe(str(path)), tmp_path / "run").run()
+    assert summary["metrics"]["train/steps"] == 3 and math.isfinite(summary["metrics"]["train/loss"])
+    model = AutoModelForCausalLM.from_pretrained(str(tmp_path / "run" / "scratch" / "model"))
+    assert model.config.hidden_size == 32 and summary["metrics"]["train/parameters"] == sum(
+        p.numel() for p in model.parameters())
