@@ -31,12 +31,15 @@ def render_selection(results: list[dict]) -> list[str]:
              "pre-trained from scratch on each half for the same steps and batch (1,200 x 32 sequences, lr 2e-3 with "
              "5% warmup). "
              "Held-out NLL is on the clean references of `world:reference_test`; task metrics are the world's "
-             "usual held-out evaluations. One run per seed.", "",
-             "| kept half | " + " | ".join(label for _, label, _ in METRICS) + " |",
-             "|---|" + "---|" * len(METRICS)]
+             "usual held-out evaluations. Every student sees the same number of sequences, not of tokens: the "
+             "halves' rows differ in length (tokens seen, mean over seeds, in the last column). One run per seed.", "",
+             "| kept half | " + " | ".join(label for _, label, _ in METRICS) + " | tokens seen |",
+             "|---|" + "---|" * (len(METRICS) + 1)]
     for name, label in ROWS + CONTEXT:
+        tokens = values(results, f"student_{name}", "train/num_tokens")
         lines.append(f"| {label} | " + " | ".join(summary(values(results, f"eval_{name}", metric))
-                                                 for metric, _, _ in METRICS) + " |")
+                                                 for metric, _, _ in METRICS)
+                     + (f" | {mean_sd(tokens)[0] / 1e6:.2f}M |" if tokens else " | — |"))
     lines += ["", "| filter vs random half | " + " | ".join(label.split(" (")[0] for _, label, _ in METRICS) + " |",
               "|---|" + "---|" * len(METRICS)]
     for name, label in ROWS[:2]:
