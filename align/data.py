@@ -166,6 +166,18 @@ def prompt_text(prompt) -> str:
     return "\n".join(f"{m['role']}: {m['content']}" for m in prompt)
 
 
+def prompt_completion(row: dict) -> dict:
+    """The prompt/completion view of a `text`, `prompt`/`completion` or `messages` row: a text row is all
+    completion (prompt ""); a conversation's completion is its last assistant turn, its prompt what precedes."""
+    if "text" in row:
+        return {"prompt": "", "completion": row["text"]}
+    if "prompt" in row:
+        return {"prompt": row["prompt"], "completion": row["completion"]}
+    messages = row["messages"]
+    last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    return {"prompt": messages[:last], "completion": [messages[last]]}
+
+
 def completion_text(completion) -> str:
     """The assistant text of a completion given as a string or as messages."""
     if isinstance(completion, str):

@@ -75,3 +75,14 @@ def test_jsonl_with_unicode_line_separators_in_strings(tmp_path, separator):
     rows = [{"prompt": f"a{separator}b", "completion": "c"}, {"prompt": "d", "completion": f"e{separator}"}]
     write_jsonl(tmp_path / "x.jsonl", rows)
     assert read_jsonl(tmp_path / "x.jsonl") == rows  # align reads back what it wrote
+
+
+def test_prompt_completion_views_every_training_format_one_way():
+    from align.data import prompt_completion
+
+    turns = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
+    assert prompt_completion({"text": "t"}) == {"prompt": "", "completion": "t"}
+    assert prompt_completion({"prompt": "p", "completion": "c", "x": 1}) == {"prompt": "p", "completion": "c"}
+    assert prompt_completion({"messages": turns}) == {"prompt": turns[:1], "completion": turns[1:]}
+    trailing = turns + [{"role": "user", "content": "thanks"}]
+    assert prompt_completion({"messages": trailing}) == {"prompt": turns[:1], "completion": turns[1:]}

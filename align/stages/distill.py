@@ -29,7 +29,7 @@ from pydantic import Field, model_validator
 from transformers import Trainer, TrainingArguments
 
 from align import losses, teacher_targets
-from align.data import load_dataset
+from align.data import load_dataset, prompt_completion
 from align.logprobs import collate, encode
 from align.models import check_same_tokenizer, load_causal_lm, load_tokenizer
 from align.refs import deferred
@@ -229,9 +229,8 @@ def onpolicy_trainer(config: Config, ctx: StageContext, model, tokenizer, rows: 
 
 
 def training_rows(path: str, limit: int | None) -> list[dict]:
-    """prompt/completion rows of an SFT-format dataset (a messages row's last turn is its completion)."""
-    return [{"prompt": r["prompt"], "completion": r["completion"]} if "prompt" in r else
-            {"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in load_dataset(path, "sft", limit)]
+    """prompt/completion rows of an SFT-format dataset (a conversation's last assistant turn is its completion)."""
+    return [prompt_completion(r) for r in load_dataset(path, "sft", limit)]
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:

@@ -172,10 +172,8 @@ def teacher_logprob(teacher: str, pairs: list[tuple[dict, str]], ctx: StageConte
 
 
 def heldout_nll(model: str, path: str, limit: int | None, ctx: StageContext) -> float:
-    """The policy's mean per-token NLL of held-out completions (messages rows: the last turn)."""
-    rows = [{"prompt": r["prompt"], "completion": r["completion"]} if "prompt" in r else
-            {"prompt": r["messages"][:-1], "completion": r["messages"][-1:]}
-            for r in data.load_dataset(path, "sft", limit)]
+    """The policy's mean per-token NLL of held-out completions (messages rows: the last assistant turn)."""
+    rows = [data.prompt_completion(r) for r in data.load_dataset(path, "sft", limit)]
     return -mean_token_logprob(model, rows, "held-out NLL", ctx)
 
 

@@ -76,15 +76,6 @@ def check(config: Config) -> None:
                                  f"{config.method} compares per-token log-probs of one text under {first!r}")
 
 
-def as_pair(row: dict) -> dict:
-    """prompt/completion view of a row; a `text` row is all completion (every token is scored)."""
-    if "text" in row:
-        return {"prompt": "", "completion": row["text"]}
-    if "prompt" in row:
-        return {"prompt": row["prompt"], "completion": row["completion"]}
-    return {"prompt": row["messages"][:-1], "completion": row["messages"][-1:]}
-
-
 def mean_logprobs(spec: str, pairs: list[dict], config: Config, ctx: StageContext) -> list[float]:
     """Each row's mean per-token log-prob of its completion under the model `spec`."""
     from align.logprobs import completion_logprobs
@@ -138,7 +129,7 @@ def instruction(prompt) -> str:
 
 def run(config: Config, ctx: StageContext) -> StageResult:
     rows = data.load_dataset(config.data, "lm", config.limit)
-    pairs = [{**as_pair(r), **({"input": r["input"]} if "input" in r else {})} for r in rows]
+    pairs = [{**data.prompt_completion(r), **({"input": r["input"]} if "input" in r else {})} for r in rows]
     replies = [None] * len(rows)
     if config.method == "judge":
         scores, replies = judge_scores(config, pairs, ctx)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydantic import Field
 
-from align.data import load_dataset
+from align.data import load_dataset, prompt_completion
 from align.models import load_causal_lm, load_tokenizer
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field
 from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config, weights_digest
@@ -22,12 +22,6 @@ class Config(TrainingConfig):
     learning_rate: float = Field(2e-4, gt=0)
 
 
-def to_prompt_completion(row: dict) -> dict:
-    messages = row["messages"]
-    last = max(i for i, m in enumerate(messages) if m["role"] == "assistant")
-    return {"prompt": messages[:last], "completion": [messages[last]]}
-
-
 def training_rows(rows: list[dict], tokenizer) -> tuple[list[dict], bool]:
     """Rows in one TRL format, and whether to use assistant-only loss (messages + generation tags); `text` rows
     (language modelling: loss on every token) pass through as they are."""
@@ -36,11 +30,7 @@ def training_rows(rows: list[dict], tokenizer) -> tuple[list[dict], bool]:
     template = tokenizer.chat_template or ""
     if all("messages" in r for r in rows) and "generation" in template:
         return [{"messages": r["messages"]} for r in rows], True
-    out = []
-    for r in rows:
-        out.append(to_prompt_completion(r) if "messages" in r else
-                   {"prompt": r["prompt"], "completion": r["completion"]})
-    return out, False
+    return [prompt_completion(r) for r in rows], False
 
 
 def fine_tune(model, tokenizer, rows: list[dict], config: TrainingConfig, ctx: StageContext,
