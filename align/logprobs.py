@@ -82,6 +82,15 @@ class RowLogprobs:
     topk_ids: list[list[int]] | None = None
 
 
+def model_logprobs(spec: str, rows: list[dict], batch_size: int = 32, max_length: int | None = None,
+                   progress=None) -> list[RowLogprobs]:
+    """`completion_logprobs` under the model `spec` (HF dir, hub id or world:<name>), loaded in float32."""
+    from align.models import load_causal_lm, load_tokenizer
+
+    model, tokenizer = load_causal_lm(spec, dtype="float32"), load_tokenizer(spec, padding_side="right")
+    return completion_logprobs(model, tokenizer, rows, batch_size, 0, max_length, progress)
+
+
 @torch.no_grad()
 def completion_logprobs(model, tokenizer, rows: list[dict], batch_size: int = 32, top_k: int = 0,
                         max_length: int | None = None, progress=None) -> list[RowLogprobs]:

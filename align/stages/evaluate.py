@@ -155,12 +155,10 @@ def score_instruct(config: Config, judge, pairs, records) -> dict:
 
 def mean_token_logprob(spec: str, rows: list[dict], what: str, ctx: StageContext) -> float:
     """Mean log-prob under the model `spec` of the rows' completion tokens, over all their tokens."""
-    from align.logprobs import completion_logprobs
-    from align.models import load_causal_lm, load_tokenizer
+    from align.logprobs import model_logprobs
 
-    model, tokenizer = load_causal_lm(spec, dtype="float32"), load_tokenizer(spec, padding_side="right")
     with ctx.progress(f"evaluate: {what}", total=len(rows)) as advance:
-        scored = completion_logprobs(model, tokenizer, rows, progress=advance)
+        scored = model_logprobs(spec, rows, progress=advance)
     tokens = [lp for s in scored for lp in s.token_logprobs]
     return sum(tokens) / max(len(tokens), 1)
 

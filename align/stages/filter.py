@@ -78,24 +78,17 @@ def check(config: Config) -> None:
 
 def mean_logprobs(spec: str, pairs: list[dict], config: Config, ctx: StageContext) -> list[float]:
     """Each row's mean per-token log-prob of its completion under the model `spec`."""
-    from align.logprobs import completion_logprobs
-    from align.models import load_causal_lm, load_tokenizer
+    from align.logprobs import model_logprobs
 
-    model, tokenizer = load_causal_lm(spec, dtype="float32"), load_tokenizer(spec, padding_side="right")
     with ctx.progress(f"filter: log-probs under {spec}", total=len(pairs)) as advance:
-        scored = completion_logprobs(model, tokenizer, pairs, config.batch_size, 0, config.max_length, advance)
+        scored = model_logprobs(spec, pairs, config.batch_size, config.max_length, advance)
     return [sum(s.token_logprobs) / max(len(s.token_logprobs), 1) for s in scored]
 
 
 def judge_scores(config: Config, pairs: list[dict], ctx: StageContext) -> tuple[list, list]:
     """(score or None, reply) per row: the grader's parsed rating, or the scorer's score."""
     if config.scorer is not None:
-        from rewards import make_scorer, score_in_batches, spec_name
-
-        with ctx.progress(f"filter: scoring with {spec_name(config.scorer)}", total=len(pairs)) as advance:
-            rows = [{**p, "completion": data.completion_text(p["completion"])} for p in pairs]
-            scores = score_in_batches(make_scorer(config.scorer), rows, spec_name(config.scorer), advance=advance)
-        return list(scores), [None] * len(pairs)
+        return scorer_scores(config.scorer, pairs, ctx, "scoring with"), [None] * len(pairs)
     from align.generation import SamplingParams, make_generator
 
     chats = [filters.rating_messages(instruction(p["prompt"]), p.get("input", ""),
@@ -151,7 +144,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         rule = f"threshold {config.threshold}" if config.threshold is not None else f"top {config.top_fraction}"
         best = max(s for s in scores if s is not None)
         raise ValueError(f"{config.data}: {rule} keeps none of the {len(rows)} rows (best score {best:.3f})")
-    audit = audit_scores(config, pairs, ctx) if config.audit else [None] * len(rows)
+    audit = scorer_scores(config.audit, pairs, ctx, "audit by") if config.audit else [None] * len(rows)
     data.write_jsonl(ctx.out_dir / "data.jsonl", [r for r, k in zip(rows, keep) if k])
     data.write_jsonl(ctx.out_dir / "scores.jsonl", [
         {"index": i, "score": s, "parsed": s is not None, "kept": k, **({"reply": reply} if reply is not None else {}),
@@ -164,12 +157,13 @@ def run(config: Config, ctx: StageContext) -> StageResult:
                        key_metrics=["filter/kept", "filter/kept_fraction", "filter/unparsed"])
 
 
-def audit_scores(config: Config, pairs: list[dict], ctx: StageContext) -> list[float]:
+def scorer_scores(spec: ScorerSpec, pairs: list[dict], ctx: StageContext, what: str) -> list[float]:
+    """Each row's score by a scorer spec (the judge's `scorer`, or the `audit`), completions as text."""
     from rewards import make_scorer, score_in_batches, spec_name
 
     rows = [{**p, "completion": data.completion_text(p["completion"])} for p in pairs]
-    with ctx.progress(f"filter: audit by {spec_name(config.audit)}", total=len(rows)) as advance:
-        return list(score_in_batches(make_scorer(config.audit), rows, spec_name(config.audit), advance=advance))
+    with ctx.progress(f"filter: {what} {spec_name(spec)}", total=len(rows)) as advance:
+        return list(score_in_batches(make_scorer(spec), rows, spec_name(spec), advance=advance))
 
 
 def agreement(scores: list, keep: list[bool], audit: list[float]) -> dict:
