@@ -35,10 +35,11 @@ def summary(found: list[float]) -> str:
     return "{:.3f} ± {:.3f}".format(*mean_sd(found)) if found else "—"
 
 
-def holds(a: list[float], b: list[float]) -> bool:
-    """A beats B when the difference of means exceeds the sum of their standard deviations."""
+def holds(a: list[float], b: list[float], sign: int = 1) -> bool:
+    """A beats B when the difference of means exceeds the sum of their standard deviations (`sign` -1: lower is
+    better, e.g. a loss)."""
     (ma, sa), (mb, sb) = mean_sd(a), mean_sd(b)
-    return ma - mb > sa + sb
+    return sign * (ma - mb) > sa + sb
 
 
 def verdict(a: list[float], b: list[float]) -> str:

@@ -1,7 +1,7 @@
 """The data-selection section of reports/learning.md: students pre-trained on each filter's kept half."""
 from __future__ import annotations
 
-from align.bench_distill import mean_sd, summary, values
+from align.bench_distill import holds, mean_sd, summary, values
 from align.bench_report import fmt
 
 ROWS = [("difference", "MiniPLM difference (teacher - reference)"), ("ppl_diff", "ScalingFilter (PPL small / large)"),
@@ -14,10 +14,9 @@ METRICS = [("eval/heldout_nll", "held-out NLL on clean text (lower is better)", 
 
 def better(a: list[float], b: list[float], sign: int) -> str:
     """Whether a beats b beyond the spread (the difference of means exceeds the sum of the sds)."""
-    (ma, sa), (mb, sb) = mean_sd(a), mean_sd(b)
-    if sign * (ma - mb) > sa + sb:
+    if holds(a, b, sign):
         return "**holds**: better"
-    if sign * (mb - ma) > sa + sb:
+    if holds(b, a, sign):
         return "**does not hold**: worse"
     return "**does not hold**: within the spread"
 
@@ -90,9 +89,9 @@ ALPAGASUS_ROWS = [("all", "all 700 crowd demos"), ("alpagasus", "AlpaGasus: rate
 
 
 def render_alpagasus(results: list[dict]) -> list[str]:
-    from align.world import ASSETS
-
     import json
+
+    from align.world import ASSETS
 
     rater = json.loads((ASSETS / "world.json").read_text()).get("models", {}).get("rater", {})
     lines = ["## Instruction-data selection (`recipes/alpagasus.yaml`)", "",

@@ -184,7 +184,7 @@ def build_world(out: Path | None = None, size: str = "full", seed: int = 0) -> d
         "teacher": train_world_model(sizes.teacher, datasets["_teacher_corpus"], tokenizer, tmp / "teacher",
                                      seed, sizes.batch_size, "teacher"),
     }
-    for name in list(models):
+    for name in models:
         models[name]["corpus_sha256"] = corpus_digest(datasets[f"_{name}_corpus"])
     from align.world.rater import build_rater
 

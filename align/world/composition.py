@@ -15,9 +15,9 @@ ARITH = re.compile(r"Compute (.+)\.")
 
 
 def family_and_right(row: dict) -> tuple[str, bool]:
-    from rewards.gold_judge import gold_score
+    from rewards.gold_judge import gold_score, user_text
 
-    prompt = " ".join(m["content"] for m in row["prompt"] if m["role"] == "user")
+    prompt = user_text(row["prompt"])
     answer = completion_text(row["completion"]).strip()
     if match := ARITH.fullmatch(prompt):
         return "arith", tasks.arith_fully_correct(match.group(1), answer)
