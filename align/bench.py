@@ -13,7 +13,7 @@ from pathlib import Path
 
 from align.bench_distill import render_dpkd
 from align.bench_report import render_rest_em, render_xwin
-from align.bench_selection import render_alpagasus, render_selection
+from align.bench_selection import add_composition, render_alpagasus, render_selection
 from align.engine import Engine
 from align.recipe import load_recipe
 from align.report import run_overview
@@ -90,8 +90,6 @@ def bench_learning(suites: list[str], root: Path = Path("runs/bench"), out: Path
     for suite in [] if render_only else suites:
         results[suite] = [run_experiment(exp, root, smoke) for exp in SUITES[suite]]
         if suite == "miniplm":  # what each filter kept: task families and the share of right answers
-            from align.bench_selection import add_composition
-
             add_composition(results[suite])
         if suite == "dpkd":  # peak memory per method, each alone in a fresh process, on seed 0's teacher targets
             from align.bench_memory import measure_memory

@@ -101,13 +101,12 @@ def build_rater(assets: Path, datasets: dict, seed: int, out_dir: Path, train: i
     torch.manual_seed(seed)
     config = TrainingConfig(model="(teacher)", epochs=epochs, learning_rate=learning_rate, batch_size=32,
                             warmup=0.03, max_length=256, save_steps=10**9, logging_steps=50)
-    out = out_dir
     with tempfile.TemporaryDirectory() as work:
-        ctx = StageContext(out_dir=out, work_dir=Path(work), seed=seed, log=lambda *a: None)
+        ctx = StageContext(out_dir=out_dir, work_dir=Path(work), seed=seed, log=lambda *a: None)
         trainer, final = fine_tune(model, tokenizer, rating_rows(train_items, seed), config, ctx, "world: rater")
-    trainer.model.to(torch.float16).save_pretrained(str(out), safe_serialization=True)
-    tokenizer.save_pretrained(str(out))
+    trainer.model.to(torch.float16).save_pretrained(str(out_dir), safe_serialization=True)
+    tokenizer.save_pretrained(str(out_dir))
     return {"from": "teacher", "noise_sd": NOISE, "train_triples": train, "epochs": epochs,
             "learning_rate": learning_rate, "final_loss": final.get("train/loss"),
             "parameters": sum(p.numel() for p in trainer.model.parameters()),
-            "agreement": agreement(out, held_out_items)}
+            "agreement": agreement(out_dir, held_out_items)}
