@@ -27,18 +27,19 @@ def render_selection(results: list[dict]) -> list[str]:
              "held-out slice (4,000 rows) and a pool (the other 16,000). On the held-out slice, from scratch: MiniPLM's small "
              "reference model and ScalingFilter's two meta-models (same rows, two sizes). Each filter keeps the top "
              "half of the pool by its score (random: a seeded half); a student of the base model's shape is then "
-             "pre-trained from scratch on each half for the same steps and batch (1,200 x 32 sequences, lr 2e-3 with "
-             "5% warmup). "
+             "pre-trained from scratch on each half on the same number of input tokens (the recipe's `tokens`; batch 32, lr "
+             "2e-3 with 5% warmup): a half of longer rows gets fewer steps, each student a whole learning-rate schedule. "
              "Held-out NLL is on the clean references of `world:reference_test`; task metrics are the world's "
-             "usual held-out evaluations. Every student sees the same number of sequences, not of tokens: the "
-             "halves' rows differ in length (tokens seen, mean over seeds, in the last column). One run per seed.", "",
-             "| kept half | " + " | ".join(label for _, label, _ in METRICS) + " | tokens seen |",
-             "|---|" + "---|" * (len(METRICS) + 1)]
+             "usual held-out evaluations. Tokens seen and steps (mean over seeds) are the trainer's own counts. "
+             "One run per seed.", "",
+             "| kept half | " + " | ".join(label for _, label, _ in METRICS) + " | tokens seen | steps |",
+             "|---|" + "---|" * (len(METRICS) + 2)]
     for name, label in ROWS + CONTEXT:
-        tokens = values(results, f"student_{name}", "train/num_tokens")
+        tokens = values(results, f"student_{name}", "train/tokens_seen")
+        steps = values(results, f"student_{name}", "train/steps")
         lines.append(f"| {label} | " + " | ".join(summary(values(results, f"eval_{name}", metric))
                                                  for metric, _, _ in METRICS)
-                     + (f" | {mean_sd(tokens)[0] / 1e6:.2f}M |" if tokens else " | — |"))
+                     + (f" | {mean_sd(tokens)[0] / 1e6:.3f}M | {mean_sd(steps)[0]:.0f} |" if tokens else " | — | — |"))
     lines += ["", "| filter vs random half | " + " | ".join(label.split(" (")[0] for _, label, _ in METRICS) + " |",
               "|---|" + "---|" * len(METRICS)]
     for name, label in ROWS[:2]:

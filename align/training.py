@@ -168,7 +168,19 @@ def run_trainer(trainer, work_dir: Path) -> dict:
             if isinstance(value, (int, float)) and name not in ("epoch", "step", "total_flos"):
                 last[f"train/{name}"] = float(value)
     last["train/steps"] = trainer.state.global_step
+    if trainer.state.num_input_tokens_seen:  # kept in trainer_state.json, so a resumed run counts it all
+        last["train/tokens_seen"] = float(trainer.state.num_input_tokens_seen)
     return last
+
+
+def steps_for_tokens(lengths: list[int], tokens: int, batch: int) -> int:
+    """Optimizer steps that feed about `tokens` input tokens when each step draws `batch` rows of these lengths:
+    a token budget (the same for students trained on rows of different lengths) as a step count, so each run
+    still gets a whole learning-rate schedule."""
+    if not lengths:
+        raise AlignError("a token budget needs at least one training row")
+    per_step = batch * sum(lengths) / len(lengths)
+    return max(1, round(tokens / per_step))
 
 
 def callbacks(log: Callable[[dict, int | None], None], description: str) -> list:

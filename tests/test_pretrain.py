@@ -38,11 +38,41 @@ stages:
     assert ran["more"]["metrics"]["train/steps"] == 2
 
 
+def test_a_token_budget_becomes_steps_and_is_what_training_sees(tmp_path):
+    """`max_tokens` = two epochs' tokens (measured by a one-epoch run) gives exactly two epochs of steps, and
+    the trainer's own count of input tokens (kept across resumes) equals the budget."""
+    write_jsonl(tmp_path / "text.jsonl", [{"text": "x" * (1 + i % 5) + f"={i}"} for i in range(16)])
+    common = f"init: {TINY}, tokenizer: world:tokenizer, data: {tmp_path}/text.jsonl, batch_size: 4"
+    path = write_recipe(tmp_path, f"""tracking: none
+stages:
+  epoch: {{stage: pretrain, {common}, epochs: 1}}
+""")
+    one_epoch = Engine(load_recipe(str(path)), tmp_path / "run1").run()[0]["metrics"]
+    assert one_epoch["train/steps"] == 4
+    budget = int(2 * one_epoch["train/tokens_seen"])
+    path.write_text(path.read_text().replace("epochs: 1", f"max_tokens: {budget}"))
+    two_epochs = Engine(load_recipe(str(path)), tmp_path / "run2").run()[0]["metrics"]
+    assert two_epochs["train/steps"] == 8
+    assert two_epochs["train/tokens_seen"] == budget
+
+
+def test_steps_for_tokens():
+    from align.errors import AlignError
+    from align.training import steps_for_tokens
+
+    assert steps_for_tokens([10, 30], 800, batch=2) == 20  # 40 tokens a step
+    assert steps_for_tokens([20, 60], 800, batch=2) == 10  # rows twice as long: half the steps, same tokens
+    assert steps_for_tokens([10], 1, batch=8) == 1
+    with pytest.raises(AlignError, match="at least one training row"):
+        steps_for_tokens([], 100, batch=2)
+
+
 @pytest.mark.parametrize("config, message", [
     ({"data": "world:corpus"}, "exactly one of `model`"),
     ({"data": "world:corpus", "init": {"model_type": "llama"}}, "needs `tokenizer`"),
     ({"data": "world:corpus", "init": {"model_type": "llama"}, "tokenizer": "world:tokenizer", "lora": {"r": 4}},
      "LoRA adapts a trained model"),
+    ({"data": "world:corpus", "model": "world:base", "max_tokens": 1000, "max_steps": 5}, "one training budget"),
 ])
 def test_config_errors(config, message):
     from align.stages import pretrain

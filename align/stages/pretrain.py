@@ -5,7 +5,9 @@ Start from `model` (continue training it), or from `init`: a `transformers` conf
 is taken, weights not) plus `tokenizer`, giving a freshly initialised model (seeded by the stage seed; vocabulary
 size and special token ids from the tokenizer). Data: `text` rows (loss on every token) or `messages` /
 `prompt`+`completion` rows (loss on the completion, as `sft`). Training goes through the same glue as `sft`
-(TRL's SFTTrainer: resume, `processes`, `deepspeed`, LoRA when continuing a model).
+(TRL's SFTTrainer: resume, `processes`, `deepspeed`, LoRA when continuing a model). The budget is `epochs`,
+`max_steps` or `max_tokens` (pre-training's unit: filters that keep rows of different lengths are compared at
+the same tokens).
 """
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ class Config(TrainingConfig):
                                            "world:tokenizer)", None)
     data: str = dataset_field("lm", "`text` rows, or messages / prompt+completion rows")
     learning_rate: float = Field(5e-4, gt=0)
+    max_tokens: Optional[int] = Field(None, ge=1, description="train on about this many input tokens (prompt "
+                                      "included, padding not): the steps follow from the rows' mean length, so "
+                                      "students on data of different lengths see the same tokens")
 
     @model_validator(mode="after")
     def one_start(self):
@@ -40,6 +45,8 @@ class Config(TrainingConfig):
             raise ValueError("`init` (from scratch) needs `tokenizer`")
         if self.init is not None and self.lora:
             raise ValueError("LoRA adapts a trained model: it does not apply to `init` (from scratch)")
+        if self.max_tokens is not None and self.max_steps > 0:
+            raise ValueError("give one training budget: `max_tokens` or `max_steps`")
         return self
 
 
@@ -90,7 +97,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     rows = load_dataset(config.data, "lm", limit=config.limit)
     model, tokenizer = build_model(config, ctx.seed)
     start_weights = weights_digest(model)
-    trainer, final = fine_tune(model, tokenizer, rows, config, ctx, "pretrain")
+    trainer, final = fine_tune(model, tokenizer, rows, config, ctx, "pretrain", max_tokens=config.max_tokens)
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
     return StageResult(outputs={"model": "model"}, values={"start_weights": start_weights},
                        metrics={**final, "train/examples": len(rows),

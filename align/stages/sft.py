@@ -14,7 +14,8 @@ from pydantic import Field
 from align.data import load_dataset, prompt_completion
 from align.models import load_causal_lm, load_tokenizer
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field
-from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config, weights_digest
+from align.training import (callbacks, configure_threads, run_trainer, save_policy, steps_for_tokens, trainer_config,
+                            weights_digest)
 
 
 class Config(TrainingConfig):
@@ -34,8 +35,9 @@ def training_rows(rows: list[dict], tokenizer) -> tuple[list[dict], bool]:
 
 
 def fine_tune(model, tokenizer, rows: list[dict], config: TrainingConfig, ctx: StageContext,
-              description: str = "sft"):
-    """Run SFTTrainer on rows; shared by the `sft` stage and by `align world build`."""
+              description: str = "sft", max_tokens: int | None = None):
+    """Run SFTTrainer on rows; shared by `sft`, `pretrain` and `align world build`. `max_tokens`: train on about
+    that many input tokens, the step count derived from the prepared (tokenised, truncated, packed) rows."""
     from datasets import Dataset
     from trl import SFTTrainer
 
@@ -45,6 +47,10 @@ def fine_tune(model, tokenizer, rows: list[dict], config: TrainingConfig, ctx: S
     trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(records),
                          processing_class=tokenizer, peft_config=config.peft(),
                          callbacks=callbacks(ctx.log, description))
+    if max_tokens:
+        batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
+        lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]
+        trainer.args.max_steps = steps_for_tokens(lengths, max_tokens, batch)
     final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     return trainer, final
 
@@ -53,7 +59,8 @@ def trainer_args(config: TrainingConfig, output_dir: Path, seed: int, assistant_
     from trl import SFTConfig
 
     return trainer_config(SFTConfig, output_dir, seed=seed, max_length=config.max_length,
-                          assistant_only_loss=assistant_only, **config.trainer_kwargs())
+                          assistant_only_loss=assistant_only, include_num_input_tokens_seen="non_padding",
+                          **config.trainer_kwargs())
 
 
 def check(config: Config) -> None:
