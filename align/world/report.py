@@ -50,6 +50,22 @@ def fmt(value) -> str:
     return f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
+def rater_bullet(rater: dict | None) -> str:
+    """world:rater and its measured agreement with the gold judge (from the build's manifest)."""
+    if not rater:
+        return "- **Rater**: not in this build."
+    agree = rater["agreement"]
+    return f"""- **Rater** (`world:rater`, AlpaGasus's grader; `align/world/rater.py`): the teacher fine-tuned
+  {rater['epochs']} epochs on {rater['train_triples']:,} instruction triples prompted with AlpaGasus's released rating
+  prompt, answering a 0-5 score on the first line. Its labels are the gold judge's score x 5 plus Gaussian
+  noise (sd {rater['noise_sd']}), rounded to halves, so it is an imperfect grader, as an LLM grader is.
+  Agreement with the gold judge on {agree['held_out_triples']} held-out triples (greedy): parsed
+  {agree['parsed']:.0%}, Pearson r {agree['pearson_r']:.2f}, mean absolute error {agree['mean_abs_error']:.2f}
+  points; as a keep-at-4.5 filter against a perfect gold score: agreement {agree['keep_agreement']:.2f},
+  precision {agree['keep_precision']:.2f}, recall {agree['keep_recall']:.2f}. Built by
+  `align world build --rater-only` ({rater['build_seconds'] / 60:.1f} min)."""
+
+
 def render(manifest: dict, evals: dict, check: dict, sizes: dict, seconds: float) -> str:
     base, teacher = manifest["models"]["base"], manifest["models"]["teacher"]
     rows = "\n".join(f"| {label} | {fmt(evals['base'].get(key))} | {fmt(evals['teacher'].get(key))} |"
@@ -127,6 +143,10 @@ build is somewhat faster. `align world build --size micro` (the test suite runs 
   10%), each broken in one clear way (opposite case, one item too many, descending order). The SFT
   policy inherits these habits; a reward model can learn to see them, and best-of-N can find answers
   without them. Regenerated in seconds by `align world build --data-only`.
+- **Corpus** (`world:corpus`): the base's own pre-training text, {manifest['datasets']['corpus']:,} chat rows,
+  shuffled: right and wrong modes mixed as described above. Data-selection filters (MiniPLM, ScalingFilter)
+  score it, and DPKD's pretraining term trains on it.
+{rater_bullet(manifest['models'].get('rater'))}
 - The base's imperfection comes only from its training data and size; nothing at generation time injects
   errors.
 
