@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from align.bench_distill import render_dpkd
-from align.bench_report import render_rest_em, render_xwin
+from align.bench_report import render_xwin
+from align.bench_rest_em import render_rest_em
 from align.bench_selection import add_composition, render_alpagasus, render_selection
 from align.engine import Engine
 from align.recipe import load_recipe
@@ -21,34 +22,57 @@ from align.report import run_overview
 
 @dataclass
 class Experiment:
-    label: str
+    label: str  # the run group: runs that differ only in their seed share it
     recipe: str
     overrides: list[str] = field(default_factory=list)
-    copy_from: str | None = None  # label of an experiment whose finished stages this one reuses
+    copy_from: str | None = None  # group of an experiment (same seed) whose finished stages this one reuses
+    seed: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label if self.seed is None else f"{self.label} seed={self.seed}"
 
     def command(self) -> str:
-        return " ".join(["align run", self.recipe, *self.overrides])
+        seed = [] if self.seed is None else [f"seed={self.seed}"]
+        return " ".join(["align run", self.recipe, *self.overrides, *seed])
 
 
-SUITES = {
-    "dpkd": [Experiment(f"kd seed={seed}", "kd", [f"seed={seed}"]) for seed in (0, 1, 2)],  # kd = dpkd + baselines
-    "alpagasus": [Experiment(f"alpagasus seed={seed}", "alpagasus", [f"seed={seed}"]) for seed in (0, 1, 2)],
-    "miniplm": [Experiment(f"miniplm seed={seed}", "miniplm", [f"seed={seed}"]) for seed in (0, 1, 2)],
-    "rest-em": [
-        Experiment("rest-em", "rest-em"),
-        Experiment("rest-em (verifier off)", "rest-em", ["selection=random"], copy_from="rest-em"),
-    ],
-    "xwin": [
-        Experiment("xwin n=64", "xwin-pipeline"),
-        Experiment("xwin n=64, RS random pick", "xwin-pipeline", ["rs_selection=random"], copy_from="xwin n=64"),
-        Experiment("xwin n=16", "xwin-pipeline", ["n=16"], copy_from="xwin n=64"),
-        Experiment("xwin n=4", "xwin-pipeline", ["n=4"], copy_from="xwin n=64"),
-        Experiment("xwin n=64, rejected rank 2", "xwin-pipeline", ["rejected=rank", "rejected_rank=2"],
-                   copy_from="xwin n=64"),
-        Experiment("xwin n=64, rejected from the Xwin-Set", "xwin-pipeline", ["rejected_from=null"],
-                   copy_from="xwin n=64"),
-    ],
-}
+def seeded(label: str, recipe: str, seeds: int, overrides: tuple[str, ...] = (),
+           copy_from: str | None = None) -> list[Experiment]:
+    """One experiment per seed 0..seeds-1."""
+    return [Experiment(label, recipe, list(overrides), copy_from, seed) for seed in range(seeds)]
+
+
+HARD = ("data.train=world:arith_hard_train", "data.eval=world:arith_hard_test")
+
+
+def suite_experiments(seeds: int = 3) -> dict[str, list[Experiment]]:
+    """Every suite's experiments; each headline row runs under `seed=0..seeds-1`."""
+    return {
+        "dpkd": seeded("kd", "kd", seeds),  # kd = dpkd + its baselines
+        "alpagasus": seeded("alpagasus", "alpagasus", seeds),
+        "miniplm": seeded("miniplm", "miniplm", seeds),
+        "rest-em": seeded("rest-em", "rest-em", seeds)
+        + seeded("rest-em (verifier off)", "rest-em", seeds, ("selection=random",), copy_from="rest-em"),
+        "rest-em-hard": seeded("rest-em hard, 3 iterations", "rest-em", seeds, (*HARD, "iterations=3"))
+        + seeded("rest-em hard, 1 iteration, 3x samples", "rest-em", seeds, (*HARD, "iterations=1", "samples=48"),
+                 copy_from="rest-em hard, 3 iterations")
+        + seeded("rest-em hard (verifier off)", "rest-em", seeds, (*HARD, "iterations=3", "selection=random"),
+                 copy_from="rest-em hard, 3 iterations"),
+        "xwin": [  # one seed until its section renders seeds (issue 15)
+            Experiment("xwin n=64", "xwin-pipeline"),
+            Experiment("xwin n=64, RS random pick", "xwin-pipeline", ["rs_selection=random"], copy_from="xwin n=64"),
+            Experiment("xwin n=16", "xwin-pipeline", ["n=16"], copy_from="xwin n=64"),
+            Experiment("xwin n=4", "xwin-pipeline", ["n=4"], copy_from="xwin n=64"),
+            Experiment("xwin n=64, rejected rank 2", "xwin-pipeline", ["rejected=rank", "rejected_rank=2"],
+                       copy_from="xwin n=64"),
+            Experiment("xwin n=64, rejected from the Xwin-Set", "xwin-pipeline", ["rejected_from=null"],
+                       copy_from="xwin n=64"),
+        ],
+    }
+
+
+SUITES = list(suite_experiments(1))
 
 
 def slug(label: str) -> str:
@@ -56,15 +80,16 @@ def slug(label: str) -> str:
 
 
 def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
-    run_dir = root / slug(exp.label)
-    if exp.copy_from and (root / slug(exp.copy_from)).exists():  # a fresh copy: shared stages are reused
+    run_dir = root / slug(exp.name)
+    source = root / slug(Experiment(exp.copy_from, exp.recipe, seed=exp.seed).name) if exp.copy_from else None
+    if source and source.exists():  # a fresh copy: shared stages are reused
         shutil.rmtree(run_dir, ignore_errors=True)
-        shutil.copytree(root / slug(exp.copy_from), run_dir)
+        shutil.copytree(source, run_dir)
     recipe = load_recipe(exp.recipe, [*exp.overrides, "tracking=none"], smoke=smoke)
     Engine(recipe, run_dir).run()
     overview = run_overview(run_dir)
     starts = {s["name"]: s["values"]["start_weights"] for s in overview["stages"] if "start_weights" in s["values"]}
-    return {"label": exp.label, "command": exp.command() + (" --smoke" if smoke else ""),
+    return {"label": exp.name, "group": exp.label, "seed": exp.seed, "command": exp.command() + (" --smoke" if smoke else ""),
             "run_dir": str(run_dir), "wall_s": round(sum(s["wall_s"] for s in overview["stages"]), 1),
             "stages": {s["name"]: s["metrics"] for s in overview["stages"]},
             "stage_wall_s": {s["name"]: s["wall_s"] for s in overview["stages"]},
@@ -84,11 +109,11 @@ def model_digest(spec: str) -> str | None:
 
 
 def bench_learning(suites: list[str], root: Path = Path("runs/bench"), out: Path = Path("reports/learning.md"),
-                   smoke: bool = False, render_only: bool = False) -> Path:
+                   smoke: bool = False, render_only: bool = False, seeds: int = 3) -> Path:
     results_path = out.with_suffix(".json")
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for suite in [] if render_only else suites:
-        results[suite] = [run_experiment(exp, root, smoke) for exp in SUITES[suite]]
+        results[suite] = [run_experiment(exp, root, smoke) for exp in suite_experiments(seeds)[suite]]
         if suite == "miniplm":  # what each filter kept: task families and the share of right answers
             add_composition(results[suite])
         if suite == "dpkd":  # peak memory per method, each alone in a fresh process, on seed 0's teacher targets
@@ -105,10 +130,11 @@ def bench_learning(suites: list[str], root: Path = Path("runs/bench"), out: Path
 def render_learning(results: dict, folder: Path) -> str:
     lines = ["# Learning effects on the embedded world", "",
              "Generated by `align bench learning` (raw numbers: `reports/learning.json`; times are the sum of the "
-             "run's stage wall times on 2 CPU cores). ReST-EM and Xwin: one seed per run; "
-             "with 200 held-out items, differences of about ±3 points are noise.", ""]
-    if "rest-em" in results:
-        lines += render_rest_em(results["rest-em"], folder)
+             "run's stage wall times on 2 CPU cores). Xwin: one seed per run; with 200 held-out items, differences "
+             "of about ±3 points are noise. Every other section: mean ± sd over seeds.", ""]
+    rest_em = results.get("rest-em", []) + results.get("rest-em-hard", [])
+    if rest_em:
+        lines += render_rest_em(rest_em, folder)
     if "xwin" in results:
         lines += render_xwin(results["xwin"], folder)
     if "dpkd" in results:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from align.bench_report import fmt
+from align.bench_stats import mean_sd, summary, values, verdict
 
 ROWS = [("eval_teacher", "teacher (bound)"), ("eval_base", "student before training"),
         ("eval_sft", "SFT w/o KD (100 labels)"), ("eval_seqkd", "SeqKD"), ("eval_kd", "KD (0.5 CE + 0.5 KD)"),
@@ -19,35 +20,6 @@ COMPARISONS = ([(s, "eval_sft") for s in STUDENTS]
                                                      "eval_onpolicy_rkl", "eval_dpkd_no_ce", "eval_dpkd_pt",
                                                      "eval_dpkd_seq")]
                + [("eval_dpkd_seq", "eval_seqkd")])
-
-
-def mean_sd(values: list[float]) -> tuple[float, float]:
-    mean = sum(values) / len(values)
-    return mean, (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
-
-
-def values(results: list[dict], stage: str, metric: str) -> list[float]:
-    return [float(v) for r in results
-            if isinstance(v := r["stages"].get(stage, {}).get(metric), (int, float)) and not isinstance(v, bool)]
-
-
-def summary(found: list[float]) -> str:
-    return "{:.3f} ± {:.3f}".format(*mean_sd(found)) if found else "—"
-
-
-def holds(a: list[float], b: list[float], sign: int = 1) -> bool:
-    """A beats B when the difference of means exceeds the sum of their standard deviations (`sign` -1: lower is
-    better, e.g. a loss)."""
-    (ma, sa), (mb, sb) = mean_sd(a), mean_sd(b)
-    return sign * (ma - mb) > sa + sb
-
-
-def verdict(a: list[float], b: list[float]) -> str:
-    if holds(a, b):
-        return "**holds**: the first is better"
-    if holds(b, a):
-        return "**does not hold**: the second is better"
-    return "**does not hold**: within the spread"
 
 
 def render_dpkd(results: list[dict], memory: list[dict] | None, folder: Path) -> list[str]:

@@ -17,16 +17,6 @@ def stage_key_metrics(result: dict, stages: list[str], prefix: str = "eval/") ->
     return shown
 
 
-def rest_em_steps(result: dict) -> list[tuple[str, str, str | None]]:
-    """(label, evaluate stage, select stage) per step: the base, then each iteration."""
-    steps = [("base", "eval_base", None)]
-    it = 1
-    while f"it{it}-eval" in result["stages"]:
-        steps.append((f"iteration {it}", f"it{it}-eval", f"it{it}-select"))
-        it += 1
-    return steps
-
-
 def plot_lines(series: dict[str, list[tuple[str, float]]], title: str, ylabel: str, path: Path) -> None:
     import matplotlib
 
@@ -41,43 +31,6 @@ def plot_lines(series: dict[str, list[tuple[str, float]]], title: str, ylabel: s
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
-
-
-def render_rest_em(results: list[dict], folder: Path) -> list[str]:
-    lines = ["## ReST-EM (`recipes/rest-em.yaml`)", "",
-             "2 iterations, 16 samples per problem at T=1 on the 1,500 `world:arith_train` problems, at most 10 "
-             "distinct verified solutions kept per problem, M-step = 2 epochs of SFT from the base.", "",
-             "Held-out `world:arith_test` (200 problems); pass@1 is greedy, sampled pass@1 and pass@16 use 16 "
-             "samples at T=1. Each M-step fine-tunes the base weights: the last column compares the weights "
-             "fingerprint each `itN-sft` stage recorded at step 0 (`start_weights` in its stage.json) with the "
-             "base's. The control switches the verifier off: the same number of samples per problem is kept "
-             "at random, and the M-step trains the same way.", ""]
-    series = {}
-    for result in results:
-        steps = rest_em_steps(result)
-        metrics = stage_key_metrics(result, [e for _, e, _ in steps])
-        stages, starts = result["stages"], result.get("start_weights", {})
-        from_base = ["—"] + ["yes" if starts.get(f"it{i}-sft") == result.get("model_digest") else "NO"
-                             for i in range(1, len(steps))]
-        lines += [f"**{result['label']}** — `{result['command']}` ({result['wall_s']:.0f} s of stage time)", "",
-                  "| step | " + " | ".join(m.removeprefix("eval/") for m in metrics)
-                  + " | problems kept | samples kept | M-step started from base weights |",
-                  "|---|" + "---|" * (len(metrics) + 3)]
-        for (label, ev, sel), base in zip(steps, from_base):
-            kept = stages.get(sel, {}) if sel else {}
-            cells = [fmt(stages[ev].get(m)) for m in metrics]
-            lines.append(f"| {label} | " + " | ".join(cells) + f" | {kept.get('select/prompts_kept', '—')} | "
-                         f"{kept.get('select/kept', '—')} | {base} |")
-        best = stages.get("best", {})
-        if best:
-            regressed = " A later iteration scored below an earlier one." if best.get("best/regressed") else ""
-            lines.append(f"\n`pick_best` keeps step {int(best['best/index'])} (0 = base) with pass@1 "
-                         f"{fmt(best['best/value'])}.{regressed}")
-        lines.append("")
-        series[result["label"]] = [(label, stages[ev].get("eval/pass@1")) for label, ev, _ in steps]
-    plot_lines(series, "ReST-EM: held-out pass@1 (greedy) per iteration", "pass@1", folder / "learning_rest_em.png")
-    lines += ["![ReST-EM](learning_rest_em.png)", ""]
-    return lines
 
 
 XWIN_STAGES = [("eval_base", "base"), ("eval_sft", "SFT"), ("eval_rs", "RS"), ("eval_dpo", "DPO")]

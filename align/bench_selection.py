@@ -1,7 +1,7 @@
 """The data-selection section of reports/learning.md: students pre-trained on each filter's kept half."""
 from __future__ import annotations
 
-from align.bench_distill import holds, mean_sd, summary, values
+from align.bench_stats import holds, mean_sd, summary, values
 from align.bench_report import fmt
 
 ROWS = [("difference", "MiniPLM difference (teacher - reference)"), ("ppl_diff", "ScalingFilter (PPL small / large)"),

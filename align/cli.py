@@ -165,8 +165,9 @@ app.add_typer(bench_app, name="bench")
 
 
 @bench_app.command("learning")
-def bench_learning(suite: List[str] = typer.Option(["rest-em", "xwin", "dpkd", "alpagasus", "miniplm"],
-                                                   help="rest-em, xwin, dpkd, alpagasus and/or miniplm"),
+def bench_learning(suite: List[str] = typer.Option(["rest-em", "rest-em-hard", "xwin", "dpkd", "alpagasus", "miniplm"],
+                                                   help="rest-em, rest-em-hard, xwin, dpkd, alpagasus and/or miniplm"),
+                   seeds: int = typer.Option(3, min=1, help="run each headline row under seed=0..N-1"),
                    smoke: bool = typer.Option(False, "--smoke", help="tiny sizes (checks the plumbing only)"),
                    render_only: bool = typer.Option(False, "--render-only", help="rewrite the report from its json"),
                    out: Path = typer.Option(Path("reports/learning.md"))):
@@ -177,7 +178,7 @@ def bench_learning(suite: List[str] = typer.Option(["rest-em", "xwin", "dpkd", "
     if unknown:
         fail(f"unknown suite(s) {unknown}: choose from {sorted(SUITES)}")
     root = Path("runs/bench-smoke" if smoke else "runs/bench")
-    console.print(f"wrote {run_bench(suite, root=root, out=out, smoke=smoke, render_only=render_only)}")
+    console.print(f"wrote {run_bench(suite, root=root, out=out, smoke=smoke, render_only=render_only, seeds=seeds)}")
 
 
 if __name__ == "__main__":

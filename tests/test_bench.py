@@ -10,12 +10,17 @@ pytestmark = pytest.mark.slow
 
 def test_bench_two_suites_run_render_and_rerender_alike(tmp_path):
     """The CI-sized check: two cheap suites at smoke size, their sections, and a render-only round trip."""
-    out = bench_learning(["rest-em", "alpagasus"], root=tmp_path / "runs", out=tmp_path / "learning.md", smoke=True)
+    out = bench_learning(["rest-em", "alpagasus"], root=tmp_path / "runs", out=tmp_path / "learning.md", smoke=True,
+                         seeds=2)
     text = out.read_text()
     assert "## ReST-EM" in text and "## Instruction-data selection" in text and "AlpaGasus vs all data: **" in text
     assert "| iteration 2 |" in text and (tmp_path / "learning_rest_em.png").exists()
+    assert "mean ± sd over 2 seeds" in text and "| rest-em | rest-em (verifier off) |" in text
     results = json.loads((tmp_path / "learning.json").read_text())
-    assert [r["label"] for r in results["alpagasus"]] == [f"alpagasus seed={s}" for s in (0, 1, 2)]
+    assert [r["label"] for r in results["alpagasus"]] == [f"alpagasus seed={s}" for s in (0, 1)]
+    assert [r["command"] for r in results["rest-em"]] == [
+        "align run rest-em seed=0 --smoke", "align run rest-em seed=1 --smoke",
+        "align run rest-em selection=random seed=0 --smoke", "align run rest-em selection=random seed=1 --smoke"]
     rerendered = bench_learning([], root=tmp_path / "runs", out=tmp_path / "learning.md", render_only=True)
     assert rerendered.read_text() == text
 
@@ -23,7 +28,7 @@ def test_bench_two_suites_run_render_and_rerender_alike(tmp_path):
 @pytest.mark.bench
 def test_bench_learning_smoke(tmp_path):
     """Every suite at smoke size (about 2 minutes: run by hand with `-m bench`)."""
-    suites = ["rest-em", "xwin", "dpkd", "alpagasus", "miniplm"]
+    suites = ["rest-em", "rest-em-hard", "xwin", "dpkd", "alpagasus", "miniplm"]
     out = bench_learning(suites, root=tmp_path / "runs", out=tmp_path / "learning.md", smoke=True)
     text = out.read_text()
     assert "## ReST-EM" in text and "## Xwin pipeline" in text and "## Distillation" in text
@@ -33,7 +38,10 @@ def test_bench_learning_smoke(tmp_path):
     assert "## Instruction-data selection" in text and "AlpaGasus vs all data: **" in text
     assert (tmp_path / "learning_rest_em.png").exists() and (tmp_path / "learning_xwin.png").exists()
     results = json.loads((tmp_path / "learning.json").read_text())
-    assert [r["label"] for r in results["rest-em"]] == ["rest-em", "rest-em (verifier off)"]
+    assert [r["group"] for r in results["rest-em-hard"]] == (["rest-em hard, 3 iterations"] * 3
+                                                            + ["rest-em hard, 1 iteration, 3x samples"] * 3
+                                                            + ["rest-em hard (verifier off)"] * 3)
+    assert "| iteration 3 |" in text
     assert len(results["xwin"]) == 6
     assert [m["method"] for m in results["dpkd_memory"]] == ["seqkd", "kd", "dpkd", "onpolicy"]
     assert all(m["peak_rss_mb"] > 100 for m in results["dpkd_memory"])  # a real process with torch loaded

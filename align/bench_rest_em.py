@@ -1,0 +1,138 @@
+"""The ReST-EM sections of reports/learning.md: each run group (one recipe and overrides, several seeds) as a
+table of mean ± sd per iteration, whether each iteration beats the one before, and run-vs-run comparisons."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from align.bench_report import stage_key_metrics
+from align.bench_stats import RULE, holds, mean_sd, values
+
+# (first group, second group): the final iterations compared, on greedy pass@1.
+COMPARISONS = [("rest-em", "rest-em (verifier off)"),
+               ("rest-em hard, 3 iterations", "rest-em hard, 1 iteration, 3x samples"),
+               ("rest-em hard, 3 iterations", "rest-em hard (verifier off)")]
+
+
+def groups(results: list[dict]) -> dict[str, list[dict]]:
+    """Runs by group (the label without its seed), in first-seen order."""
+    out: dict[str, list[dict]] = {}
+    for result in results:
+        out.setdefault(result.get("group", result["label"]), []).append(result)
+    return out
+
+
+def steps(results: list[dict]) -> list[tuple[str, str, str | None]]:
+    """(label, evaluate stage, select stage) per step: the base, then each iteration any seed reached."""
+    out = [("base", "eval_base", None)]
+    while any(f"it{len(out)}-eval" in r["stages"] for r in results):
+        out.append((f"iteration {len(out)}", f"it{len(out)}-eval", f"it{len(out)}-select"))
+    return out
+
+
+def cell(found: list[float], seeds: int, digits: int = 3) -> str:
+    """mean ± sd over seeds; a bare value for one seed; the count when some seeds did not get there."""
+    if not found:
+        return "—"
+    mean, sd = mean_sd(found)
+    text = f"{mean:.{digits}f}" if seeds == 1 else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+    return text if len(found) == seeds else f"{text} ({len(found)} of {seeds} seeds)"
+
+
+def change(a: list[float], b: list[float]) -> str:
+    """b against a (b comes later): Δ of the means and whether it holds."""
+    if not a or not b:
+        return "—"
+    delta = mean_sd(b)[0] - mean_sd(a)[0]
+    if min(len(a), len(b)) < 2:
+        return f"{delta:+.3f} (one seed)"
+    mark = "holds" if holds(b, a) else ("holds, worse" if holds(a, b) else "within the spread")
+    return f"{delta:+.3f} ({mark})"
+
+
+def from_base(results: list[dict], step: int) -> str:
+    """Whether every seed's M-step of this iteration started from the base weights (stage fingerprints)."""
+    checked = [r.get("start_weights", {}).get(f"it{step}-sft") == r.get("model_digest") for r in results
+               if f"it{step}-sft" in r.get("start_weights", {})]
+    return "—" if not checked else ("yes" if all(checked) else "NO")
+
+
+def render_group(label: str, runs: list[dict]) -> tuple[list[str], list[tuple[str, float, float]]]:
+    seeds, plan = len(runs), steps(runs)
+    metrics = stage_key_metrics(runs[0], [e for _, e, _ in plan])
+    wall = mean_sd([r["wall_s"] for r in runs])[0]
+    commands = "; ".join(f"`{r['command']}`" for r in runs)
+    lines = [f"**{label}** — {commands} ({wall:.0f} s of stage time per seed)", "",
+             "| step | " + " | ".join(m.removeprefix("eval/") for m in metrics)
+             + " | vs previous step (pass@1) | problems kept | samples kept | M-step from base weights |",
+             "|---|" + "---|" * (len(metrics) + 4)]
+    previous = None
+    for i, (name, ev, sel) in enumerate(plan):
+        greedy = values(runs, ev, "eval/pass@1")
+        kept = [cell(values(runs, sel, key), seeds, 0) if sel else "—" for key in ("select/prompts_kept", "select/kept")]
+        lines.append(f"| {name} | " + " | ".join(cell(values(runs, ev, m), seeds) for m in metrics)
+                     + f" | {change(previous, greedy) if previous is not None else '—'} | {kept[0]} | {kept[1]} | "
+                     f"{from_base(runs, i) if i else '—'} |")
+        previous = greedy
+    picks = [int(r["stages"]["best"]["best/index"]) for r in runs if "best/index" in r["stages"].get("best", {})]
+    if picks:
+        lines.append(f"\n`pick_best` keeps step {', '.join(map(str, picks))} (per seed; 0 = base).")
+    lines.append("")
+    curve = [(name, *mean_sd(values(runs, ev, "eval/pass@1"))) for name, ev, _ in plan if values(runs, ev, "eval/pass@1")]
+    return lines, curve
+
+
+def final_pass(runs: list[dict]) -> list[float]:
+    """Greedy pass@1 of each seed's last iteration."""
+    last = steps(runs)[-1][1]
+    return values(runs, last, "eval/pass@1")
+
+
+def render_rest_em(results: list[dict], folder: Path) -> list[str]:
+    by_group = groups(results)
+    seeds = max(len(runs) for runs in by_group.values())
+    lines = ["## ReST-EM (`recipes/rest-em.yaml`)", "",
+             "16 samples per problem at T=1 (unless the run says otherwise), at most 10 distinct verified solutions "
+             "kept per problem, M-step = 2 epochs of SFT from the base. `world:arith` problems have 2-4 operations; "
+             "`world:arith_hard` (the `data.train=world:arith_hard_train data.eval=world:arith_hard_test` override) "
+             "has 4-6, longer chains than most of the base's data. Held-out test split of the same family (200 "
+             "problems); pass@1 is greedy, sampled pass@1 and pass@16 use 16 samples at T=1. Each M-step "
+             "fine-tunes the base weights (the last column compares the weights fingerprint each `itN-sft` stage "
+             "recorded at step 0 with the base's). The verifier-off control keeps the same number of samples per "
+             "problem at random and trains the same way. "
+             + (f"Cells are mean ± sd over {seeds} seeds (`seed=0..{seeds - 1}`). " if seeds > 1 else "One seed. ")
+             + RULE, ""]
+    curves = {}
+    for label, runs in by_group.items():
+        table, curves[label] = render_group(label, runs)
+        lines += table
+    pairs = [(a, b) for a, b in COMPARISONS if a in by_group and b in by_group]
+    if pairs:
+        lines += ["| last iteration of | against the last iteration of | Δ pass@1 | verdict |", "|---|---|---|---|"]
+        for a, b in pairs:
+            first, second = final_pass(by_group[a]), final_pass(by_group[b])
+            mark = "one seed" if min(len(first), len(second)) < 2 else (
+                "**holds**" if holds(first, second) else "**does not hold**")
+            lines.append(f"| {a} | {b} | {mean_sd(first)[0] - mean_sd(second)[0]:+.3f} | {mark} |")
+        lines.append("")
+    plot_curves(curves, folder / "learning_rest_em.png")
+    return lines + ["![ReST-EM](learning_rest_em.png)", ""]
+
+
+def plot_curves(curves: dict[str, list[tuple[str, float, float]]], path: Path) -> None:
+    """Held-out pass@1 per step, mean with ±sd error bars, one line per run group."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for label, points in curves.items():
+        ax.errorbar(range(len(points)), [p[1] for p in points], yerr=[p[2] for p in points], marker="o",
+                    capsize=3, label=label)
+    longest = max(curves.values(), key=len, default=[])
+    ax.set_xticks(range(len(longest)), [p[0] for p in longest])
+    ax.set(title="ReST-EM: held-out pass@1 (greedy) per iteration", ylabel="pass@1", ylim=(0, 1.02))
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)

@@ -1,0 +1,36 @@
+"""Seeds and spread for `align bench learning`: the per-seed values of one metric, mean ± sd, and the rule by
+which a claimed difference holds (the difference of the means exceeds the sum of the two standard deviations)."""
+from __future__ import annotations
+
+RULE = "A claim *holds* when the difference of the means exceeds the sum of the two standard deviations."
+
+
+def mean_sd(values: list[float]) -> tuple[float, float]:
+    mean = sum(values) / len(values)
+    return mean, (sum((v - mean) ** 2 for v in values) / (len(values) - 1)) ** 0.5 if len(values) > 1 else 0.0
+
+
+def values(results: list[dict], stage: str, metric: str) -> list[float]:
+    return [float(v) for r in results
+            if isinstance(v := r["stages"].get(stage, {}).get(metric), (int, float)) and not isinstance(v, bool)]
+
+
+def summary(found: list[float]) -> str:
+    return "{:.3f} ± {:.3f}".format(*mean_sd(found)) if found else "—"
+
+
+def holds(a: list[float], b: list[float], sign: int = 1) -> bool:
+    """A beats B when the difference of means exceeds the sum of their standard deviations (`sign` -1: lower is
+    better, e.g. a loss). One seed has no spread, so nothing measured once holds."""
+    if len(a) < 2 or len(b) < 2:
+        return False
+    (ma, sa), (mb, sb) = mean_sd(a), mean_sd(b)
+    return sign * (ma - mb) > sa + sb
+
+
+def verdict(a: list[float], b: list[float]) -> str:
+    if holds(a, b):
+        return "**holds**: the first is better"
+    if holds(b, a):
+        return "**does not hold**: the second is better"
+    return "**does not hold**: within the spread"
