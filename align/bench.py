@@ -43,7 +43,7 @@ def seeded(label: str, recipe: str, seeds: int, overrides: tuple[str, ...] = (),
     return [Experiment(label, recipe, list(overrides), copy_from, seed) for seed in range(seeds)]
 
 
-HARD = ("data.train=world:arith_hard_train", "data.eval=world:arith_hard_test")
+HARD = ("data.train=world:arith_hard_train", "data.eval=world:arith_hard_test", "max_new_tokens=96")
 
 
 def suite_experiments(seeds: int = 3) -> dict[str, list[Experiment]]:

@@ -35,6 +35,8 @@ class ModelSpec:
 class WorldSize:
     arith_train: int = 1500
     arith_test: int = 200
+    arith_hard_train: int = 1500  # longer chains (tasks.ARITH_HARD_LEVELS): ReST-EM over several iterations
+    arith_hard_test: int = 200
     arith_pretrain: int = 6000
     drill: int = 6000  # single-operation sums: the skill itself, always worked correctly
     instruct_train: int = 700
@@ -53,7 +55,8 @@ class WorldSize:
 
 SIZES = {
     "full": WorldSize(),
-    "micro": WorldSize(arith_train=20, arith_test=10, arith_pretrain=40, drill=20, instruct_train=10, sft=10,
+    "micro": WorldSize(arith_train=20, arith_test=10, arith_hard_train=20, arith_hard_test=10, arith_pretrain=40,
+                       drill=20, instruct_train=10, sft=10,
                        instruct_test=10, instruct_pretrain=20, reference_train=10, reference_test=10,
                        reference_pretrain=20, rater_train=32, rater_held_out=16, batch_size=16,
                        base=ModelSpec(32, 1, 2, 1, 1e-3), teacher=ModelSpec(48, 1, 2, 1, 1e-3)),
@@ -74,6 +77,7 @@ def make_datasets(size: WorldSize, seed: int) -> dict[str, list[dict]]:
     rng = random.Random(seed)
     arith_train, arith_test = tasks.generate_split("arith", seed, size.arith_train, size.arith_test)
     arith_pre, _ = tasks.generate_split("arith", seed + 1000, size.arith_pretrain, 0)
+    hard_train, hard_test = tasks.generate_split("arith_hard", seed, size.arith_hard_train, size.arith_hard_test)
     instruct_all, instruct_test = tasks.generate_split("instruct", seed, size.instruct_train + size.sft,
                                                        size.instruct_test)
     reference_train, reference_test = tasks.generate_split("reference", seed, size.reference_train,
@@ -99,6 +103,8 @@ def make_datasets(size: WorldSize, seed: int) -> dict[str, list[dict]]:
     return {
         "arith_train": verifiable(arith_train),
         "arith_test": verifiable(arith_test),
+        "arith_hard_train": verifiable(hard_train),
+        "arith_hard_test": verifiable(hard_test),
         "instruct_train": instructions(instruct_train),
         "instruct_test": instructions(instruct_test),
         "sft": [{"messages": p["prompt"] + tasks.assistant(tasks.instruct_response(p["constraints"], rng))}

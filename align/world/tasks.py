@@ -42,13 +42,17 @@ def assistant(text: str) -> list[dict]:
 
 # ----------------------------------------------------------------------------------------------- arith
 
-def make_arith_problem(rng: random.Random) -> dict:
-    """A two-digit start and 2-4 one-digit steps: each step is easy, the chain is what is hard.
+ARITH_LEVELS = (1, 2, 3)       # the base's own problems: 2-4 operations
+ARITH_HARD_LEVELS = (3, 4, 5)  # `arith_hard`: 4-6 operations, longer chains than most of the base's data
+
+
+def make_arith_problem(rng: random.Random, levels: tuple[int, ...] = ARITH_LEVELS) -> dict:
+    """A two-digit start and one-digit steps (2-4 by default): each step is easy, the chain is what is hard.
 
     Level = number of operations - 1. The answer never equals the start value, so the lazy mode
     (which boxes the start value) is never right by chance."""
     while True:
-        level = rng.choice([1, 2, 3])
+        level = rng.choice(levels)
         value = start = rng.randint(10, 99)
         terms = []
         for _ in range(level + 1):
@@ -248,6 +252,7 @@ def reference_response_noisy(problem: dict, rng: random.Random) -> str:
 
 FAMILIES = {
     "arith": make_arith_problem,
+    "arith_hard": lambda rng: make_arith_problem(rng, ARITH_HARD_LEVELS),
     "instruct": make_instruct_problem,
     "reference": make_reference_problem,
 }
