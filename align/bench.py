@@ -56,8 +56,6 @@ def suite_experiments(seeds: int = 3) -> dict[str, list[Experiment]]:
         + seeded("rest-em (verifier off)", "rest-em", seeds, ("selection=random",), copy_from="rest-em"),
         "rest-em-hard": seeded("rest-em hard, 3 iterations", "rest-em", seeds, (*HARD, "iterations=3"))
         + seeded("rest-em hard, 1 iteration, 3x samples", "rest-em", seeds, (*HARD, "iterations=1", "samples=48"),
-                 copy_from="rest-em hard, 3 iterations")
-        + seeded("rest-em hard (verifier off)", "rest-em", seeds, (*HARD, "iterations=3", "selection=random"),
                  copy_from="rest-em hard, 3 iterations"),
         "xwin": [  # one seed until its section renders seeds (issue 15)
             Experiment("xwin n=64", "xwin-pipeline"),

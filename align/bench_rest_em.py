@@ -9,8 +9,7 @@ from align.bench_stats import RULE, holds, mean_sd, values
 
 # (first group, second group): the final iterations compared, on greedy pass@1.
 COMPARISONS = [("rest-em", "rest-em (verifier off)"),
-               ("rest-em hard, 3 iterations", "rest-em hard, 1 iteration, 3x samples"),
-               ("rest-em hard, 3 iterations", "rest-em hard (verifier off)")]
+               ("rest-em hard, 3 iterations", "rest-em hard, 1 iteration, 3x samples")]
 
 
 def groups(results: list[dict]) -> dict[str, list[dict]]:

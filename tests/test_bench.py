@@ -39,8 +39,7 @@ def test_bench_learning_smoke(tmp_path):
     assert (tmp_path / "learning_rest_em.png").exists() and (tmp_path / "learning_xwin.png").exists()
     results = json.loads((tmp_path / "learning.json").read_text())
     assert [r["group"] for r in results["rest-em-hard"]] == (["rest-em hard, 3 iterations"] * 3
-                                                            + ["rest-em hard, 1 iteration, 3x samples"] * 3
-                                                            + ["rest-em hard (verifier off)"] * 3)
+                                                            + ["rest-em hard, 1 iteration, 3x samples"] * 3)
     assert "| iteration 3 |" in text
     assert len(results["xwin"]) == 6
     assert [m["method"] for m in results["dpkd_memory"]] == ["seqkd", "kd", "dpkd", "onpolicy"]
