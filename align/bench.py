@@ -43,6 +43,9 @@ def seeded(label: str, recipe: str, seeds: int, overrides: tuple[str, ...] = (),
     return [Experiment(label, recipe, list(overrides), copy_from, seed) for seed in range(seeds)]
 
 
+XWIN_VARIANTS = [("xwin n=64, RS random pick", ("rs_selection=random",)), ("xwin n=16", ("n=16",)),
+                 ("xwin n=4", ("n=4",)), ("xwin n=64, rejected rank 2", ("rejected=rank", "rejected_rank=2")),
+                 ("xwin n=64, rejected from the Xwin-Set", ("rejected_from=null",))]
 HARD = ("data.train=world:arith_hard_train", "data.eval=world:arith_hard_test", "max_new_tokens=96")
 
 
@@ -57,16 +60,9 @@ def suite_experiments(seeds: int = 3) -> dict[str, list[Experiment]]:
         "rest-em-hard": seeded("rest-em hard, 3 iterations", "rest-em", seeds, (*HARD, "iterations=3"))
         + seeded("rest-em hard, 1 iteration, 3x samples", "rest-em", seeds, (*HARD, "iterations=1", "samples=48"),
                  copy_from="rest-em hard, 3 iterations"),
-        "xwin": [  # one seed until its section renders seeds (issue 15)
-            Experiment("xwin n=64", "xwin-pipeline"),
-            Experiment("xwin n=64, RS random pick", "xwin-pipeline", ["rs_selection=random"], copy_from="xwin n=64"),
-            Experiment("xwin n=16", "xwin-pipeline", ["n=16"], copy_from="xwin n=64"),
-            Experiment("xwin n=4", "xwin-pipeline", ["n=4"], copy_from="xwin n=64"),
-            Experiment("xwin n=64, rejected rank 2", "xwin-pipeline", ["rejected=rank", "rejected_rank=2"],
-                       copy_from="xwin n=64"),
-            Experiment("xwin n=64, rejected from the Xwin-Set", "xwin-pipeline", ["rejected_from=null"],
-                       copy_from="xwin n=64"),
-        ],
+        "xwin": seeded("xwin n=64", "xwin-pipeline", seeds)
+        + [exp for label, overrides in XWIN_VARIANTS
+           for exp in seeded(label, "xwin-pipeline", seeds, overrides, copy_from="xwin n=64")],
     }
 
 

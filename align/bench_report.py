@@ -17,15 +17,19 @@ def stage_key_metrics(result: dict, stages: list[str], prefix: str = "eval/") ->
     return shown
 
 
-def plot_lines(series: dict[str, list[tuple[str, float]]], title: str, ylabel: str, path: Path) -> None:
+def plot_errorbars(curves: dict[str, list[tuple[str, float, float]]], title: str, ylabel: str, path: Path) -> None:
+    """One line per run group: (step label, mean, sd) points, with ±sd error bars."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.5, 3.6))
-    for label, points in series.items():
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", label=label)
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    for label, points in curves.items():
+        ax.errorbar(range(len(points)), [p[1] for p in points], yerr=[p[2] for p in points], marker="o",
+                    capsize=3, label=label)
+    longest = max(curves.values(), key=len, default=[])
+    ax.set_xticks(range(len(longest)), [p[0] for p in longest])
     ax.set(title=title, ylabel=ylabel, ylim=(0, 1.02))
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -37,8 +41,12 @@ XWIN_STAGES = [("eval_base", "base"), ("eval_sft", "SFT"), ("eval_rs", "RS"), ("
 
 
 def render_xwin(results: list[dict], folder: Path) -> list[str]:
-    """One row per run; one column per metric the evaluate stages report (their key metrics), each cell the
-    value per policy (base / SFT / RS / DPO, `—` where that stage does not report it)."""
+    """Per run group (one recipe and overrides, over seeds): one row per policy (base / SFT / RS / DPO), one column
+    per metric the evaluate stages report (their key metrics), mean ± sd over seeds; then each claimed step."""
+    from align.bench_stats import RULE, cell, change, groups, holds, mean_sd, values
+
+    by_group = groups(results)
+    seeds = max(len(runs) for runs in by_group.values())
     stage_names = [name for name, _ in XWIN_STAGES]
     metrics = stage_key_metrics(results[0], stage_names)
     rm_metrics = stage_key_metrics(results[0], ["reward"], prefix="rm/")
@@ -46,32 +54,42 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
              "Held-out `world:instruct_test` (200 instructions), greedy responses unless `sampled`. Gold score = the "
              "rule-based gold judge's mean; win_rate = gold-judge pairwise wins against the SFT policy (ties half); "
              "rm_score = the trained reward model's mean score; gold_score_sampled = mean gold score of 8 samples "
-             "per instruction at the recipe's temperature. Each cell lists "
-             + " / ".join(label for _, label in XWIN_STAGES) + " (— where a stage does not report the metric).", "",
-             "| run | " + " | ".join(m.removeprefix("rm/") for m in rm_metrics) + " | "
-             + " | ".join(m.removeprefix("eval/") for m in metrics) + " | wall s |",
-             "|---|" + "---|" * (len(rm_metrics) + len(metrics) + 1)]
-    series = {}
-    for r in results:
-        s = r["stages"]
-        cells = [fmt(s.get("reward", {}).get(m)) for m in rm_metrics]
-        cells += [" / ".join(fmt(s.get(name, {}).get(m)) for name in stage_names) for m in metrics]
-        lines.append(f"| {r['label']} | " + " | ".join(cells) + f" | {r['wall_s']:.0f} |")
-        gold = [s.get(name, {}).get("eval/gold_score") for name in stage_names]
-        series[r["label"]] = [(label, g) for (_, label), g in zip(XWIN_STAGES, gold) if g is not None]
-    lines += ["", "Commands: " + "; ".join(f"`{r['command']}`" for r in results), ""]
-    main = results[0]["stages"]
-    gold = [main.get(name, {}).get("eval/gold_score") for name, _ in XWIN_STAGES[1:]]
-    if all(isinstance(g, float) for g in gold):
-        checks = {"RM held-out pair accuracy >= 0.75": main["reward"]["rm/pair_accuracy"] >= 0.75,
-                  "gold score SFT < RS < DPO": gold[0] < gold[1] < gold[2],
-                  "DPO win-rate vs SFT >= 0.60": main["eval_dpo"].get("eval/win_rate", 0) >= 0.6}
-        control = next((r["stages"] for r in results if "random pick" in r["label"]), None)
-        if control and isinstance(control.get("eval_rs", {}).get("eval/gold_score"), float):
-            checks["RS with the RM's pick beats RS with a random pick"] = (
-                gold[1] > control["eval_rs"]["eval/gold_score"])
-        lines += [f"Targets for `{results[0]['label']}`: " + "; ".join(
+             "per instruction at the recipe's temperature. Every run shares the first run's base and SFT stages. "
+             + (f"Cells are mean ± sd over {seeds} seeds (`seed=0..{seeds - 1}`). " if seeds > 1 else "One seed. ")
+             + RULE, "",
+             "| run | policy | " + " | ".join(m.removeprefix("eval/") for m in metrics) + " |",
+             "|---|---|" + "---|" * len(metrics)]
+    curves = {}
+    for index, (label, runs) in enumerate(by_group.items()):
+        for name, policy in XWIN_STAGES[0 if index == 0 else 2:]:  # later runs share base and SFT (copied stages)
+            lines.append(f"| {label} | {policy} | " + " | ".join(cell(values(runs, name, m), len(runs))
+                                                                for m in metrics) + " |")
+        curves[label] = [(policy, *mean_sd(found)) for name, policy in XWIN_STAGES
+                         if (found := values(runs, name, "eval/gold_score"))]
+    lines += ["", "| run | RM " + " | RM ".join(m.removeprefix("rm/") for m in rm_metrics)
+              + " | SFT → RS (gold) | RS → DPO (gold) | RS → DPO (gold, sampled) | stage time per seed (s) |",
+              "|---|" + "---|" * (len(rm_metrics) + 4)]
+    for label, runs in by_group.items():
+        gold = {name: values(runs, name, "eval/gold_score") for name in stage_names}
+        sampled = {name: values(runs, name, "eval/gold_score_sampled") for name in stage_names}
+        lines.append(f"| {label} | " + " | ".join(cell(values(runs, "reward", m), len(runs)) for m in rm_metrics)
+                     + f" | {change(gold['eval_sft'], gold['eval_rs'])} | {change(gold['eval_rs'], gold['eval_dpo'])}"
+                     f" | {change(sampled['eval_rs'], sampled['eval_dpo'])} | "
+                     f"{mean_sd([r['wall_s'] for r in runs])[0]:.0f} |")
+    commands = [r["command"] for runs in by_group.values() for r in runs]
+    lines += ["", "Commands: " + "; ".join(f"`{c}`" for c in commands), ""]
+    main_label, main = next(iter(by_group.items()))
+    gold = [values(main, name, "eval/gold_score") for name, _ in XWIN_STAGES[1:]]
+    if all(gold):
+        checks = {"RM held-out pair accuracy >= 0.75": mean_sd(values(main, "reward", "rm/pair_accuracy"))[0] >= 0.75,
+                  "gold score SFT < RS < DPO, each beyond the spread": holds(gold[1], gold[0]) and holds(gold[2], gold[1]),
+                  "DPO win-rate vs SFT >= 0.60": mean_sd(values(main, "eval_dpo", "eval/win_rate") or [0])[0] >= 0.6}
+        control = next((runs for label, runs in by_group.items() if "random pick" in label), None)
+        if control and values(control, "eval_rs", "eval/gold_score"):
+            checks["RS with the RM's pick beats RS with a random pick, beyond the spread"] = holds(
+                gold[1], values(control, "eval_rs", "eval/gold_score"))
+        lines += [f"Targets for `{main_label}`: " + "; ".join(
             f"{name}: **{'met' if ok else 'not met'}**" for name, ok in checks.items()) + ".", ""]
-    plot_lines(series, "Xwin pipeline: held-out gold score per stage", "gold score", folder / "learning_xwin.png")
+    plot_errorbars(curves, "Xwin pipeline: held-out gold score per stage", "gold score", folder / "learning_xwin.png")
     lines += ["![Xwin](learning_xwin.png)", ""]
     return lines

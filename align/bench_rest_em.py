@@ -4,20 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from align.bench_report import stage_key_metrics
-from align.bench_stats import RULE, holds, mean_sd, values
+from align.bench_report import plot_errorbars, stage_key_metrics
+from align.bench_stats import RULE, cell, change, groups, holds, mean_sd, values
 
 # (first group, second group): the final iterations compared, on greedy pass@1.
 COMPARISONS = [("rest-em", "rest-em (verifier off)"),
                ("rest-em hard, 3 iterations", "rest-em hard, 1 iteration, 3x samples")]
-
-
-def groups(results: list[dict]) -> dict[str, list[dict]]:
-    """Runs by group (the label without its seed), in first-seen order."""
-    out: dict[str, list[dict]] = {}
-    for result in results:
-        out.setdefault(result.get("group", result["label"]), []).append(result)
-    return out
 
 
 def steps(results: list[dict]) -> list[tuple[str, str, str | None]]:
@@ -26,26 +18,6 @@ def steps(results: list[dict]) -> list[tuple[str, str, str | None]]:
     while any(f"it{len(out)}-eval" in r["stages"] for r in results):
         out.append((f"iteration {len(out)}", f"it{len(out)}-eval", f"it{len(out)}-select"))
     return out
-
-
-def cell(found: list[float], seeds: int, digits: int = 3) -> str:
-    """mean ± sd over seeds; a bare value for one seed; the count when some seeds did not get there."""
-    if not found:
-        return "—"
-    mean, sd = mean_sd(found)
-    text = f"{mean:.{digits}f}" if seeds == 1 else f"{mean:.{digits}f} ± {sd:.{digits}f}"
-    return text if len(found) == seeds else f"{text} ({len(found)} of {seeds} seeds)"
-
-
-def change(a: list[float], b: list[float]) -> str:
-    """b against a (b comes later): Δ of the means and whether it holds."""
-    if not a or not b:
-        return "—"
-    delta = mean_sd(b)[0] - mean_sd(a)[0]
-    if min(len(a), len(b)) < 2:
-        return f"{delta:+.3f} (one seed)"
-    mark = "holds" if holds(b, a) else ("holds, worse" if holds(a, b) else "within the spread")
-    return f"{delta:+.3f} ({mark})"
 
 
 def from_base(results: list[dict], step: int) -> str:
@@ -113,25 +85,5 @@ def render_rest_em(results: list[dict], folder: Path) -> list[str]:
                 "**holds**" if holds(first, second) else "**does not hold**")
             lines.append(f"| {a} | {b} | {mean_sd(first)[0] - mean_sd(second)[0]:+.3f} | {mark} |")
         lines.append("")
-    plot_curves(curves, folder / "learning_rest_em.png")
+    plot_errorbars(curves, "ReST-EM: held-out pass@1 (greedy) per iteration", "pass@1", folder / "learning_rest_em.png")
     return lines + ["![ReST-EM](learning_rest_em.png)", ""]
-
-
-def plot_curves(curves: dict[str, list[tuple[str, float, float]]], path: Path) -> None:
-    """Held-out pass@1 per step, mean with ±sd error bars, one line per run group."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 3.8))
-    for label, points in curves.items():
-        ax.errorbar(range(len(points)), [p[1] for p in points], yerr=[p[2] for p in points], marker="o",
-                    capsize=3, label=label)
-    longest = max(curves.values(), key=len, default=[])
-    ax.set_xticks(range(len(longest)), [p[0] for p in longest])
-    ax.set(title="ReST-EM: held-out pass@1 (greedy) per iteration", ylabel="pass@1", ylim=(0, 1.02))
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)

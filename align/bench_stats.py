@@ -34,3 +34,31 @@ def verdict(a: list[float], b: list[float]) -> str:
     if holds(b, a):
         return "**does not hold**: the second is better"
     return "**does not hold**: within the spread"
+
+
+def groups(results: list[dict]) -> dict[str, list[dict]]:
+    """Runs by group (the label without its seed), in first-seen order."""
+    out: dict[str, list[dict]] = {}
+    for result in results:
+        out.setdefault(result.get("group", result["label"]), []).append(result)
+    return out
+
+
+def cell(found: list[float], seeds: int, digits: int = 3) -> str:
+    """mean ± sd over seeds; a bare value for one seed; the count when some seeds did not get there."""
+    if not found:
+        return "—"
+    mean, sd = mean_sd(found)
+    text = f"{mean:.{digits}f}" if seeds == 1 else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+    return text if len(found) == seeds else f"{text} ({len(found)} of {seeds} seeds)"
+
+
+def change(a: list[float], b: list[float]) -> str:
+    """b against a (b comes later): Δ of the means and whether it holds."""
+    if not a or not b:
+        return "—"
+    delta = mean_sd(b)[0] - mean_sd(a)[0]
+    if min(len(a), len(b)) < 2:
+        return f"{delta:+.3f} (one seed)"
+    mark = "holds" if holds(b, a) else ("holds, worse" if holds(a, b) else "within the spread")
+    return f"{delta:+.3f} ({mark})"

@@ -115,6 +115,14 @@ def plot_training(metrics: list[dict], path: Path) -> bool:
     return True
 
 
+def axis_groups(stages: list[dict], names: list[str]) -> list[list[str]]:
+    """Metrics that share one y axis: every rate in [0, 1] together, each other metric (a reward-model score, a
+    NLL, a log-prob) on an axis of its own, so no scale hides another."""
+    values = {n: [s["metrics"][n] for s in stages if isinstance(s["metrics"].get(n), (int, float))] for n in names}
+    rates = [n for n in names if values[n] and all(0 <= v <= 1 for v in values[n])]
+    return ([rates] if rates else []) + [[n] for n in names if n not in rates and values[n]]
+
+
 def plot_evaluations(stages: list[dict], path: Path) -> bool:
     import matplotlib
 
@@ -123,15 +131,20 @@ def plot_evaluations(stages: list[dict], path: Path) -> bool:
 
     evals = [s for s in stages if any(k.startswith("eval/") for k in s["metrics"])]
     names = sorted({k for s in evals for k in s["metrics"] if k.startswith("eval/")})
-    if not evals:
+    panels = axis_groups(evals, names)
+    if not panels:
         return False
-    fig, ax = plt.subplots(figsize=(6.5, 3.5))
-    for name in names:
-        xs = [i for i, s in enumerate(evals) if name in s["metrics"]]
-        ax.plot(xs, [evals[i]["metrics"][name] for i in xs], marker="o", label=name.removeprefix("eval/"))
-    ax.set_xticks(range(len(evals)), [s["name"] for s in evals], rotation=20, fontsize=8)
-    ax.set(ylabel="held-out metric", title="Evaluation per stage", ylim=(0, 1.05))
-    ax.legend(fontsize=8)
+    fig, axes = plt.subplots(len(panels), 1, figsize=(6.5, 2.2 + 1.6 * len(panels)), sharex=True, squeeze=False)
+    for ax, group in zip(axes[:, 0], panels):
+        for name in group:
+            xs = [i for i, s in enumerate(evals) if isinstance(s["metrics"].get(name), (int, float))]
+            ax.plot(xs, [evals[i]["metrics"][name] for i in xs], marker="o", label=name.removeprefix("eval/"))
+        if all(0 <= v <= 1 for s in evals for n in group if isinstance(v := s["metrics"].get(n), (int, float))):
+            ax.set_ylim(0, 1.05)  # the rates' panel
+        ax.set_ylabel("held-out metric" if len(group) > 1 else group[0].removeprefix("eval/"), fontsize=8)
+        ax.legend(fontsize=7)
+    axes[0, 0].set_title("Evaluation per stage")
+    axes[-1, 0].set_xticks(range(len(evals)), [s["name"] for s in evals], rotation=20, fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

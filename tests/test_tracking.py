@@ -71,3 +71,16 @@ def test_torn_last_metric_line_is_skipped_then_repaired(tmp_path):
     path.write_text(path.read_text() + "garbage\n" + json.dumps({"stage": "b"}) + "\n")
     with pytest.raises(Exception, match=r"metrics.jsonl: line 3"):
         runlog.read_metrics(tmp_path)
+
+
+def test_run_report_draws_each_scale_on_its_own_axis(tmp_path):
+    """Rates share the 0-1 axis; a reward-model score (about 5) or a NLL gets a panel of its own."""
+    from align.report import axis_groups, plot_evaluations
+
+    stages = [{"name": "eval_sft", "metrics": {"eval/gold_score": 0.8, "eval/win_rate": 0.5}},
+              {"name": "eval_rs", "metrics": {"eval/gold_score": 0.9, "eval/rm_score": 5.2, "eval/heldout_nll": 0.4}},
+              {"name": "eval_dpo", "metrics": {"eval/heldout_nll": 1.3}}]
+    names = ["eval/gold_score", "eval/heldout_nll", "eval/rm_score", "eval/win_rate"]
+    assert axis_groups(stages, names) == [["eval/gold_score", "eval/win_rate"], ["eval/heldout_nll"],
+                                          ["eval/rm_score"]]
+    assert plot_evaluations(stages, tmp_path / "evaluation.png") and (tmp_path / "evaluation.png").stat().st_size > 0
