@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from align.bench_distill import render_dpkd
-from align.bench_report import render_xwin
+from align.bench_report import add_failures, render_xwin
 from align.bench_rest_em import render_rest_em
 from align.bench_selection import add_composition, render_alpagasus, render_selection
 from align.engine import Engine
@@ -108,6 +108,8 @@ def bench_learning(suites: list[str], root: Path = Path("runs/bench"), out: Path
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for suite in [] if render_only else suites:
         results[suite] = [run_experiment(exp, root, smoke) for exp in suite_experiments(seeds)[suite]]
+        if suite == "xwin":  # which instruction constraints each policy still breaks
+            add_failures(results[suite])
         if suite == "miniplm":  # what each filter kept: task families and the share of right answers
             add_composition(results[suite])
         if suite == "dpkd":  # peak memory per method, each alone in a fresh process, on seed 0's teacher targets

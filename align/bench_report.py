@@ -90,6 +90,37 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
                 gold[1], values(control, "eval_rs", "eval/gold_score"))
         lines += [f"Targets for `{main_label}`: " + "; ".join(
             f"{name}: **{'met' if ok else 'not met'}**" for name, ok in checks.items()) + ".", ""]
+    if all("failures" in r for r in results):
+        lines += render_failures(by_group)
     plot_errorbars(curves, "Xwin pipeline: held-out gold score per stage", "gold score", folder / "learning_xwin.png")
     lines += ["![Xwin](learning_xwin.png)", ""]
     return lines
+
+
+def add_failures(results: list[dict]) -> None:
+    """Record which gold-judge checks each policy's greedy held-out answers break (from the finished run dirs)."""
+    from align.data import read_jsonl
+    from align.world.composition import instruct_failures
+
+    for result in results:
+        run = Path(result["run_dir"])
+        result["failures"] = {name: instruct_failures([r for r in read_jsonl(run / name / "data.jsonl")
+                                                       if r.get("task") == "instruct"])
+                              for name, _ in XWIN_STAGES if (run / name / "data.jsonl").exists()}
+
+
+def render_failures(by_group: dict[str, list[dict]]) -> list[str]:
+    """Share of held-out instructions whose greedy answer breaks each check (where the check applies)."""
+    from align.bench_stats import cell
+
+    label, runs = next(iter(by_group.items()))
+    checks = sorted({c for r in runs for f in r["failures"].values() for c in f})
+    lines = [f"What each policy of `{label}` still breaks: the share of held-out instructions whose greedy answer "
+             "fails each gold-judge check, among those the check applies to:", "",
+             "| policy | " + " | ".join(checks) + " |", "|---|" + "---|" * len(checks)]
+    for name, policy in XWIN_STAGES:
+        found = [r["failures"][name] for r in runs if name in r["failures"]]
+        if found:
+            lines.append(f"| {policy} | " + " | ".join(cell([f[c] for f in found if c in f], len(found))
+                                                       for c in checks) + " |")
+    return lines + [""]

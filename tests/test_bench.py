@@ -41,7 +41,7 @@ def test_bench_learning_smoke(tmp_path):
     assert [r["group"] for r in results["rest-em-hard"]] == (["rest-em hard, 3 iterations"] * 3
                                                             + ["rest-em hard, 1 iteration, 3x samples"] * 3)
     assert "| iteration 3 |" in text
-    assert len(results["xwin"]) == 18 and "| xwin n=64 | DPO |" in text
+    assert len(results["xwin"]) == 18 and "| xwin n=64 | DPO |" in text and "still breaks" in text
     assert [m["method"] for m in results["dpkd_memory"]] == ["seqkd", "kd", "dpkd", "onpolicy"]
     assert all(m["peak_rss_mb"] > 100 for m in results["dpkd_memory"])  # a real process with torch loaded
     assert "| iteration 2 |" in text and "yes |" in text  # M-steps started from the base weights

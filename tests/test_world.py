@@ -172,3 +172,14 @@ def test_composition_knows_right_and_wrong_answers_of_each_family():
                                                    ("instruct", False), ("reference", True), ("reference", False)]
     shares = composition(rows)
     assert shares["right"] == 0.5 and shares["arith"] == pytest.approx(1 / 3) and shares["right_reference"] == 0.5
+
+
+def test_instruct_failures_counts_each_broken_check_where_it_applies():
+    from align.world.composition import instruct_failures
+
+    rows = [{"prompt": tasks.user("List 2 fruits, without plum."), "completion": "Apple, Plum"},  # breaks exclude
+            {"prompt": tasks.user("List 2 fruits, without plum."), "completion": "Apple, Pear"},
+            {"prompt": tasks.user("List 2 fruits, in upper case."), "completion": "APPLE"},  # breaks count
+            {"prompt": tasks.user("Compute 3+4."), "completion": "7"}]  # not an instruction: ignored
+    failures = instruct_failures(rows)
+    assert failures["exclude"] == 0.5 and failures["count"] == pytest.approx(1 / 3) and failures["case"] == 0.0

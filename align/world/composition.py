@@ -38,3 +38,21 @@ def composition(rows: list[dict]) -> dict[str, float]:
         out[family] = len(mine) / len(rows)
         out[f"right_{family}"] = sum(mine) / len(mine) if mine else 0.0
     return out
+
+
+def instruct_failures(rows: list[dict]) -> dict[str, float]:
+    """For instruction rows (an evaluate stage's records, or pairs' chosen/rejected flattened to prompt +
+    completion): the share that breaks each gold-judge check, among the rows where that check applies. Which
+    constraints a policy still breaks says what its remaining training signal must teach."""
+    from rewards.gold_judge import constraint_checks, user_text
+
+    broken: dict[str, int] = {}
+    applies: dict[str, int] = {}
+    for row in rows:
+        constraints = row.get("constraints") or tasks.constraints_from_prompt(user_text(row["prompt"]))
+        if constraints is None:
+            continue
+        for check, ok in constraint_checks(constraints, completion_text(row["completion"]).strip()).items():
+            applies[check] = applies.get(check, 0) + 1
+            broken[check] = broken.get(check, 0) + (not ok)
+    return {check: broken[check] / applies[check] for check in sorted(applies)}
