@@ -33,9 +33,12 @@ class Experiment:
     def name(self) -> str:
         return self.label if self.seed is None else f"{self.label} seed={self.seed}"
 
+    def args(self) -> list[str]:
+        """The recipe overrides, the seed included: what the run gets and what its command shows."""
+        return [*self.overrides, *([] if self.seed is None else [f"seed={self.seed}"])]
+
     def command(self) -> str:
-        seed = [] if self.seed is None else [f"seed={self.seed}"]
-        return " ".join(["align run", self.recipe, *self.overrides, *seed])
+        return " ".join(["align run", self.recipe, *self.args()])
 
 
 def seeded(label: str, recipe: str, seeds: int, overrides: tuple[str, ...] = (),
@@ -80,7 +83,7 @@ def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
     if source and source.exists():  # a fresh copy: shared stages are reused
         shutil.rmtree(run_dir, ignore_errors=True)
         shutil.copytree(source, run_dir)
-    recipe = load_recipe(exp.recipe, [*exp.overrides, "tracking=none"], smoke=smoke)
+    recipe = load_recipe(exp.recipe, [*exp.args(), "tracking=none"], smoke=smoke)
     Engine(recipe, run_dir).run()
     overview = run_overview(run_dir)
     starts = {s["name"]: s["values"]["start_weights"] for s in overview["stages"] if "start_weights" in s["values"]}

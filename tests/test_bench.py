@@ -1,5 +1,6 @@
 """`align bench learning` at smoke size: every experiment runs and the report renders with its plots."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -21,6 +22,8 @@ def test_bench_two_suites_run_render_and_rerender_alike(tmp_path):
     assert [r["command"] for r in results["rest-em"]] == [
         "align run rest-em seed=0 --smoke", "align run rest-em seed=1 --smoke",
         "align run rest-em selection=random seed=0 --smoke", "align run rest-em selection=random seed=1 --smoke"]
+    seeds = [json.loads((Path(r["run_dir"]) / "run.json").read_text())["seed"] for r in results["rest-em"]]
+    assert seeds == [0, 1, 0, 1]  # each run got its seed, not just its label
     rerendered = bench_learning([], root=tmp_path / "runs", out=tmp_path / "learning.md", render_only=True)
     assert rerendered.read_text() == text
 
