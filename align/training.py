@@ -79,6 +79,12 @@ def trainer_config(config_cls, output_dir: Path, *, seed: int, learning_rate: fl
         raise AlignError(f"{config_cls.__name__}: {exc}") from None
 
 
+def is_summary(logs: dict) -> bool:
+    """The trainer's end-of-training summary (`train_loss`: the run's mean) or an evaluate() call. Not a step's
+    log, even when token counting adds the session's `train_runtime` and tokens/s to every step's log."""
+    return "train_loss" in logs or "eval_runtime" in logs
+
+
 class MetricsCallback(TrainerCallback):
     """Forwards the trainer's logs (loss, lr, ...) to the run's metric log as `train/<name>`, all metrics of
     one optimizer step in one call, at that step."""
@@ -87,11 +93,11 @@ class MetricsCallback(TrainerCallback):
         self.log = log
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not state.is_world_process_zero or (logs and ("train_runtime" in logs or "eval_runtime" in logs)):
+        if not state.is_world_process_zero or (logs and is_summary(logs)):
             return  # end-of-training summary (averages) or an evaluate() call: the stage reports those itself
         step_metrics = {}
         for name, value in (logs or {}).items():
-            if isinstance(value, (int, float)) and name not in ("epoch", "total_flos"):
+            if isinstance(value, (int, float)) and name not in ("epoch", "total_flos", "train_runtime"):
                 key = name if name.startswith(("train/", "eval/")) else f"train/{name.removeprefix('train_')}"
                 step_metrics[key] = float(value)
         if step_metrics:
@@ -160,13 +166,14 @@ def run_trainer(trainer, work_dir: Path) -> dict:
     trainer.train(resume_from_checkpoint=last_checkpoint(Path(work_dir)))
     last = {}
     for entry in trainer.state.log_history:
-        if "train_runtime" in entry:  # the end-of-training summary, not a step's log
+        if is_summary(entry):  # the end-of-training summary, not a step's log
             if "train/loss" not in last and "train_loss" in entry:
                 last["train/loss"] = float(entry["train_loss"])  # no step was logged: the run's mean
             continue
         for name, value in entry.items():
-            if isinstance(value, (int, float)) and name not in ("epoch", "step", "total_flos"):
-                last[f"train/{name}"] = float(value)
+            if (isinstance(value, (int, float)) and name not in ("epoch", "step", "total_flos", "train_runtime")
+                    and not name.endswith("_per_second")):  # a session's speed would differ after a resume
+                last[f"train/{name.removeprefix('train_')}"] = float(value)
     last["train/steps"] = trainer.state.global_step
     if trainer.state.num_input_tokens_seen:  # kept in trainer_state.json, so a resumed run counts it all
         last["train/tokens_seen"] = float(trainer.state.num_input_tokens_seen)
