@@ -136,3 +136,24 @@ def test_select_source_pairs_needs_no_scores_and_a_rejected_pool(tmp_path):
     assert [(r["prompt"], r["chosen"], r["rejected"]) for r in pairs] == [(p, f"T {p}", f"S {p}") for p in "abc"]
     with pytest.raises(ValueError, match="needs `rejected_from`"):
         select.Config(data="x.jsonl", rule="source_pairs")
+
+
+def test_select_pairs_min_margin_drops_narrow_pairs_and_says_how_many(tmp_path):
+    from align.data import read_jsonl, write_jsonl
+    from align.progress import track
+    from align.stages import select
+    from align.stages.base import StageContext
+
+    rows = [{"prompt": p, "completion": c, "score": s, "sample_index": i}
+            for p, outs in {"a": [("a1", 5.0), ("a2", 1.0)], "b": [("b1", 3.0), ("b2", 2.5)]}.items()
+            for i, (c, s) in enumerate(outs)]
+    write_jsonl(tmp_path / "scored.jsonl", rows)
+    ctx = StageContext(out_dir=tmp_path, work_dir=tmp_path, seed=0, log=lambda *a: None, progress=track)
+    config = select.Config(data=str(tmp_path / "scored.jsonl"), rule="pairs", rejected="worst", min_margin=1.0)
+    result = select.run(config, ctx)
+    assert [(r["chosen"], r["rejected"]) for r in read_jsonl(tmp_path / "data.jsonl")] == [("a1", "a2")]
+    assert result.metrics["select/dropped_narrow"] == 1
+    with pytest.raises(ValueError, match="kept nothing"):
+        select.run(config.model_copy(update={"min_margin": 10.0}), ctx)
+    with pytest.raises(ValueError, match="min_margin applies to rules"):
+        select.Config(data="x.jsonl", rule="best_of_n", min_margin=1.0)

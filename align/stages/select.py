@@ -8,6 +8,7 @@
 - `pairs`      -> prompt/chosen/rejected by rank (the Xwin-Set pair rule and its ablations); with
                   `rejected_from`, rejected comes from another policy's scored samples
 - `all_pairs`  -> prompt/chosen/rejected, every better/worse pair, at most `cap` per prompt (RM data)
+  (both pair rules: `min_margin` drops pairs whose scores differ by less)
 - `source_pairs` -> prompt/chosen/rejected with chosen from `data` and rejected from `rejected_from`, at most
                   `cap` per prompt, no scores read: the preference is the source (DPKD's sequence form: the
                   teacher's responses over the student's samples)
@@ -39,6 +40,8 @@ class Config(StageConfig):
     rejected: Literal["rank", "worst", "random"] = Field("rank", description="pairs: how to pick rejected")
     rejected_rank: int = Field(2, ge=2, description="pairs: 1-based rank of the rejected response")
     num_candidates: Optional[int] = Field(None, ge=2, description="pairs: sub-sample N candidates first")
+    min_margin: float = Field(0.0, ge=0, description="pairs/all_pairs: keep a pair only when chosen's score minus "
+                              "rejected's is at least this (drops pairs a noisy reward model barely separates)")
     rejected_from: Optional[str] = dataset_field("samples", "pairs: take rejected from these scored samples "
                                                  "(another policy's, e.g. pi_RS) instead of from `data`", None)
     match_verified: bool = Field(True, description="random: keep as many per prompt as `verified` would")
@@ -55,6 +58,8 @@ class Config(StageConfig):
             raise ValueError("rule 'source_pairs' needs `rejected_from` (the pool rejected responses come from)")
         if self.rule == "source_pairs" and self.scorer:
             raise ValueError("rule 'source_pairs' reads no scores: drop `scorer`")
+        if self.min_margin and self.rule not in ("pairs", "all_pairs"):
+            raise ValueError(f"min_margin applies to rules 'pairs' and 'all_pairs' only, not {self.rule!r}")
         return self
 
 
@@ -95,7 +100,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
             raise ValueError(f"{config.rejected_from}: no samples for prompt {missing[:80]!r} of {config.data}")
     rng = random.Random(ctx.seed)
     out: list[dict] = []
-    solved = 0
+    solved = narrow = 0
     for text, group in groups.items():
         prompt = group[0]["prompt"]
         if config.rule in PAIR_RULES:
@@ -107,6 +112,9 @@ def run(config: Config, ctx: StageContext) -> StageResult:
                 pair = selection.ranked_pair(group, rng, config.rejected, config.rejected_rank, config.num_candidates,
                                              rejected_pools.get(text))
                 pairs = [pair] if pair else []
+            if config.min_margin:
+                narrow += sum(c["score"] - r["score"] < config.min_margin for c, r in pairs)
+                pairs = [(c, r) for c, r in pairs if c["score"] - r["score"] >= config.min_margin]
             out += [{"prompt": prompt, "chosen": as_completion(prompt, chosen["completion"]),
                      "rejected": as_completion(prompt, rejected["completion"]),
                      **({"chosen_score": chosen["score"], "rejected_score": rejected["score"]}
@@ -133,4 +141,6 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     metrics = {"select/prompts": len(groups), "select/kept": len(out)}
     if config.rule not in PAIR_RULES:
         metrics["select/prompts_kept"] = solved
+    if config.min_margin:
+        metrics["select/dropped_narrow"] = narrow
     return StageResult(outputs={"data": "data.jsonl"}, metrics=metrics, key_metrics=["select/kept"])
