@@ -43,10 +43,9 @@ XWIN_STAGES = [("eval_base", "base"), ("eval_sft", "SFT"), ("eval_rs", "RS"), ("
 def render_xwin(results: list[dict], folder: Path) -> list[str]:
     """Per run group (one recipe and overrides, over seeds): one row per policy (base / SFT / RS / DPO), one column
     per metric the evaluate stages report (their key metrics), mean ± sd over seeds; then each claimed step."""
-    from align.bench_stats import RULE, cell, change, groups, holds, mean_sd, values
+    from align.bench_stats import RULE, cell, change, groups, holds, mean_sd, seeds_sentence, values
 
     by_group = groups(results)
-    seeds = max(len(runs) for runs in by_group.values())
     stage_names = [name for name, _ in XWIN_STAGES]
     metrics = stage_key_metrics(results[0], stage_names)
     rm_metrics = stage_key_metrics(results[0], ["reward"], prefix="rm/")
@@ -55,8 +54,7 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
              "rule-based gold judge's mean; win_rate = gold-judge pairwise wins against the SFT policy (ties half); "
              "rm_score = the trained reward model's mean score; gold_score_sampled = mean gold score of 8 samples "
              "per instruction at the recipe's temperature. Every run shares the first run's base and SFT stages. "
-             + (f"Cells are mean ± sd over {seeds} seeds (`seed=0..{seeds - 1}`). " if seeds > 1 else "One seed. ")
-             + RULE, "",
+             + seeds_sentence(by_group) + RULE, "",
              "| run | policy | " + " | ".join(m.removeprefix("eval/") for m in metrics) + " |",
              "|---|---|" + "---|" * len(metrics)]
     curves = {}

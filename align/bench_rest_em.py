@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from align.bench_report import plot_errorbars, stage_key_metrics
-from align.bench_stats import RULE, cell, change, groups, holds, mean_sd, values
+from align.bench_stats import RULE, cell, change, groups, mean_sd, outcome, seeds_sentence, values
 
 # (first group, second group): the final iterations compared, on greedy pass@1.
 COMPARISONS = [("rest-em", "rest-em (verifier off)"),
@@ -60,7 +60,6 @@ def final_pass(runs: list[dict]) -> list[float]:
 
 def render_rest_em(results: list[dict], folder: Path) -> list[str]:
     by_group = groups(results)
-    seeds = max(len(runs) for runs in by_group.values())
     lines = ["## ReST-EM (`recipes/rest-em.yaml`)", "",
              "16 samples per problem at T=1 (unless the run says otherwise), at most 10 distinct verified solutions "
              "kept per problem, M-step = 2 epochs of SFT from the base. `world:arith` problems have 2-4 operations; "
@@ -70,8 +69,7 @@ def render_rest_em(results: list[dict], folder: Path) -> list[str]:
              "fine-tunes the base weights (the last column compares the weights fingerprint each `itN-sft` stage "
              "recorded at step 0 with the base's). The verifier-off control keeps the same number of samples per "
              "problem at random and trains the same way. "
-             + (f"Cells are mean ± sd over {seeds} seeds (`seed=0..{seeds - 1}`). " if seeds > 1 else "One seed. ")
-             + RULE, ""]
+             + seeds_sentence(by_group) + RULE, ""]
     curves = {}
     for label, runs in by_group.items():
         table, curves[label] = render_group(label, runs)
@@ -82,7 +80,7 @@ def render_rest_em(results: list[dict], folder: Path) -> list[str]:
         for a, b in pairs:
             first, second = final_pass(by_group[a]), final_pass(by_group[b])
             mark = "one seed" if min(len(first), len(second)) < 2 else (
-                "**holds**" if holds(first, second) else "**does not hold**")
+                "**holds**" if outcome(first, second) == "better" else "**does not hold**")
             lines.append(f"| {a} | {b} | {mean_sd(first)[0] - mean_sd(second)[0]:+.3f} | {mark} |")
         lines.append("")
     plot_errorbars(curves, "ReST-EM: held-out pass@1 (greedy) per iteration", "pass@1", folder / "learning_rest_em.png")

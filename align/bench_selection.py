@@ -1,7 +1,7 @@
 """The data-selection section of reports/learning.md: students pre-trained on each filter's kept half."""
 from __future__ import annotations
 
-from align.bench_stats import holds, mean_sd, summary, values
+from align.bench_stats import mean_sd, outcome, summary, values
 from align.bench_report import fmt
 
 ROWS = [("difference", "MiniPLM difference (teacher - reference)"), ("ppl_diff", "ScalingFilter (PPL small / large)"),
@@ -14,11 +14,8 @@ METRICS = [("eval/heldout_nll", "held-out NLL on clean text (lower is better)", 
 
 def better(a: list[float], b: list[float], sign: int) -> str:
     """Whether a beats b beyond the spread (the difference of means exceeds the sum of the sds)."""
-    if holds(a, b, sign):
-        return "**holds**: better"
-    if holds(b, a, sign):
-        return "**does not hold**: worse"
-    return "**does not hold**: within the spread"
+    return {"better": "**holds**: better", "worse": "**does not hold**: worse",
+            "within": "**does not hold**: within the spread"}[outcome(a, b, sign)]
 
 
 def render_selection(results: list[dict]) -> list[str]:

@@ -28,12 +28,15 @@ def holds(a: list[float], b: list[float], sign: int = 1) -> bool:
     return sign * (ma - mb) > sa + sb
 
 
+def outcome(a: list[float], b: list[float], sign: int = 1) -> str:
+    """`better` (a beats b beyond the spread), `worse` (b beats a) or `within` (the spreads overlap, or one seed);
+    each report words it its own way."""
+    return "better" if holds(a, b, sign) else "worse" if holds(b, a, sign) else "within"
+
+
 def verdict(a: list[float], b: list[float]) -> str:
-    if holds(a, b):
-        return "**holds**: the first is better"
-    if holds(b, a):
-        return "**does not hold**: the second is better"
-    return "**does not hold**: within the spread"
+    return {"better": "**holds**: the first is better", "worse": "**does not hold**: the second is better",
+            "within": "**does not hold**: within the spread"}[outcome(a, b)]
 
 
 def groups(results: list[dict]) -> dict[str, list[dict]]:
@@ -42,6 +45,12 @@ def groups(results: list[dict]) -> dict[str, list[dict]]:
     for result in results:
         out.setdefault(result.get("group", result["label"]), []).append(result)
     return out
+
+
+def seeds_sentence(by_group: dict[str, list[dict]]) -> str:
+    """How many seeds a section's cells are over, for its introduction."""
+    seeds = max(len(runs) for runs in by_group.values())
+    return f"Cells are mean ± sd over {seeds} seeds (`seed=0..{seeds - 1}`). " if seeds > 1 else "One seed. "
 
 
 def cell(found: list[float], seeds: int, digits: int = 3) -> str:
@@ -60,5 +69,5 @@ def change(a: list[float], b: list[float]) -> str:
     delta = mean_sd(b)[0] - mean_sd(a)[0]
     if min(len(a), len(b)) < 2:
         return f"{delta:+.3f} (one seed)"
-    mark = "holds" if holds(b, a) else ("holds, worse" if holds(a, b) else "within the spread")
+    mark = {"better": "holds", "worse": "holds, worse", "within": "within the spread"}[outcome(b, a)]
     return f"{delta:+.3f} ({mark})"
