@@ -21,6 +21,11 @@ from align.recipe import load_recipe
 from align.report import run_overview
 
 
+def run_name(group: str, seed: int | None) -> str:
+    """An experiment's name (and, slugged, its run dir): its group, and its seed when it has one."""
+    return group if seed is None else f"{group} seed={seed}"
+
+
 @dataclass
 class Experiment:
     label: str  # the run group: runs that differ only in their seed share it
@@ -31,7 +36,7 @@ class Experiment:
 
     @property
     def name(self) -> str:
-        return self.label if self.seed is None else f"{self.label} seed={self.seed}"
+        return run_name(self.label, self.seed)
 
     def args(self) -> list[str]:
         """The recipe overrides, the seed included: what the run gets and what its command shows."""
@@ -79,7 +84,7 @@ def slug(label: str) -> str:
 
 def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
     run_dir = root / slug(exp.name)
-    source = root / slug(Experiment(exp.copy_from, exp.recipe, seed=exp.seed).name) if exp.copy_from else None
+    source = root / slug(run_name(exp.copy_from, exp.seed)) if exp.copy_from else None
     if source and source.exists():  # a fresh copy: shared stages are reused
         shutil.rmtree(run_dir, ignore_errors=True)
         shutil.copytree(source, run_dir)

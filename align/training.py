@@ -79,6 +79,10 @@ def trainer_config(config_cls, output_dir: Path, *, seed: int, learning_rate: fl
         raise AlignError(f"{config_cls.__name__}: {exc}") from None
 
 
+# Log fields that are no training metric: bookkeeping, and the session's clock (token counting adds it to every log).
+NOT_METRICS = ("epoch", "step", "total_flos", "train_runtime")
+
+
 def is_summary(logs: dict) -> bool:
     """The trainer's end-of-training summary (`train_loss`: the run's mean) or an evaluate() call. Not a step's
     log, even when token counting adds the session's `train_runtime` and tokens/s to every step's log."""
@@ -97,7 +101,7 @@ class MetricsCallback(TrainerCallback):
             return  # end-of-training summary (averages) or an evaluate() call: the stage reports those itself
         step_metrics = {}
         for name, value in (logs or {}).items():
-            if isinstance(value, (int, float)) and name not in ("epoch", "total_flos", "train_runtime"):
+            if isinstance(value, (int, float)) and name not in NOT_METRICS:
                 key = name if name.startswith(("train/", "eval/")) else f"train/{name.removeprefix('train_')}"
                 step_metrics[key] = float(value)
         if step_metrics:
@@ -171,7 +175,7 @@ def run_trainer(trainer, work_dir: Path) -> dict:
                 last["train/loss"] = float(entry["train_loss"])  # no step was logged: the run's mean
             continue
         for name, value in entry.items():
-            if (isinstance(value, (int, float)) and name not in ("epoch", "step", "total_flos", "train_runtime")
+            if (isinstance(value, (int, float)) and name not in NOT_METRICS
                     and not name.endswith("_per_second")):  # a session's speed would differ after a resume
                 last[f"train/{name.removeprefix('train_')}"] = float(value)
     last["train/steps"] = trainer.state.global_step

@@ -113,8 +113,9 @@ def run(config: Config, ctx: StageContext) -> StageResult:
                                              rejected_pools.get(text))
                 pairs = [pair] if pair else []
             if config.min_margin:
-                narrow += sum(c["score"] - r["score"] < config.min_margin for c, r in pairs)
-                pairs = [(c, r) for c, r in pairs if c["score"] - r["score"] >= config.min_margin]
+                wide = [(c, r) for c, r in pairs if c["score"] - r["score"] >= config.min_margin]
+                narrow += len(pairs) - len(wide)
+                pairs = wide
             out += [{"prompt": prompt, "chosen": as_completion(prompt, chosen["completion"]),
                      "rejected": as_completion(prompt, rejected["completion"]),
                      **({"chosen_score": chosen["score"], "rejected_score": rejected["score"]}
