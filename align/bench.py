@@ -7,6 +7,7 @@ logic skips the shared prefix instead of recomputing it.
 from __future__ import annotations
 
 import json
+import shlex
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -43,7 +44,7 @@ class Experiment:
         return [*self.overrides, *([] if self.seed is None else [f"seed={self.seed}"])]
 
     def command(self) -> str:
-        return " ".join(["align run", self.recipe, *self.args()])
+        return " ".join(["align run", self.recipe, *map(shlex.quote, self.args())])
 
 
 def seeded(label: str, recipe: str, seeds: int, overrides: tuple[str, ...] = (),
@@ -55,6 +56,17 @@ def seeded(label: str, recipe: str, seeds: int, overrides: tuple[str, ...] = (),
 XWIN_VARIANTS = [("xwin n=64, RS random pick", ("rs_selection=random",)), ("xwin n=16", ("n=16",)),
                  ("xwin n=4", ("n=4",)), ("xwin n=64, rejected rank 2", ("rejected=rank", "rejected_rank=2")),
                  ("xwin n=64, rejected from the Xwin-Set", ("rejected_from=null",))]
+# DPO levers (issue 15), each from the main run's RS model: DPO-side guards, on-policy pairs, and the oracle, the gold
+# judge as the RM for the Xwin-Set and the policy's samples (the ceiling: RS and DPO on pairs the RM cannot beat).
+ORACLE = ("stages.xwin_score.scorer=gold_judge", "stages.policy_score.scorer=gold_judge")
+DPO_LEVERS = [("xwin n=64, DPO + SFT term", ("stages.dpo.loss_type=[sigmoid, sft]",)),
+              ("xwin n=64, DPO lr 5e-5", ("stages.dpo.learning_rate=5e-5",)),
+              ("xwin n=64, robust DPO (label smoothing 0.1)", ("stages.dpo.loss_type=robust",
+                                                               "stages.dpo.label_smoothing=0.1")),
+              ("xwin n=64, on-policy pairs", ("stages.dpo_pairs.data=${policy_score.data}", "rejected_from=null")),
+              ("xwin n=64, oracle RM (gold judge)", ORACLE),
+              ("xwin n=64, oracle RM, DPO + SFT term lr 1e-4", (*ORACLE, "stages.dpo.loss_type=[sigmoid, sft]",
+                                                                 "stages.dpo.learning_rate=1e-4"))]
 HARD = ("data.train=world:arith_hard_train", "data.eval=world:arith_hard_test", "max_new_tokens=96")
 
 
@@ -71,7 +83,10 @@ def suite_experiments(seeds: int = 3) -> dict[str, list[Experiment]]:
                  copy_from="rest-em hard, 3 iterations"),
         "xwin": seeded("xwin n=64", "xwin-pipeline", seeds)
         + [exp for label, overrides in XWIN_VARIANTS
-           for exp in seeded(label, "xwin-pipeline", seeds, overrides, copy_from="xwin n=64")],
+           for exp in seeded(label, "xwin-pipeline", seeds, overrides, copy_from="xwin n=64")]
+        + [exp for label, overrides in DPO_LEVERS
+           for exp in seeded(label, "xwin-pipeline", seeds, overrides,
+                             copy_from="xwin n=64, oracle RM (gold judge)" if "oracle RM," in label else "xwin n=64")],
     }
 
 

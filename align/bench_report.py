@@ -37,6 +37,7 @@ def plot_errorbars(curves: dict[str, list[tuple[str, float, float]]], title: str
     plt.close(fig)
 
 
+GOLD = ("eval/gold_score", "eval/gold_score_sampled")
 XWIN_STAGES = [("eval_base", "base"), ("eval_sft", "SFT"), ("eval_rs", "RS"), ("eval_dpo", "DPO")]
 
 
@@ -54,6 +55,10 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
              "rule-based gold judge's mean; win_rate = gold-judge pairwise wins against the SFT policy (ties half); "
              "rm_score = the trained reward model's mean score; gold_score_sampled = mean gold score of 8 samples "
              "per instruction at the recipe's temperature. Every run shares the first run's base and SFT stages. "
+             "The runs after `rejected from the Xwin-Set` are levers tried to make DPO's step real: guards on the DPO "
+             "side, pairs from the RS policy's own samples, and the *oracle*, the gold judge in the RM's place to pick "
+             "the RS data and form the DPO pairs (so its RS row is the ceiling of best-of-64 RS, and its DPO rows are "
+             "what DPO does with perfect preferences). "
              + seeds_sentence(by_group) + RULE, "",
              "| run | policy | " + " | ".join(m.removeprefix("eval/") for m in metrics) + " |",
              "|---|---|" + "---|" * len(metrics)]
@@ -86,8 +91,12 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
         if control and values(control, "eval_rs", "eval/gold_score"):
             checks["RS with the RM's pick beats RS with a random pick, beyond the spread"] = holds(
                 gold[1], values(control, "eval_rs", "eval/gold_score"))
+        dpo_wins = [label for label, runs in by_group.items() if all(
+            holds(values(runs, "eval_dpo", m), values(runs, "eval_rs", m)) for m in GOLD)]
+        checks[f"DPO beats RS beyond the spread, greedy and sampled, in any of the {len(by_group)} runs"] = bool(dpo_wins)
         lines += [f"Targets for `{main_label}`: " + "; ".join(
-            f"{name}: **{'met' if ok else 'not met'}**" for name, ok in checks.items()) + ".", ""]
+            f"{name}: **{'met' if ok else 'not met'}**" for name, ok in checks.items()) + "."
+                  + (f" DPO's step holds in: {', '.join(dpo_wins)}." if dpo_wins else ""), ""]
     if all("failures" in r for r in results):
         lines += render_failures(by_group)
     plot_errorbars(curves, "Xwin pipeline: held-out gold score per stage", "gold score", folder / "learning_xwin.png")

@@ -44,7 +44,11 @@ def test_bench_learning_smoke(tmp_path):
     assert [r["group"] for r in results["rest-em-hard"]] == (["rest-em hard, 3 iterations"] * 3
                                                             + ["rest-em hard, 1 iteration, 3x samples"] * 3)
     assert "| iteration 3 |" in text
-    assert len(results["xwin"]) == 18 and "| xwin n=64 | DPO |" in text and "still breaks" in text
+    assert len(results["xwin"]) == 36 and "| xwin n=64 | DPO |" in text and "still breaks" in text
+    assert "DPO beats RS beyond the spread, greedy and sampled, in any of the 12 runs" in text
+    by_name = {r["label"]: r for r in results["xwin"]}  # the oracle's DPO lever reuses the oracle's RS stage
+    assert (by_name["xwin n=64, oracle RM, DPO + SFT term lr 1e-4 seed=1"]["stages"]["eval_rs"]
+            == by_name["xwin n=64, oracle RM (gold judge) seed=1"]["stages"]["eval_rs"])
     assert [m["method"] for m in results["dpkd_memory"]] == ["seqkd", "kd", "dpkd", "onpolicy"]
     assert all(m["peak_rss_mb"] > 100 for m in results["dpkd_memory"])  # a real process with torch loaded
     assert "| iteration 2 |" in text and "yes |" in text  # M-steps started from the base weights
