@@ -73,15 +73,20 @@ def inputs_hash(inputs: dict) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def changes(old: dict | None, new: dict) -> list[str]:
-    """Why a stage's inputs differ from its last finished run, in words (empty when nothing differs)."""
+def changes(old: dict | None, new: dict, defaults: dict | None = None) -> list[str]:
+    """Why a stage's inputs differ from its last finished run, in words (empty when nothing differs).
+
+    `defaults`: the new config's fields left at their default. A field the old run did not have (added to align
+    since) that sits at its default is no change: a new field's default keeps the old behaviour."""
     if not old:
         return ["no finished run of this stage"]
     reasons = []
     if old.get("type") != new["type"]:
         reasons.append(f"stage type {old.get('type')} -> {new['type']}")
-    old_config, new_config = old.get("config", {}), new["config"]
+    old_config, new_config, defaults = old.get("config", {}), new["config"], defaults or {}
     for key in sorted(set(old_config) | set(new_config)):
+        if key not in old_config and key in defaults and new_config.get(key) == defaults[key]:
+            continue
         if old_config.get(key, "<unset>") != new_config.get(key, "<unset>"):
             reasons.append(f"config {key}: {short(old_config.get(key, '<unset>'))} -> "
                            f"{short(new_config.get(key, '<unset>'))}")
@@ -104,3 +109,8 @@ def short(value, width: int = 60) -> str:
 def stage_seed(recipe_seed: int, stage_name: str) -> int:
     """A per-stage seed that depends on the recipe seed and the stage's name, not its position."""
     return int(hashlib.sha256(f"{recipe_seed}:{stage_name}".encode()).hexdigest()[:8], 16)
+
+
+def unset_fields(config) -> dict:
+    """A stage config's fields left at their default, as JSON (what `changes` may overlook when they are new)."""
+    return {k: v for k, v in config.model_dump(mode="json").items() if k not in config.model_fields_set}

@@ -48,10 +48,14 @@ class HFGenerator:
         self.model = load_causal_lm(model, dtype=dtype, device=device).eval()
         self.max_rows = max_rows
 
+    def prompts_per_block(self, params: SamplingParams) -> int:
+        """Prompts per batch; each batch is seeded with `seed + its start` (align.sharding relies on it)."""
+        return max(1, self.max_rows // params.n)
+
     @torch.no_grad()
     def generate(self, prompts, params: SamplingParams, progress=None) -> list[list[str]]:
         texts = [render_prompt(self.tokenizer, p) for p in prompts]
-        per_batch = max(1, self.max_rows // params.n)
+        per_batch = self.prompts_per_block(params)
         out: list[list[str]] = []
         for start in range(0, len(texts), per_batch):
             batch = texts[start:start + per_batch]
@@ -123,8 +127,14 @@ def vllm_available() -> bool:
 
 
 def make_generator(model: str, backend: str = "auto", **kwargs) -> Generator:
+    """The backend's generator; under torchrun (`processes: N`) each rank draws its share of every call."""
+    from align.distributed import world_size
+    from align.sharding import ShardedGenerator
+
     if backend == "vllm" or (backend == "auto" and vllm_available()):
-        return VLLMGenerator(model)
-    if backend not in ("auto", "hf"):
+        generator = VLLMGenerator(model)
+    elif backend in ("auto", "hf"):
+        generator = HFGenerator(model, **kwargs)
+    else:
         raise ValueError(f"unknown generation backend {backend!r}: use auto, hf or vllm")
-    return HFGenerator(model, **kwargs)
+    return ShardedGenerator(generator) if world_size() > 1 else generator

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from align.distributed import is_main_process
+from align.distributed import is_main_process, rank
 from align.errors import AlignError
 from align.progress import track
 from align.runlog import append_metrics
@@ -63,7 +63,9 @@ def main(payload_path: str) -> None:
         if main_rank:
             append_metrics(Path(payload["metrics"]), payload["stage_name"], metrics, step)
 
-    ctx = StageContext(out_dir=Path(payload["out_dir"]), work_dir=Path(payload["work_dir"]), seed=payload["seed"],
+    out_dir = Path(payload["out_dir"]) if main_rank else Path(payload["work_dir"]) / f"rank-{rank()}-out"
+    out_dir.mkdir(parents=True, exist_ok=True)  # other ranks' outputs go nowhere: rank 0's are the stage's
+    ctx = StageContext(out_dir=out_dir, work_dir=Path(payload["work_dir"]), seed=payload["seed"],
                        log=log, progress=track if main_rank else silent_progress)
     seed_everything(ctx.seed)
     result = module.run(config, ctx)

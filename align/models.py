@@ -1,6 +1,7 @@
 """Load any HF causal LM (local dir, `world:` name or hub id) with a tokenizer ready for batching."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import torch
@@ -46,8 +47,9 @@ def check_weights(spec: str) -> None:
 
 
 def pick_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "auto":  # under torchrun, each process takes the GPU of its local rank
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if torch.cuda.is_available() \
+            else torch.device("cpu")
     return torch.device(device)
 
 

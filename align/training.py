@@ -30,9 +30,11 @@ warnings.filterwarnings("ignore", message=".*gradient_checkpointing.*deprecated"
 
 
 def configure_threads() -> None:
-    """Torch on a small box: one thread per core, passive waiting (oversubscription costs ~80x)."""
+    """Torch on a small box: one thread per core, shared among the processes of a torchrun stage, and passive
+    waiting (oversubscription costs ~80x)."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    wanted = int(os.environ.get("ALIGN_NUM_THREADS", os.cpu_count() or 1))
+    cores = int(os.environ.get("ALIGN_NUM_THREADS", os.cpu_count() or 1))
+    wanted = max(1, cores // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
     if torch.get_num_threads() != wanted:
         torch.set_num_threads(wanted)
 

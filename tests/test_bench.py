@@ -45,7 +45,7 @@ def test_bench_learning_smoke(tmp_path):
                                                             + ["rest-em hard, 1 iteration, 3x samples"] * 3)
     assert "| iteration 3 |" in text
     assert len(results["xwin"]) == 36 and "| xwin n=64 | DPO |" in text and "still breaks" in text
-    assert "DPO beats RS beyond the spread, greedy and sampled, in any of the 12 runs" in text
+    assert "DPO beats RS beyond the spread, greedy and sampled, in any of the 11 runs whose RS" in text
     by_name = {r["label"]: r for r in results["xwin"]}  # the oracle's DPO lever reuses the oracle's RS stage
     assert (by_name["xwin n=64, oracle RM, DPO + SFT term lr 1e-4 seed=1"]["stages"]["eval_rs"]
             == by_name["xwin n=64, oracle RM (gold judge) seed=1"]["stages"]["eval_rs"])

@@ -56,6 +56,37 @@ def test_changed_config_reruns_stage_and_downstream_only(tmp_path, fake_stages):
     assert (tmp_path / "run" / "c" / "value.txt").read_text() == "ABBC"
 
 
+def upgrade_echo(monkeypatch):
+    """The echo stage as a newer align might ship it: one more config field, whose default keeps the old behaviour."""
+    from types import SimpleNamespace
+
+    from align import stages
+    from tests import fake_stages as fakes
+
+    class NewerEchoConfig(fakes.EchoConfig):
+        copies: int = 1
+
+    monkeypatch.setitem(stages.STAGES, "echo", SimpleNamespace(Config=NewerEchoConfig, run=fakes.run_echo))
+
+
+def test_a_field_added_since_at_its_default_reuses_the_stage(tmp_path, fake_stages, monkeypatch):
+    path = write_recipe(tmp_path, CHAIN)
+    run(path, run_dir=tmp_path / "run")
+    upgrade_echo(monkeypatch)
+    summaries = run(path, run_dir=tmp_path / "run")
+    assert fake_stages.CALLS == ["A", "B", "C"] and [s["status"] for s in summaries] == ["skipped"] * 3
+    assert [s["status"] for s in run(path, run_dir=tmp_path / "run")] == ["skipped"] * 3  # and again
+
+
+def test_a_field_added_since_but_set_reruns(tmp_path, fake_stages, monkeypatch):
+    path = write_recipe(tmp_path, CHAIN)
+    run(path, run_dir=tmp_path / "run")
+    upgrade_echo(monkeypatch)
+    summaries = run(path, ["stages.b.copies=1"], run_dir=tmp_path / "run")  # set, even to its default: a change
+    assert fake_stages.CALLS == ["A", "B", "C", "B", "C"]
+    assert summaries[1]["rerun_reasons"] == ['config copies: "<unset>" -> 1']
+
+
 def test_changed_input_file_reruns(tmp_path, fake_stages):
     source = tmp_path / "input.txt"
     source.write_text("one")

@@ -79,3 +79,25 @@ def test_two_process_pretraining_from_scratch(tmp_path):
     model = AutoModelForCausalLM.from_pretrained(str(tmp_path / "run" / "scratch" / "model"))
     assert model.config.hidden_size == 32 and summary["metrics"]["train/parameters"] == sum(
         p.numel() for p in model.parameters())
+
+
+def test_two_process_sampling_draws_the_same_samples_as_one(tmp_path):
+    """`sample` and `evaluate` with `processes: 2` shard the prompts over two ranks and gather them: the same
+    samples, in the same order, and the same metrics as one process (each block keeps its seed)."""
+    from align.data import read_jsonl
+
+    def run(processes: int) -> dict:
+        path = write_recipe(tmp_path, f"""tracking: none
+stages:
+  draw: {{stage: sample, model: 'world:base', prompts: 'world:instruct_train', limit: 20, n: 32, temperature: 1.0,
+         max_new_tokens: 24, processes: {processes}}}
+  check: {{stage: evaluate, model: 'world:base', verifiable: 'world:arith_test', instruct: null, reference: null,
+          limit: 24, samples: 16, max_new_tokens: 32, processes: {processes}}}
+""", name=f"p{processes}.yaml")
+        return {s["name"]: s for s in Engine(load_recipe(str(path)), tmp_path / f"run{processes}").run()}
+
+    one, two = run(1), run(2)
+    for stage in ("draw", "check"):  # 32 samples a prompt: 8 prompts per seeded block, blocks on both ranks
+        assert read_jsonl(tmp_path / "run2" / stage / "data.jsonl") == read_jsonl(tmp_path / "run1" / stage / "data.jsonl")
+    assert two["check"]["metrics"] == one["check"]["metrics"] and two["draw"]["metrics"]["sample/completions"] == 640
+    assert not list((tmp_path / "run2" / "draw").glob("rank-*"))  # rank 1 wrote nothing into the stage dir

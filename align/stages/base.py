@@ -98,6 +98,11 @@ Scheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "c
                     "warmup_stable_decay"]
 
 
+def processes_field(description: str):
+    """`processes: N`: the engine runs the stage under torchrun with N processes (align.launch)."""
+    return Field(1, ge=1, description=description)
+
+
 class TrainingConfig(StageConfig):
     """Knobs every TRL trainer takes; each training stage adds its method's own."""
     model: str = model_field("model to train: HF dir, hub id or world:<name>")
@@ -116,8 +121,8 @@ class TrainingConfig(StageConfig):
     lora: Optional[LoraSettings] = Field(None, description="train LoRA adapters instead of all weights")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     deepspeed: Optional[str] = Field(None, description="DeepSpeed JSON config (e.g. configs/zero2.json)")
-    processes: int = Field(1, ge=1, description="training processes: >1 runs the stage under torchrun "
-                                                 "(DDP; gloo on CPU, NCCL on GPU)")
+    processes: int = processes_field("training processes: >1 runs the stage under torchrun (DDP; gloo on CPU, "
+                                     "NCCL on GPU)")
     trainer: dict[str, Any] = Field(default_factory=dict, description="extra fields of the TRL/transformers "
                                     "config (e.g. {max_grad_norm: 0.5, optim: adafactor}); checked before the run")
 

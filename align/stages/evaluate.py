@@ -28,7 +28,7 @@ from align import data
 from align.generation import SamplingParams, make_generator
 from align.metrics import mean, pass_at_k, rouge_l, win_rate
 from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, dataset_field, model_field, \
-    scorer_field
+    processes_field, scorer_field
 from rewards import CORRECT_THRESHOLD, checked_scores, is_correct, make_scorer, spec_name
 
 
@@ -55,6 +55,8 @@ class Config(StageConfig):
     limit: Optional[int] = Field(None, ge=1, description="first N rows of each set (smoke runs)")
     max_new_tokens: int = Field(64, ge=1)
     backend: Literal["auto", "hf", "vllm"] = Field("auto", description="generation backend")
+    processes: int = processes_field("generation processes under torchrun: each draws its share of the prompts "
+                                     "(the same samples as one process; `max_rows // n` prompts per share)")
 
     @model_validator(mode="after")
     def something_to_evaluate(self):

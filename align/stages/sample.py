@@ -13,9 +13,10 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from align import data
+from align.distributed import is_main_process
 from align.generation import SamplingParams, make_generator
 from align.refs import deferred
-from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field
+from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field, processes_field
 
 
 class Config(StageConfig):
@@ -31,6 +32,8 @@ class Config(StageConfig):
     chunk: int = Field(256, ge=1, description="prompts per saved chunk (the resume granularity)")
     policy: Optional[str] = Field(None, description="label written to the `policy` column (default: model)")
     backend: Literal["auto", "hf", "vllm"] = Field("auto", description="auto = vLLM when CUDA and vllm are there")
+    processes: int = processes_field("generation processes under torchrun: each draws its share of the prompts "
+                                     "(the same samples as one process; `max_rows // n` prompts per share)")
 
 
 def check(config: Config) -> None:
@@ -64,7 +67,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
             completions = generator.generate([r["prompt"] for r in chunk_rows], params, advance)
             samples = [dict(row, completion=c, sample_index=i, policy=config.policy or config.model)
                        for row, outs in zip(chunk_rows, completions) for i, c in enumerate(outs)]
-            data.write_jsonl(saved, samples)
+            if is_main_process():  # every rank holds every sample; one writes them
+                data.write_jsonl(saved, samples)
             out += samples
     if config.unique:
         seen: set = set()
