@@ -58,15 +58,18 @@ XWIN_VARIANTS = [("xwin n=64, RS random pick", ("rs_selection=random",)), ("xwin
                  ("xwin n=64, rejected from the Xwin-Set", ("rejected_from=null",))]
 # DPO levers (issue 15), each from the main run's RS model: DPO-side guards, on-policy pairs, and the oracle, the gold
 # judge as the RM for the Xwin-Set and the policy's samples (the ceiling: RS and DPO on pairs the RM cannot beat).
+# (label, overrides, the run whose finished stages it reuses)
 ORACLE = ("stages.xwin_score.scorer=gold_judge", "stages.policy_score.scorer=gold_judge")
-DPO_LEVERS = [("xwin n=64, DPO + SFT term", ("stages.dpo.loss_type=[sigmoid, sft]",)),
-              ("xwin n=64, DPO lr 5e-5", ("stages.dpo.learning_rate=5e-5",)),
+DPO_LEVERS = [("xwin n=64, DPO + SFT term", ("stages.dpo.loss_type=[sigmoid, sft]",), "xwin n=64"),
+              ("xwin n=64, DPO lr 5e-5", ("stages.dpo.learning_rate=5e-5",), "xwin n=64"),
               ("xwin n=64, robust DPO (label smoothing 0.1)", ("stages.dpo.loss_type=robust",
-                                                               "stages.dpo.label_smoothing=0.1")),
-              ("xwin n=64, on-policy pairs", ("stages.dpo_pairs.data=${policy_score.data}", "rejected_from=null")),
-              ("xwin n=64, oracle RM (gold judge)", ORACLE),
+                                                               "stages.dpo.label_smoothing=0.1"), "xwin n=64"),
+              ("xwin n=64, on-policy pairs", ("stages.dpo_pairs.data=${policy_score.data}", "rejected_from=null"),
+               "xwin n=64"),
+              ("xwin n=64, oracle RM (gold judge)", ORACLE, "xwin n=64"),
               ("xwin n=64, oracle RM, DPO + SFT term lr 1e-4", (*ORACLE, "stages.dpo.loss_type=[sigmoid, sft]",
-                                                                 "stages.dpo.learning_rate=1e-4"))]
+                                                                 "stages.dpo.learning_rate=1e-4"),
+               "xwin n=64, oracle RM (gold judge)")]
 HARD = ("data.train=world:arith_hard_train", "data.eval=world:arith_hard_test", "max_new_tokens=96")
 
 
@@ -84,9 +87,8 @@ def suite_experiments(seeds: int = 3) -> dict[str, list[Experiment]]:
         "xwin": seeded("xwin n=64", "xwin-pipeline", seeds)
         + [exp for label, overrides in XWIN_VARIANTS
            for exp in seeded(label, "xwin-pipeline", seeds, overrides, copy_from="xwin n=64")]
-        + [exp for label, overrides in DPO_LEVERS
-           for exp in seeded(label, "xwin-pipeline", seeds, overrides,
-                             copy_from="xwin n=64, oracle RM (gold judge)" if "oracle RM," in label else "xwin n=64")],
+        + [exp for label, overrides, source in DPO_LEVERS
+           for exp in seeded(label, "xwin-pipeline", seeds, overrides, copy_from=source)],
     }
 
 

@@ -177,8 +177,9 @@ class Engine:
         info = read_json(stage_dir / "stage.json") or {}
         done = (stage_dir / "DONE").exists()
         same = done and info.get("hash") == digest
-        if done and not same and info.get("inputs") and not fingerprint.changes(
-                info["inputs"], inputs, fingerprint.unset_fields(config)):
+        reasons = [] if same else fingerprint.changes(info.get("inputs") if done else None, inputs,
+                                                      fingerprint.unset_fields(config))
+        if done and not same and info.get("inputs") and not reasons:
             digest, same = info["hash"], True  # only fields added to align since, at their defaults: reuse it
         untrusted = output_problems(stage_dir, info) if same else []
         if same and not untrusted:
@@ -188,7 +189,7 @@ class Engine:
                 self.record(plan.name, stage_dir, info, digest)
             log.stage_status(state, plan.name, "stopped" if info.get("stopped") else "done", skipped=True)
             return {"name": plan.name, "status": "skipped", **info}
-        reasons = untrusted if same else fingerprint.changes(info.get("inputs") if done else None, inputs)
+        reasons = untrusted if same else reasons
         if done and info and "inputs" not in info:
             reasons = ["recorded by an older align"]
         prepare_stage_dir(stage_dir, digest)

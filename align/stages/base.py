@@ -98,8 +98,10 @@ Scheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "c
                     "warmup_stable_decay"]
 
 
-def processes_field(description: str):
-    """`processes: N`: the engine runs the stage under torchrun with N processes (align.launch)."""
+def processes_field(description: str = "generation processes under torchrun: each draws its share of the "
+                    "prompts (the same samples as one process; `max_rows // n` prompts per share)"):
+    """`processes: N`: the engine runs the stage under torchrun with N processes (align.launch); by default the
+    description of a generating stage's (align.sharding)."""
     return Field(1, ge=1, description=description)
 
 

@@ -55,8 +55,7 @@ class Config(StageConfig):
     limit: Optional[int] = Field(None, ge=1, description="first N rows of each set (smoke runs)")
     max_new_tokens: int = Field(64, ge=1)
     backend: Literal["auto", "hf", "vllm"] = Field("auto", description="generation backend")
-    processes: int = processes_field("generation processes under torchrun: each draws its share of the prompts "
-                                     "(the same samples as one process; `max_rows // n` prompts per share)")
+    processes: int = processes_field()
 
     @model_validator(mode="after")
     def something_to_evaluate(self):

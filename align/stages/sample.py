@@ -32,8 +32,7 @@ class Config(StageConfig):
     chunk: int = Field(256, ge=1, description="prompts per saved chunk (the resume granularity)")
     policy: Optional[str] = Field(None, description="label written to the `policy` column (default: model)")
     backend: Literal["auto", "hf", "vllm"] = Field("auto", description="auto = vLLM when CUDA and vllm are there")
-    processes: int = processes_field("generation processes under torchrun: each draws its share of the prompts "
-                                     "(the same samples as one process; `max_rows // n` prompts per share)")
+    processes: int = processes_field()
 
 
 def check(config: Config) -> None:
