@@ -11,6 +11,7 @@ from typing import Callable, Protocol, Sequence
 
 import torch
 
+from align.decoding import Block, decode_blocks
 from align.models import load_causal_lm, load_tokenizer
 
 
@@ -38,58 +39,40 @@ def render_prompt(tokenizer, prompt) -> str:
 
 
 class HFGenerator:
-    """Batched `generate` with left padding and a KV cache.
+    """Batched sampling with left padding and a KV cache: `generate`'s samples, with less work.
 
-    The n samples of a prompt share one prefill: the prompt is run once, its cache is repeated n
-    times, and decoding continues from there, instead of recomputing the prompt n times."""
+    Prompts go in seeded blocks of `max_rows // n`: a block's samples are those `model.generate` draws for
+    it alone after `torch.manual_seed(seed + start)`. The n samples of a prompt share one prefill, and
+    blocks share the decoding batch, finished rows leaving it and new blocks joining (align.decoding)."""
 
-    def __init__(self, model: str, max_rows: int = 256, dtype: str = "auto", device: str = "auto"):
+    def __init__(self, model: str, max_rows: int = 256, batch_rows: int = 512, dtype: str = "auto",
+                 device: str = "auto"):
         self.tokenizer = load_tokenizer(model, padding_side="left")
         self.model = load_causal_lm(model, dtype=dtype, device=device).eval()
-        self.max_rows = max_rows
+        self.max_rows = max_rows  # rows per seeded block: it fixes which samples a seed draws
+        self.batch_rows = batch_rows  # rows decoded together: speed and memory only
 
     def prompts_per_block(self, params: SamplingParams) -> int:
         """Prompts per batch; each batch is seeded with `seed + its start` (align.sharding relies on it)."""
         return max(1, self.max_rows // params.n)
 
-    @torch.no_grad()
     def generate(self, prompts, params: SamplingParams, progress=None) -> list[list[str]]:
-        texts = [render_prompt(self.tokenizer, p) for p in prompts]
-        per_batch = self.prompts_per_block(params)
-        out: list[list[str]] = []
-        for start in range(0, len(texts), per_batch):
-            batch = texts[start:start + per_batch]
-            torch.manual_seed(params.seed + start)  # same seed, same batch -> same samples
-            out.extend(self._generate_batch(batch, params))
-            if progress:
-                progress(len(batch))
-        return out
+        per_block = self.prompts_per_block(params)
+        return self.generate_blocks([(prompts[start:start + per_block], params.seed + start)
+                                     for start in range(0, len(prompts), per_block)], params, progress)
 
-    def _generate_batch(self, texts: list[str], params: SamplingParams) -> list[list[str]]:
-        tok, model = self.tokenizer, self.model
-        enc = tok(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-        ids, mask = enc.input_ids, enc.attention_mask
-        cache = None
-        if params.n > 1 and ids.shape[1] > 1:  # a one-token prompt has nothing to prefill
-            from transformers import DynamicCache
-
-            cache = DynamicCache(config=model.config)
-            positions = (mask.long().cumsum(-1) - 1).clamp(min=0)  # as generate() numbers left-padded rows
-            model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], position_ids=positions[:, :-1],
-                  past_key_values=cache, use_cache=True)
-            cache.batch_repeat_interleave(params.n)
-        if params.n > 1:
-            ids, mask = ids.repeat_interleave(params.n, 0), mask.repeat_interleave(params.n, 0)
-        greedy = params.temperature == 0
-        sampling = {} if greedy else {"temperature": params.temperature, "top_p": params.top_p,
-                                      "top_k": params.top_k or None}
-        generated = model.generate(
-            input_ids=ids, attention_mask=mask, past_key_values=cache, do_sample=not greedy,
-            max_new_tokens=params.max_new_tokens, pad_token_id=tok.pad_token_id,
-            eos_token_id=tok.eos_token_id, **sampling,
-        )
-        completions = tok.batch_decode(generated[:, ids.shape[1]:], skip_special_tokens=True)
-        return [completions[i:i + params.n] for i in range(0, len(completions), params.n)]
+    def generate_blocks(self, blocks: list[tuple[list, int]], params: SamplingParams,
+                        progress=None) -> list[list[str]]:
+        """Completions of each (prompts, seed) block, as `generate` on that block alone with that seed draws
+        them; the blocks share the decoding batch (align.decoding)."""
+        tok, n = self.tokenizer, params.n
+        seeded = [Block([render_prompt(tok, p) for p in prompts], seed) for prompts, seed in blocks]
+        decode_blocks(self.model, tok, seeded, n=n, max_new_tokens=params.max_new_tokens,
+                      temperature=params.temperature, top_k=params.top_k, top_p=params.top_p,
+                      batch_rows=self.batch_rows,
+                      on_done=(lambda block: progress(len(block.prompts))) if progress else None)
+        completions = [text for block in seeded for text in tok.batch_decode(block.out, skip_special_tokens=True)]
+        return [completions[i:i + n] for i in range(0, len(completions), n)]
 
 
 class VLLMGenerator:

@@ -8,6 +8,7 @@ same whatever N is, and a resumed run may change N.
 from __future__ import annotations
 
 from dataclasses import replace
+from itertools import accumulate
 
 from align.distributed import is_main_process, rank, world_size
 
@@ -36,14 +37,27 @@ def generate(generator, prompts: list, params, progress=None) -> list[list[str]]
     import torch.distributed as dist
 
     ensure_process_group()
-    mine, shown = {}, 0
-    for index, start in enumerate(range(0, len(prompts), size)):
-        if index % world == rank():
-            mine[start] = generator.generate(prompts[start:start + size], replace(params, seed=params.seed + start))
-            if progress and is_main_process():  # rank 0 stands for the round: every rank did a block
-                step = min(size * world, len(prompts) - shown)
-                progress(step)
-                shown += step
+    starts = [start for index, start in enumerate(range(0, len(prompts), size)) if index % world == rank()]
+    blocks = [(prompts[start:start + size], params.seed + start) for start in starts]
+    shown = 0
+
+    def advance(count: int) -> None:  # rank 0 stands for all: every rank finishes blocks at about its pace
+        nonlocal shown
+        step = min(count * world, len(prompts) - shown)
+        progress(step)
+        shown += step
+
+    report = advance if progress and is_main_process() else None
+    if hasattr(generator, "generate_blocks"):  # the rank's blocks share one decoding batch
+        outs = generator.generate_blocks(blocks, params, report)
+        ends = list(accumulate(len(block) for block, _ in blocks))
+        mine = {start: outs[end - len(block):end] for start, (block, _), end in zip(starts, blocks, ends)}
+    else:
+        mine = {}
+        for start, (block, seed) in zip(starts, blocks):
+            mine[start] = generator.generate(block, replace(params, seed=seed))
+            if report:
+                report(len(block))
     shares: list = [None] * world
     dist.all_gather_object(shares, mine)
     merged = {start: outs for share in shares for start, outs in share.items()}
