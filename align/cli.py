@@ -181,5 +181,16 @@ def bench_learning(suite: List[str] = typer.Option(["rest-em", "rest-em-hard", "
     console.print(f"wrote {run_bench(suite, root=root, out=out, smoke=smoke, render_only=render_only, seeds=seeds)}")
 
 
+@bench_app.command("perf")
+def bench_perf(full: bool = typer.Option(False, "--full", help="700 prompts and a full xwin-pipeline run (~15 min)"),
+               smoke: bool = typer.Option(False, "--smoke", help="tiny sizes (checks the plumbing only)"),
+               out: Path = typer.Option(Path("reports/perf.md"))):
+    """Measure align against raw transformers/TRL side by side; write reports/perf.md (+ .json)."""
+    from align.bench_perf import bench_perf as run_bench
+
+    root = Path("runs/bench-perf-smoke" if smoke else "runs/bench-perf")
+    console.print(f"wrote {run_bench(out=out, root=root, full=full, smoke=smoke)}")
+
+
 if __name__ == "__main__":
     app()

@@ -201,10 +201,9 @@ class Engine:
                            progress=self.progress_factory)
         log.begin_stage(plan.name, resumed_step(ctx.work_dir / "checkpoints"))
         try:
-            processes = getattr(config, "processes", 1)
-            if processes > 1:
+            if getattr(config, "processes", 1) > 1 or getattr(config, "nnodes", 1) > 1:
                 first_row = log.metric_count()
-                result = run_distributed(plan.type, plan.name, config, ctx, processes, log.metrics_path)
+                result = run_distributed(plan.type, plan.name, config, ctx, log.metrics_path)
                 log.forward_to_tracker(first_row)  # rank 0 wrote metrics.jsonl; wandb gets them now
             else:
                 seed_everything(seed)  # every stage starts from its own RNG state, whatever ran before it
@@ -218,6 +217,12 @@ class Engine:
             shutil.rmtree(out_tmp, ignore_errors=True)  # nothing half-written survives a failure
             log.stage_status(state, plan.name, "failed", error=traceback.format_exc(limit=-4))
             raise
+        missing = sorted(key for key, rel in result.outputs.items() if not (out_tmp / rel).exists())
+        if missing:  # a stage that says it wrote what it did not is a failure, never a finished stage
+            shutil.rmtree(out_tmp, ignore_errors=True)
+            message = f"stage {plan.name!r} ({plan.type}) finished without writing its output(s) {missing}"
+            log.stage_status(state, plan.name, "failed", error=message)
+            raise AlignError(message)
         if result.metrics:
             log.metrics(plan.name, result.metrics, None)
         info = {"name": plan.name, "type": plan.type, "hash": digest, "inputs": inputs,

@@ -4,6 +4,10 @@ The engine stays single-process; for such a stage it writes the stage's config t
 starts `torchrun --nproc_per_node N -m align.launch PAYLOAD`. Each rank runs the same stage code (HF
 Trainer does the DDP part: NCCL on GPUs, gloo on CPU); only rank 0 logs metrics, shows progress and
 writes outputs, then leaves the StageResult in a file the engine reads back.
+
+Several machines (`nnodes`, `node_rank`, `rdzv_endpoint`): every machine runs the same `align run` with its
+own `node_rank`, and each node's local rank 0 writes the stage's outputs into that machine's run dir (the
+replicas are identical), so the next stages run on every machine with no shared filesystem.
 """
 from __future__ import annotations
 
@@ -15,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from align.distributed import is_main_process, rank
+from align.distributed import is_node_main, rank
 from align.errors import AlignError
 from align.progress import track
 from align.runlog import append_metrics
@@ -30,18 +34,30 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def run_distributed(stage_type: str, stage_name: str, config, ctx: StageContext, processes: int,
-                    metrics_path: Path) -> StageResult:
-    """Run the stage in `processes` ranks and return rank 0's StageResult."""
+def torchrun_command(config, payload: Path) -> list[str]:
+    """torchrun for the stage: `processes` per node; with `nnodes` > 1, this machine joins as `node_rank`
+    at node 0's `rdzv_endpoint` (torchrun's static rendezvous: every node names node 0's host:port)."""
+    nodes = getattr(config, "nnodes", 1)
+    if nodes > 1:
+        host, port = config.rdzv_endpoint.rsplit(":", 1)
+        where = ["--nnodes", str(nodes), "--node_rank", str(config.node_rank), "--master_addr", host,
+                 "--master_port", port]
+    else:
+        where = ["--master_addr", "127.0.0.1", "--master_port", str(free_port())]
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(config.processes), *where,
+            "-m", "align.launch", str(payload)]
+
+
+def run_distributed(stage_type: str, stage_name: str, config, ctx: StageContext, metrics_path: Path) -> StageResult:
+    """Run the stage under torchrun and return this node's local rank 0's StageResult."""
     payload = ctx.work_dir / "launch.json"
     payload.write_text(json.dumps({"stage": stage_type, "stage_name": stage_name,
                                    "config": config.model_dump(mode="json"),
                                    "out_dir": str(ctx.out_dir), "work_dir": str(ctx.work_dir),
                                    "seed": ctx.seed, "metrics": str(metrics_path)}))
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
-               "--master_addr", "127.0.0.1", "--master_port", str(free_port()), "-m", "align.launch", str(payload)]
-    if subprocess.run(command).returncode != 0:
-        raise AlignError(f"{stage_type} failed under torchrun with {processes} processes (see its output above)")
+    if subprocess.run(torchrun_command(config, payload)).returncode != 0:
+        raise AlignError(f"{stage_type} failed under torchrun with {config.processes} processes per node on "
+                         f"{getattr(config, 'nnodes', 1)} node(s) (see its output above)")
     result_file = ctx.out_dir / ".result.json"
     result = json.loads(result_file.read_text())
     result_file.unlink()
@@ -57,7 +73,7 @@ def main(payload_path: str) -> None:
     payload = json.loads(Path(payload_path).read_text())
     module = stage_module(payload["stage"])
     config = module.Config(**payload["config"])
-    main_rank = is_main_process()
+    main_rank = is_node_main()  # each node keeps its own copy of the outputs, in its own run dir
 
     def log(metrics, step):
         if main_rank:

@@ -20,7 +20,7 @@ with contextlib.redirect_stdout(io.StringIO()):  # it prints "[INFO] Running in 
     import transformers.integrations.integration_utils  # noqa: F401
 
 from align.checkpoints import last_checkpoint
-from align.distributed import is_main_process
+from align.distributed import is_node_main, nodes, rank
 from align.errors import AlignError
 from align.progress import track
 
@@ -152,11 +152,13 @@ def weights_digest(model, full_limit: int = 50_000_000) -> str:
 
 def save_policy(model, tokenizer, path: Path) -> None:
     """Save a full HF model dir (safetensors); LoRA adapters are merged so any stage can load it.
-    Under torchrun only rank 0 writes."""
-    if not is_main_process():
+    Under torchrun only each node's local rank 0 writes (its copy, into that node's run dir)."""
+    if not is_node_main():
         return
     if hasattr(model, "merge_and_unload"):
         model = model.merge_and_unload()
+    if rank() != 0:  # transformers writes only on global rank 0 once a process group exists; this node needs its copy
+        model.should_save_on_this_rank = lambda is_main_process: is_main_process
     model.save_pretrained(str(path), safe_serialization=True)
     tokenizer.save_pretrained(str(path))
 
@@ -169,7 +171,8 @@ def run_trainer(trainer, work_dir: Path) -> dict:
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # our rich bar and metric log replace its dict prints
-    trainer.train(resume_from_checkpoint=last_checkpoint(Path(work_dir)))
+    # Several nodes start over: only node 0 holds checkpoints, and every node must resume from the same step.
+    trainer.train(resume_from_checkpoint=last_checkpoint(Path(work_dir)) if nodes() == 1 else None)
     last = {}
     for entry in trainer.state.log_history:
         if is_summary(entry):  # the end-of-training summary, not a step's log

@@ -211,3 +211,24 @@ def test_show_reports_running_pending_and_done(tmp_path, fake_stages):
     write_json(tmp_path / "run" / "run.json", state)
     overview = run_overview(tmp_path / "run")
     assert overview["stages"][2]["status"] == "interrupted" and overview["status"] == "interrupted"
+
+
+def test_a_stage_that_skips_a_declared_output_fails_and_records_nothing(tmp_path, fake_stages, monkeypatch):
+    """A stage whose result names an output it never wrote (a rank that did not save, say) is a failure, not a
+    finished stage that later stages would read from."""
+    from types import SimpleNamespace
+
+    from align import stages
+    from align.errors import AlignError
+    from tests import fake_stages as fakes
+
+    def forgetful(config, ctx):
+        result = fakes.run_echo(config, ctx)
+        (ctx.out_dir / "value.txt").unlink()
+        return result
+
+    monkeypatch.setitem(stages.STAGES, "echo", SimpleNamespace(Config=fakes.EchoConfig, run=forgetful))
+    path = write_recipe(tmp_path, "tracking: none\nstages:\n  a: {stage: echo, value: A}\n")
+    with pytest.raises(AlignError, match=r"stage 'a' \(echo\) finished without writing its output\(s\) \['text'\]"):
+        run(path, run_dir=tmp_path / "run")
+    assert not (tmp_path / "run" / "a" / "DONE").exists() and not (tmp_path / "run" / "a" / "stage.json").exists()

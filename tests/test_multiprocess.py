@@ -101,3 +101,40 @@ stages:
         assert read_jsonl(tmp_path / "run2" / stage / "data.jsonl") == read_jsonl(tmp_path / "run1" / stage / "data.jsonl")
     assert two["check"]["metrics"] == one["check"]["metrics"] and two["draw"]["metrics"]["sample/completions"] == 640
     assert not list((tmp_path / "run2" / "draw").glob("rank-*"))  # rank 1 wrote nothing into the stage dir
+
+
+def test_two_nodes_on_localhost_train_one_model(tmp_path):
+    """`nnodes: 2`: two `align run` processes, each a node of one process (node 0 hosts the rendezvous), train
+    one DDP model together; each node writes its copy, the same weights, into its own run dir."""
+    import subprocess
+    import sys
+
+    from align.launch import free_port
+    from align.models import load_causal_lm
+    from align.training import weights_digest
+
+    endpoint = f"127.0.0.1:{free_port()}"
+    path = write_recipe(tmp_path, "tracking: none\nstages:\n  sft: {stage: sft, model: 'world:base', data: 'world:sft', "
+                                  f"limit: 32, max_steps: 3, batch_size: 2, nnodes: 2, rdzv_endpoint: '{endpoint}'}}\n")
+    nodes = [subprocess.Popen([sys.executable, "cli.py", "run", str(path), f"stages.sft.node_rank={node}",
+                               "--run-dir", str(tmp_path / f"node{node}")], stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for node in (0, 1)]
+    outputs = [node.communicate(timeout=300)[0] for node in nodes]
+    assert [node.returncode for node in nodes] == [0, 0], outputs
+    digests = {weights_digest(load_causal_lm(str(tmp_path / f"node{n}" / "sft" / "model"), dtype="float32"))
+               for n in (0, 1)}
+    base = weights_digest(load_causal_lm("world:base", dtype="float32"))
+    assert len(digests) == 1 and base not in digests  # one trained model, the same on both nodes
+    metrics = [json.loads((tmp_path / f"node{n}" / "sft" / "stage.json").read_text())["metrics"] for n in (0, 1)]
+    assert metrics[0]["train/steps"] == metrics[1]["train/steps"] == 3
+
+
+def test_nodes_need_a_rendezvous_endpoint():
+    from pydantic import ValidationError
+
+    from align.stages.sft import Config
+
+    with pytest.raises(ValidationError, match="rdzv_endpoint"):
+        Config(model="world:base", data="world:sft", nnodes=2)
+    with pytest.raises(ValidationError, match="node_rank=2 must be below nnodes=2"):
+        Config(model="world:base", data="world:sft", nnodes=2, node_rank=2, rdzv_endpoint="host:29500")

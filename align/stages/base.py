@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from align.models import lora_config
 
@@ -125,8 +125,21 @@ class TrainingConfig(StageConfig):
     deepspeed: Optional[str] = Field(None, description="DeepSpeed JSON config (e.g. configs/zero2.json)")
     processes: int = processes_field("training processes: >1 runs the stage under torchrun (DDP; gloo on CPU, "
                                      "NCCL on GPU)")
+    nnodes: int = Field(1, ge=1, description="machines training together (torchrun --nnodes); each runs the same "
+                        "`align run` with its own node_rank")
+    node_rank: int = Field(0, ge=0, description="this machine's place among the nnodes (0 hosts the rendezvous)")
+    rdzv_endpoint: Optional[str] = Field(None, description="host:port of node 0, reachable from every node "
+                                         "(needed when nnodes > 1)")
     trainer: dict[str, Any] = Field(default_factory=dict, description="extra fields of the TRL/transformers "
                                     "config (e.g. {max_grad_norm: 0.5, optim: adafactor}); checked before the run")
+
+    @model_validator(mode="after")
+    def nodes_meet(self):
+        if self.nnodes > 1 and not (self.rdzv_endpoint and ":" in self.rdzv_endpoint):
+            raise ValueError(f"nnodes={self.nnodes} needs rdzv_endpoint: node 0's host:port")
+        if self.node_rank >= self.nnodes:
+            raise ValueError(f"node_rank={self.node_rank} must be below nnodes={self.nnodes}")
+        return self
 
     def peft(self):
         """A peft LoRA config when `lora` is set, else None (full fine-tuning)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 from pydantic import Field
 
 from align.data import load_dataset
-from align.distributed import is_main_process
+from align.distributed import is_node_main
 from align.models import load_tokenizer, locate_model, pick_dtype
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field
 from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config
@@ -69,7 +69,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     held = trainer.evaluate()  # every rank takes part; TRL gathers the accuracy across them
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
-    if not is_main_process():
+    if not is_node_main():
         return StageResult()
     metrics = {**final, "rm/pair_accuracy": held["eval_accuracy"], "rm/held_out_margin": held["eval_margin"],
                "rm/held_out_pairs": len(held_out)}

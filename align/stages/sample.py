@@ -13,7 +13,7 @@ from typing import Literal, Optional
 from pydantic import Field
 
 from align import data
-from align.distributed import is_main_process
+from align.distributed import is_node_main
 from align.generation import SamplingParams, make_generator
 from align.refs import deferred
 from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field, processes_field
@@ -66,7 +66,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
             completions = generator.generate([r["prompt"] for r in chunk_rows], params, advance)
             samples = [dict(row, completion=c, sample_index=i, policy=config.policy or config.model)
                        for row, outs in zip(chunk_rows, completions) for i, c in enumerate(outs)]
-            if is_main_process():  # every rank holds every sample; one writes them
+            if is_node_main():  # every rank holds every sample; one writes them
                 data.write_jsonl(saved, samples)
             out += samples
     if config.unique:
