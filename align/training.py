@@ -184,9 +184,23 @@ def run_trainer(trainer, work_dir: Path) -> dict:
                     and not name.endswith("_per_second")):  # a session's speed would differ after a resume
                 last[f"train/{name.removeprefix('train_')}"] = float(value)
     last["train/steps"] = trainer.state.global_step
+    if trainer.is_deepspeed_enabled:  # what actually ran, for the record (and for the tests to check)
+        last["train/zero_stage"] = float(trainer.accelerator.state.deepspeed_plugin.zero_stage)
     if trainer.state.num_input_tokens_seen:  # kept in trainer_state.json, so a resumed run counts it all
         last["train/tokens_seen"] = float(trainer.state.num_input_tokens_seen)
     return last
+
+
+def shared_dataset(records: list[dict], folder: Path, args):
+    """A datasets.Dataset saved in `folder` and opened from there by every rank of this node. TRL caches derived
+    columns (DPO's precomputed reference log-probs) beside a dataset's files; a Dataset built in memory keeps
+    them in a per-process temp dir, where the other ranks cannot find rank 0's file."""
+    from datasets import Dataset, load_from_disk
+
+    with args.main_process_first(desc="align dataset"):
+        if not (folder / "dataset_info.json").exists():
+            Dataset.from_list(records).save_to_disk(str(folder))
+        return load_from_disk(str(folder))
 
 
 def steps_for_tokens(lengths: list[int], tokens: int, batch: int) -> int:

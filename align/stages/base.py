@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Optional, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from align.models import lora_config
 
@@ -98,6 +98,13 @@ Scheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "c
                     "warmup_stable_decay"]
 
 
+def deepspeed_config(value: str) -> str:
+    """`zero2` / `zero3` name the configs shipped in align/deepspeed_configs; anything else is a path."""
+    if value in ("zero2", "zero3"):
+        return str(Path(__file__).resolve().parent.parent / "deepspeed_configs" / f"{value}.json")
+    return value
+
+
 def processes_field(description: str = "generation processes under torchrun: each draws its share of the "
                     "prompts (the same samples as one process; `max_rows // n` prompts per share)"):
     """`processes: N`: the engine runs the stage under torchrun with N processes (align.launch); by default the
@@ -122,7 +129,8 @@ class TrainingConfig(StageConfig):
     limit: Optional[int] = Field(None, ge=1, description="use only the first N rows (smoke runs)")
     lora: Optional[LoraSettings] = Field(None, description="train LoRA adapters instead of all weights")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    deepspeed: Optional[str] = Field(None, description="DeepSpeed JSON config (e.g. configs/zero2.json)")
+    deepspeed: Optional[str] = Field(None, description="DeepSpeed: `zero2` or `zero3` (the shipped configs) or a "
+                                     "JSON config's path")
     processes: int = processes_field("training processes: >1 runs the stage under torchrun (DDP; gloo on CPU, "
                                      "NCCL on GPU)")
     nnodes: int = Field(1, ge=1, description="machines training together (torchrun --nnodes); each runs the same "
@@ -132,6 +140,13 @@ class TrainingConfig(StageConfig):
                                          "(needed when nnodes > 1)")
     trainer: dict[str, Any] = Field(default_factory=dict, description="extra fields of the TRL/transformers "
                                     "config (e.g. {max_grad_norm: 0.5, optim: adafactor}); checked before the run")
+
+    @field_validator("deepspeed")
+    @classmethod
+    def deepspeed_config_exists(cls, value):
+        if value is not None and not Path(deepspeed_config(value)).is_file():
+            raise ValueError(f"DeepSpeed config {value!r} is not a file (or name a shipped one: zero2, zero3)")
+        return value
 
     @model_validator(mode="after")
     def nodes_meet(self):
@@ -149,5 +164,6 @@ class TrainingConfig(StageConfig):
         return dict(learning_rate=self.learning_rate, epochs=self.epochs, max_steps=self.max_steps,
                     batch_size=self.batch_size, grad_accum=self.grad_accum, warmup_ratio=self.warmup,
                     lr_scheduler=self.lr_scheduler, weight_decay=self.weight_decay,
-                    save_steps=self.save_steps, logging_steps=self.logging_steps, deepspeed=self.deepspeed,
+                    save_steps=self.save_steps, logging_steps=self.logging_steps,
+                    deepspeed=deepspeed_config(self.deepspeed) if self.deepspeed else None,
                     extra=self.trainer)

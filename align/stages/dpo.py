@@ -18,7 +18,8 @@ from align.data import load_dataset
 from align.models import check_same_tokenizer, load_causal_lm, load_tokenizer
 from align.refs import deferred
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
-from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config, weights_digest
+from align.training import (callbacks, configure_threads, run_trainer, save_policy, shared_dataset, trainer_config,
+                            weights_digest)
 
 # DPOTrainer's losses in TRL 1.16 (trl/trainer/dpo_config.py), plus `simpo` (TRL's CPO trainer).
 DPO_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
@@ -71,8 +72,9 @@ def check(config: Config) -> None:
                              "DPO compares the policy's and the reference's log-probs of the same tokens")
 
 
-def build_trainer(config: Config, ctx: StageContext, model, tokenizer, dataset):
+def build_trainer(config: Config, ctx: StageContext, model, tokenizer, records: list[dict]):
     args = trainer_args(config, ctx.work_dir / "checkpoints", ctx.seed)
+    dataset = shared_dataset(records, ctx.work_dir / "dataset", args)
     common = dict(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                   callbacks=callbacks(ctx.log, f"dpo ({config.loss_type})"), peft_config=config.peft())
     if config.loss_type == "simpo":
@@ -86,15 +88,13 @@ def build_trainer(config: Config, ctx: StageContext, model, tokenizer, dataset):
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    from datasets import Dataset
-
     configure_threads()
     rows = load_dataset(config.data, "preference", config.limit)
     tokenizer = load_tokenizer(config.model, padding_side="right")
     model = load_causal_lm(config.model, dtype=config.dtype)
     start_weights = weights_digest(model)
-    dataset = Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows])
-    trainer = build_trainer(config, ctx, model, tokenizer, dataset)
+    records = [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
+    trainer = build_trainer(config, ctx, model, tokenizer, records)
     final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
     return StageResult(outputs={"model": "model"}, values={"start_weights": start_weights},
