@@ -12,6 +12,7 @@ from typing import Callable, Protocol, Sequence
 import torch
 
 from align.decoding import Block, decode_blocks
+from align.errors import AlignError
 from align.models import load_causal_lm, load_tokenizer
 
 
@@ -90,9 +91,11 @@ class VLLMGenerator:
         from vllm import SamplingParams as VLLMParams
 
         texts = [render_prompt(self.tokenizer, p) for p in prompts]
-        sampling = VLLMParams(n=params.n, temperature=params.temperature, top_p=params.top_p,
-                              top_k=params.top_k if params.top_k > 0 else -1,
-                              max_tokens=params.max_new_tokens, seed=params.seed)
+        # one seed per prompt: with one seed for all, every prompt would draw the same random stream
+        sampling = [VLLMParams(n=params.n, temperature=params.temperature, top_p=params.top_p,
+                               top_k=params.top_k if params.top_k > 0 else -1,
+                               max_tokens=params.max_new_tokens, seed=params.seed + index)
+                    for index in range(len(texts))]
         results = self.llm.generate(texts, sampling)
         if progress:
             progress(len(texts))
@@ -114,6 +117,8 @@ def make_generator(model: str, backend: str = "auto", **kwargs) -> Generator:
     from align.distributed import world_size
     from align.sharding import ShardedGenerator
 
+    if backend == "vllm" and not vllm_available():
+        raise AlignError("backend vllm needs a CUDA GPU and vllm (pip install 'align[gpu]'); use backend hf here")
     if backend == "vllm" or (backend == "auto" and vllm_available()):
         generator = VLLMGenerator(model)
     elif backend in ("auto", "hf"):
