@@ -68,14 +68,19 @@ class RewardModelScorer:
 
     @torch.no_grad()
     def __call__(self, prompts, completions, rows=None) -> list[float]:
+        """One score per (prompt, completion). Rows are batched by length, so a batch pads little, and the
+        scores come back in input order (padding on the right changes no score)."""
         ids = [reward_input_ids(self.tokenizer, p, c)[: self.max_length] for p, c in zip(prompts, completions)]
-        scores: list[float] = []
-        for start in range(0, len(ids), self.batch_size):
-            batch = ids[start:start + self.batch_size]
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        scores = [0.0] * len(ids)
+        for start in range(0, len(order), self.batch_size):
+            chosen = order[start:start + self.batch_size]
+            batch = [ids[i] for i in chosen]
             width = max(map(len, batch))
             input_ids = torch.tensor([row + [self.pad_id] * (width - len(row)) for row in batch])
             mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in batch])
             device = self.model.device
             logits = self.model(input_ids=input_ids.to(device), attention_mask=mask.to(device)).logits[:, 0]
-            scores += logits.float().cpu().tolist()
+            for i, score in zip(chosen, logits.float().cpu().tolist()):
+                scores[i] = score
         return scores

@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from align.errors import AlignError
 from rewards import checked_scores, load_scorer
@@ -82,3 +83,22 @@ def test_gold_judge_reads_constraints_from_the_worlds_instructions_when_a_row_ha
     assert gold_judge.score(prompts, completions, [{} for _ in rows]) == gold_judge.score(prompts, completions, rows)
     with pytest.raises(ValueError, match="needs a 'constraints' column"):
         gold_judge.score(["Compute 1+2."], ["3"], [{}])
+
+
+def test_reward_model_scores_do_not_depend_on_batching(tmp_path):
+    """Rows are batched by length (less padding) and scored in input order: the same scores as one batch."""
+    from transformers import AutoModelForSequenceClassification
+
+    from align.models import load_tokenizer, locate_model
+    from rewards.reward_model import RewardModelScorer
+
+    torch.manual_seed(0)
+    model = AutoModelForSequenceClassification.from_pretrained(locate_model("world:base"), num_labels=1)
+    model.config.pad_token_id = 0
+    model.save_pretrained(tmp_path / "rm")
+    load_tokenizer("world:base").save_pretrained(tmp_path / "rm")
+    prompts = [f"Compute {i}+{i * 7}." for i in range(20)]
+    completions = ["x" * (1 + (i * 13) % 40) for i in range(20)]  # lengths out of order
+    scores = RewardModelScorer(str(tmp_path / "rm"), batch_size=3)(prompts, completions)
+    one_batch = RewardModelScorer(str(tmp_path / "rm"), batch_size=64)(prompts, completions)
+    assert torch.allclose(torch.tensor(scores), torch.tensor(one_batch), atol=1e-5) and len(set(scores)) > 10
