@@ -183,10 +183,22 @@ def measure_overhead(root: Path, recipe: str, smoke: bool) -> dict:
     wall = time.perf_counter() - started
     stages = [json.loads(p.read_text()) for p in run_dir.glob("*/stage.json")]
     work = sum(s["wall_s"] for s in stages)
+    stage_wall = {s["name"]: s["wall_s"] for s in stages}
     return {"recipe": recipe, "smoke": smoke, "command": " ".join(["align run", recipe, "--fresh"] +
                                                                   (["--smoke"] if smoke else [])),
             "wall_s": round(wall, 1), "stage_work_s": round(work, 1), "stages": len(stages),
-            "overhead_s": round(wall - work, 1), "overhead_share": round((wall - work) / wall, 4)}
+            "overhead_s": round(wall - work, 1), "overhead_share": round((wall - work) / wall, 4),
+            "stage_wall_s": stage_wall}
+
+
+def main_job_before(learning: Path = Path("reports/learning.json")) -> dict | None:
+    """The main job's stage times as `align bench learning` last measured them (xwin n=64, seed 0): the
+    'before' of this run's full xwin-pipeline."""
+    if not learning.exists():
+        return None
+    runs = json.loads(learning.read_text()).get("xwin", [])
+    main = next((r for r in runs if r.get("group") == "xwin n=64" and r.get("seed") == 0), None)
+    return main and {"command": main["command"], "stage_work_s": main["wall_s"], "stage_wall_s": main["stage_wall_s"]}
 
 
 def measure_peak_memory(root: Path, steps: int) -> list[dict]:
@@ -215,6 +227,7 @@ def bench_perf(out: Path = Path("reports/perf.md"), root: Path = Path("runs/benc
     results["memory"] = measure_peak_memory(root, steps)
     results["overhead"] = [measure_overhead(root, "xwin-pipeline", smoke=True)]
     if full:
+        results["main_job_before"] = main_job_before()
         results["overhead"].append(measure_overhead(root, "xwin-pipeline", smoke=False))
     out.parent.mkdir(parents=True, exist_ok=True)
     out.with_suffix(".json").write_text(json.dumps(results, indent=2))

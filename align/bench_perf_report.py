@@ -54,4 +54,20 @@ def render_perf(r: dict) -> str:
     lines += ["", "Wall: the `align run` process end to end (Python start and imports included); work: the sum of its "
               "stages' recorded wall times. " + (f"Target < 3% on the full run: {mark(full[0]['overhead_share'] < 0.03)}."
                                                   if full else "The full run is measured with `--full`."), ""]
+    if full and r.get("main_job_before"):
+        lines += render_before_after(r["main_job_before"], full[0])
     return "\n".join(lines)
+
+
+def render_before_after(before: dict, after: dict) -> list[str]:
+    """The main job's stage times: as `align bench learning` measured them (reports/learning.json) and now."""
+    names = sorted(set(before["stage_wall_s"]) | set(after["stage_wall_s"]),
+                   key=lambda n: -before["stage_wall_s"].get(n, 0))
+    lines = ["## The main job, before and after", "",
+             f"Before: `{before['command']}` in `reports/learning.json` (the last `align bench learning`); after: this "
+             "run's full `align run xwin-pipeline`. Same recipe, seed and machine kind; the samples are identical, so "
+             "only the times differ.", "", "| stage | before (s) | after (s) |", "|---|---|---|"]
+    for name in names:
+        lines.append(f"| {name} | {before['stage_wall_s'].get(name, '')} | {after['stage_wall_s'].get(name, '')} |")
+    lines += [f"| **all stages** | **{before['stage_work_s']:.0f}** | **{after['stage_work_s']:.0f}** |", ""]
+    return lines
