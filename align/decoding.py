@@ -85,6 +85,8 @@ def decode_blocks(model, tokenizer, blocks: list[Block], *, n: int, max_new_toke
 
 def decode_gang(model, tokenizer, gang: list[Block], *, n, max_new_tokens, temperature, top_k, top_p,
                 drop_fraction, on_done) -> None:
+    """Decode one gang of blocks. A block's rows stay contiguous in the batch (rows only ever leave it, in
+    order), so each block is a slice: `spans` holds (block, start, end)."""
     ids, mask, cache = prefill(model, tokenizer, [p for block in gang for p in block.prompts], n)
     device, eos, pad = ids.device, tokenizer.eos_token_id, tokenizer.pad_token_id
     owner = torch.cat([torch.full((len(b.prompts) * n,), i, device=device) for i, b in enumerate(gang)])
@@ -95,19 +97,18 @@ def decode_gang(model, tokenizer, gang: list[Block], *, n, max_new_tokens, tempe
         block.rng = torch.Generator(device).manual_seed(block.seed)
     warpers = LogitsProcessorList() if temperature == 0 else logits_warpers(temperature, top_k, top_p)
     done = torch.zeros(len(owner), dtype=torch.bool, device=device)
-    step_ids = ids[:, -1:]
+    step_ids, position = ids[:, -1:], positions(mask)[:, -1:]
+    spans = block_spans(owner, gang)
     for step in range(max_new_tokens):
-        logits = model(input_ids=step_ids, attention_mask=mask, position_ids=positions(mask)[:, -1:],
-                       past_key_values=cache, use_cache=True).logits[:, -1].float()
+        logits = model(input_ids=step_ids, attention_mask=mask, position_ids=position, past_key_values=cache,
+                       use_cache=True).logits[:, -1].float()
         scores = warpers(None, logits)
-        tokens = scores.argmax(-1) if temperature == 0 else sample_per_block(scores, owner, row, gang)
+        tokens = scores.argmax(-1) if temperature == 0 else sample_per_block(scores, row, spans)
         tokens = tokens.masked_fill(done, pad)
         finished = (tokens == eos) | (step == max_new_tokens - 1)
-        for index in owner.unique().tolist():
-            mine = owner == index
-            block = gang[index]
-            block.out[row[mine], step] = tokens[mine]
-            ended = int((finished & ~done & mine).sum())
+        for block, start, end in spans:
+            block.out[row[start:end], step] = tokens[start:end]
+            ended = int((finished[start:end] & ~done[start:end]).sum())
             block.live -= ended
             if ended and block.live == 0 and on_done:
                 on_done(block)
@@ -117,21 +118,30 @@ def decode_gang(model, tokenizer, gang: list[Block], *, n, max_new_tokens, tempe
         if done.sum() >= drop_fraction * len(done):
             keep = (~done).nonzero().squeeze(1)
             cache.batch_select_indices(keep)
-            owner, row, done, tokens, mask = owner[keep], row[keep], done[keep], tokens[keep], mask[keep]
+            owner, row, done, tokens, mask, position = (t[keep] for t in (owner, row, done, tokens, mask, position))
+            spans = block_spans(owner, gang)
         mask = torch.cat([mask, mask.new_ones((len(owner), 1))], dim=1)
-        step_ids = tokens[:, None]
+        step_ids, position = tokens[:, None], position + 1
 
 
-def sample_per_block(scores: torch.Tensor, owner: torch.Tensor, row: torch.Tensor,
-                     gang: list[Block]) -> torch.Tensor:
+def block_spans(owner: torch.Tensor, gang: list[Block]) -> list[tuple[Block, int, int]]:
+    """(block, start, end) of each block's rows in the batch."""
+    counts, spans, start = torch.bincount(owner, minlength=len(gang)).tolist(), [], 0
+    for block, count in zip(gang, counts):
+        if count:
+            spans.append((block, start, start + count))
+        start += count
+    return spans
+
+
+def sample_per_block(scores: torch.Tensor, row: torch.Tensor, spans: list[tuple[Block, int, int]]) -> torch.Tensor:
     """`torch.multinomial(softmax(scores), 1)` as each block alone draws it, from the block's own generator."""
     probs = torch.softmax(scores, -1)
-    tokens = torch.zeros(len(owner), dtype=torch.long, device=scores.device)
-    for index in owner.unique().tolist():
-        block, mine = gang[index], owner == index
+    tokens = torch.zeros(len(row), dtype=torch.long, device=scores.device)
+    for block, start, end in spans:
         if block.live == 0:  # a finished block draws no more; its rows' tokens are discarded
             continue
         noise = torch.empty((block.out.shape[0], scores.shape[-1]), dtype=probs.dtype,
                             device=scores.device).exponential_(1, generator=block.rng)
-        tokens[mine] = (probs[mine] / noise[row[mine]]).argmax(-1)
+        tokens[start:end] = (probs[start:end] / noise[row[start:end]]).argmax(-1)
     return tokens

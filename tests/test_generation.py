@@ -61,11 +61,12 @@ def raw_generate(generator, prompts, params):
     return out
 
 
-@pytest.mark.parametrize("batch_rows", [16, 64])
-@pytest.mark.parametrize("params", [SamplingParams(n=4, temperature=0.7, max_new_tokens=48, seed=3),
-                                    SamplingParams(n=4, temperature=1.0, top_k=20, top_p=0.9, max_new_tokens=48),
-                                    SamplingParams(n=1, temperature=0, max_new_tokens=48)],
-                         ids=["T0.7", "top-k-top-p", "greedy"])
+@pytest.mark.parametrize("params,batch_rows", [
+    (SamplingParams(n=4, temperature=0.7, max_new_tokens=48, seed=3), 16),
+    (SamplingParams(n=4, temperature=0.7, max_new_tokens=48, seed=3), 64),
+    (SamplingParams(n=4, temperature=1.0, top_k=20, top_p=0.9, max_new_tokens=48), 64),
+    (SamplingParams(n=1, temperature=0, max_new_tokens=48), 16)], ids=["T0.7-alone", "T0.7-shared", "top-k-top-p",
+                                                                         "greedy"])
 def test_samples_are_generates_draw_for_draw(params, batch_rows):
     """align's decode loop (blocks sharing a batch, finished rows dropped) draws exactly `generate`'s samples."""
     from align import data
