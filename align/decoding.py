@@ -9,7 +9,9 @@ The samples stay exactly those of `generate` on each block alone after `torch.ma
 `torch.multinomial(p, 1)` is argmax(p / q) with q ~ Exp(1) drawn for the whole batch; here each block draws
 its own q from its own generator, one draw per step while any of its rows is unfinished, so the rows
 beside it change no draw. Extra left padding (blocks padded to a common width) changes no logit. A test
-pins the equality with `generate`; the logits warpers are transformers' own.
+pins the equality with `generate`; the logits warpers are transformers' own. What a model's
+generation_config.json may add (a repetition penalty, say) is not applied: the stage's sampling settings
+are the whole story, as they were when align called `generate` with them.
 """
 from __future__ import annotations
 
@@ -60,7 +62,7 @@ def gangs(blocks: list[Block], n: int, batch_rows: int) -> list[list[Block]]:
 
 def prefill(model, tokenizer, prompts: list[str], n: int):
     """Left-padded ids and mask of every prompt, repeated n times, and a KV cache of all but the last token,
-    computed once per prompt and shared by its n rows (None for one-token prompts: nothing to cache)."""
+    computed once per prompt and shared by its n rows (empty for one-token prompts: nothing to cache)."""
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     ids, mask = enc.input_ids, enc.attention_mask
     cache = DynamicCache(config=model.config)
