@@ -10,8 +10,8 @@ The samples stay exactly those of `generate` on each block alone after `torch.ma
 its own q from its own generator, one draw per step while any of its rows is unfinished, so the rows
 beside it change no draw. Extra left padding (blocks padded to a common width) changes no logit. A test
 pins the equality with `generate`; the logits warpers are transformers' own. What a model's
-generation_config.json may add (a repetition penalty, say) is not applied: the stage's sampling settings
-are the whole story, as they were when align called `generate` with them.
+generation_config.json may add beyond the stage's settings (a repetition penalty, say) is not applied:
+the stage's sampling settings are the whole story, on every backend of align.
 """
 from __future__ import annotations
 
