@@ -11,7 +11,7 @@ its own q from its own generator, one draw per step while any of its rows is unf
 beside it change no draw. Extra left padding (blocks padded to a common width) changes no logit. A test
 pins the equality with `generate`; the logits warpers are transformers' own. What a model's
 generation_config.json may add beyond the stage's settings (a repetition penalty, say) is not applied:
-the stage's sampling settings are the whole story, on every backend of align.
+the stage's sampling settings are the whole story.
 """
 from __future__ import annotations
 
