@@ -44,7 +44,9 @@ def render_perf(r: dict) -> str:
         lines.append(f"| `{m['stage']}` | {m['peak_rss_mb']:,.0f} | {m['ratio']:.2f} |")
     dpo = next(m for m in r["memory"] if m["stage"] == "dpo")
     lines += ["", f"Each alone in a fresh process (its own VmHWM), {dpo['steps']} steps, batch 16, max length 128; DPO "
-              f"with precomputed reference log-probs. Target ≤ 1.2× sft: {mark(dpo['ratio'] <= 1.2)}.", "",
+              f"with precomputed reference log-probs. Target ≤ 1.2× sft: {mark(dpo['ratio'] <= 1.2)}. Distillation on cached "
+              "teacher targets (`kd`, `dpkd`) against plain CE on the same rows is measured the same way in "
+              "`reports/learning.md` (its dpkd section, `align bench learning --suite dpkd`).", "",
               "## Orchestration overhead", "", "| run | wall (s) | stages' work (s) | overhead (s) | share |",
               "|---|---|---|---|---|"]
     for o in r["overhead"]:
