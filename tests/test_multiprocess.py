@@ -1,6 +1,7 @@
 """`processes: 2` runs a training stage under torchrun (two real processes, gloo on CPU)."""
 import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -116,7 +117,8 @@ def test_two_nodes_on_localhost_train_one_model(tmp_path):
     endpoint = f"127.0.0.1:{free_port()}"
     path = write_recipe(tmp_path, "tracking: none\nstages:\n  sft: {stage: sft, model: 'world:base', data: 'world:sft', "
                                   f"limit: 32, max_steps: 3, batch_size: 2, nnodes: 2, rdzv_endpoint: '{endpoint}'}}\n")
-    nodes = [subprocess.Popen([sys.executable, "cli.py", "run", str(path), f"stages.sft.node_rank={node}",
+    cli = Path(__file__).resolve().parent.parent / "cli.py"
+    nodes = [subprocess.Popen([sys.executable, str(cli), "run", str(path), f"stages.sft.node_rank={node}",
                                "--run-dir", str(tmp_path / f"node{node}")], stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for node in (0, 1)]
     outputs = [node.communicate(timeout=300)[0] for node in nodes]
