@@ -20,7 +20,7 @@ def preference_file(tmp_path):
     return tmp_path / "pairs.jsonl"
 
 
-@pytest.mark.parametrize("zero", [None, "zero2", "zero3"])
+@pytest.mark.parametrize("zero", [None, pytest.param("zero2", marks=pytest.mark.bench), "zero3"])  # CI's 5 minutes
 def test_training_stages_under_two_processes(tmp_path, zero):
     if zero:
         pytest.importorskip("deepspeed", reason="DeepSpeed is not installed (pip install deepspeed)")
