@@ -3,13 +3,16 @@
 `model.generate` decodes every row of a batch until its longest row ends; with short, uneven completions
 (the world's average 18 of 64 tokens) most of that work is wasted, and at small model sizes each step's
 fixed cost dominates. This loop decodes several seeded blocks of prompts in one batch (the fixed cost is
-shared) and drops finished rows from the batch and its KV cache (the waste goes).
+shared) and drops finished rows from the batch and its KV cache (the waste goes). The KV cache is a
+preallocated buffer written in place and widened 16 columns at a time (a `DynamicCache` copies itself
+on every step, which was 45% of the loop's time); attention runs over the whole buffer, its unused
+columns masked, which changes no logit.
 
 The samples stay exactly those of `generate` on each block alone after `torch.manual_seed(block.seed)`.
 `torch.multinomial(p, 1)` is argmax(p / q) with q ~ Exp(1) drawn for the whole batch; here each block draws
 its own q from its own generator, one draw per step while any of its rows is unfinished, so the rows
 beside it change no draw. Extra left padding (blocks padded to a common width) changes no logit. A test
-pins the equality with `generate`; the logits warpers are transformers' own. What a model's
+(tests/test_generation.py) pins the equality with `generate`; the logits warpers are transformers' own. What a model's
 generation_config.json may add beyond the stage's settings (a repetition penalty, say) is not applied:
 the stage's sampling settings are the whole story.
 """
@@ -19,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
-from transformers import DynamicCache, LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+from transformers import LogitsProcessorList, StaticCache, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
 
 
 @dataclass
@@ -60,17 +63,40 @@ def gangs(blocks: list[Block], n: int, batch_rows: int) -> list[list[Block]]:
     return groups
 
 
-def prefill(model, tokenizer, prompts: list[str], n: int):
+def prefill(model, tokenizer, prompts: list[str], n: int, max_new_tokens: int):
     """Left-padded ids and mask of every prompt, repeated n times, and a KV cache of all but the last token,
     computed once per prompt and shared by its n rows (empty for one-token prompts: nothing to cache)."""
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     ids, mask = enc.input_ids, enc.attention_mask
-    cache = DynamicCache(config=model.config)
+    cache = StaticCache(config=model.config, max_cache_len=ids.shape[1] + GROW)
     if ids.shape[1] > 1:
         model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], past_key_values=cache, use_cache=True,
               position_ids=(mask[:, :-1].long().cumsum(-1) - 1).clamp(min=0))
-        cache.batch_repeat_interleave(n)
+        select_rows(cache, torch.arange(len(prompts), device=ids.device).repeat_interleave(n))
     return ids.repeat_interleave(n, 0), mask.repeat_interleave(n, 0), cache
+
+
+GROW = 16  # cache columns added at a time
+
+
+def make_room(cache, length: int) -> None:
+    """Widen a static cache to hold `length` tokens, GROW columns at a time: attention runs over the whole
+    buffer (the unused tail masked), so it should not be much wider than needed, and widening copies it,
+    so not every step."""
+    for layer in cache.layers:
+        if layer.is_initialized and layer.max_cache_len < length:
+            extra = length - layer.max_cache_len + GROW - 1
+            pad = layer.keys.new_zeros((*layer.keys.shape[:2], extra, layer.keys.shape[3]))
+            layer.keys, layer.values = torch.cat([layer.keys, pad], 2), torch.cat([layer.values, pad], 2)
+            layer.max_cache_len += extra
+
+
+def select_rows(cache, rows: torch.Tensor) -> None:
+    """Keep (or repeat) these batch rows of a static cache."""
+    for layer in cache.layers:
+        if layer.is_initialized:
+            layer.keys, layer.values = layer.keys[rows], layer.values[rows]
+            layer.batch_size = len(rows)
 
 
 @torch.no_grad()
@@ -89,7 +115,7 @@ def decode_gang(model, tokenizer, gang: list[Block], *, n, max_new_tokens, tempe
                 drop_fraction, on_done) -> None:
     """Decode one gang of blocks. A block's rows stay contiguous in the batch (rows only ever leave it, in
     order), so each block is a slice: `spans` holds (block, start, end)."""
-    ids, mask, cache = prefill(model, tokenizer, [p for block in gang for p in block.prompts], n)
+    ids, mask, cache = prefill(model, tokenizer, [p for block in gang for p in block.prompts], n, max_new_tokens)
     device, eos, pad = ids.device, tokenizer.eos_token_id, tokenizer.pad_token_id
     owner = torch.cat([torch.full((len(b.prompts) * n,), i, device=device) for i, b in enumerate(gang)])
     row = torch.cat([torch.arange(len(b.prompts) * n, device=device) for b in gang])
@@ -102,6 +128,7 @@ def decode_gang(model, tokenizer, gang: list[Block], *, n, max_new_tokens, tempe
     step_ids, position = ids[:, -1:], positions(mask)[:, -1:]
     spans = block_spans(owner, gang)
     for step in range(max_new_tokens):
+        make_room(cache, mask.shape[1])
         logits = model(input_ids=step_ids, attention_mask=mask, position_ids=position, past_key_values=cache,
                        use_cache=True).logits[:, -1].float()
         scores = warpers(None, logits)
@@ -119,7 +146,7 @@ def decode_gang(model, tokenizer, gang: list[Block], *, n, max_new_tokens, tempe
             break
         if done.sum() >= drop_fraction * len(done):
             keep = (~done).nonzero().squeeze(1)
-            cache.batch_select_indices(keep)
+            select_rows(cache, keep)
             owner, row, done, tokens, mask, position = (t[keep] for t in (owner, row, done, tokens, mask, position))
             spans = block_spans(owner, gang)
         mask = torch.cat([mask, mask.new_ones((len(owner), 1))], dim=1)

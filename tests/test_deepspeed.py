@@ -20,7 +20,9 @@ def preference_file(tmp_path):
     return tmp_path / "pairs.jsonl"
 
 
-@pytest.mark.parametrize("zero", [None, pytest.param("zero2", marks=pytest.mark.bench), "zero3"])  # CI's 5 minutes
+# CI's 5 minutes: ZeRO-3 runs there (2 processes for each stage); plain DDP and ZeRO-2 run with `-m bench`
+@pytest.mark.parametrize("zero", [pytest.param(None, marks=pytest.mark.bench),
+                                  pytest.param("zero2", marks=pytest.mark.bench), "zero3"])
 def test_training_stages_under_two_processes(tmp_path, zero):
     if zero:
         pytest.importorskip("deepspeed", reason="DeepSpeed is not installed (pip install deepspeed)")
