@@ -67,8 +67,10 @@ def render_before_after(before: dict, after: dict) -> list[str]:
                    key=lambda n: -before["stage_wall_s"].get(n, 0))
     lines = ["## The main job, before and after", "",
              f"Before: `{before['command']}` in `reports/learning.json` (the last `align bench learning`); after: this "
-             "run's full `align run xwin-pipeline`. Same recipe, seed and machine kind; the samples are identical, so "
-             "only the times differ.", "", "| stage | before (s) | after (s) |", "|---|---|---|"]
+             "run's full `align run xwin-pipeline`. Same recipe, seed and machine kind. Today's samples are "
+             "`generate`'s draw for draw; the sampler of the `before` run (one shared prefill, then `generate`) rounds "
+             "differently on rare samples, so the two runs' later stages may see slightly different data: compare "
+             "the times only.", "", "| stage | before (s) | after (s) |", "|---|---|---|"]
     for name in names:
         lines.append(f"| {name} | {before['stage_wall_s'].get(name, '')} | {after['stage_wall_s'].get(name, '')} |")
     lines += [f"| **all stages** | **{before['stage_work_s']:.0f}** | **{after['stage_work_s']:.0f}** |", ""]
