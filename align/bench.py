@@ -137,6 +137,10 @@ def bench_learning(suites: list[str], root: Path = Path("runs/bench"), out: Path
         results[suite] = [run_experiment(exp, root, smoke) for exp in suite_experiments(seeds)[suite]]
         if suite == "xwin":  # which instruction constraints each policy still breaks
             add_failures(results[suite])
+        if suite.startswith("rest-em"):  # what the verifier let through, and where the gains are
+            from align.bench_rest_em import add_working
+
+            add_working(results[suite])
         if suite == "miniplm":  # what each filter kept: task families and the share of right answers
             add_composition(results[suite])
         if suite == "dpkd":  # peak memory per method, each alone in a fresh process, on seed 0's teacher targets

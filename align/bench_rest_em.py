@@ -52,6 +52,42 @@ def render_group(label: str, runs: list[dict]) -> tuple[list[str], list[tuple[st
     return lines, curve
 
 
+def add_working(results: list[dict]) -> None:
+    """Record, from the finished run dirs, how many kept samples show the right working and the held-out greedy
+    pass@1 per operation count (the world knows each problem's working)."""
+    from align.data import read_jsonl
+    from align.world.composition import arith_working
+
+    for result in results:
+        run = Path(result["run_dir"])
+        result["working"] = {stage: arith_working(read_jsonl(run / stage / "data.jsonl")) for stage in result["stages"]
+                             if stage.endswith(("-select", "-eval")) or stage == "eval_base"
+                             if (run / stage / "data.jsonl").exists()}
+
+
+def render_working(runs: list[dict]) -> list[str]:
+    """The verifier's precision on what each iteration kept, and where the held-out gains are, by operation count."""
+    if not all("working" in r for r in runs):
+        return []
+    plan, seeds = steps(runs), len(runs)
+    ops = sorted({k for r in runs for found in r["working"].values() for k in found if k != "all"}, key=int)
+
+    def share(stage: str, key: str, field: str) -> str:
+        found = [r["working"][stage][key][field] for r in runs
+                 if stage in r["working"] and key in r["working"][stage] and field in r["working"][stage][key]]
+        return cell(found, seeds, 2)
+
+    lines = ["Kept samples whose working is exactly right (the answer verifier's precision: a right answer reached "
+             "by wrong working passes it), and held-out greedy pass@1, by the problem's number of operations:", "",
+             "| step | kept, right working | " + " | ".join(f"kept, {k} ops" for k in ops) + " | "
+             + " | ".join(f"pass@1, {k} ops" for k in ops) + " |", "|---|---|" + "---|" * (2 * len(ops))]
+    for name, ev, sel in plan:
+        kept = [share(sel, key, "right_working") if sel else "—" for key in ["all", *ops]]
+        lines.append(f"| {name} | " + " | ".join(kept) + " | "
+                     + " | ".join(share(ev, key, "score") for key in ops) + " |")
+    return lines + [""]
+
+
 def final_pass(runs: list[dict]) -> list[float]:
     """Greedy pass@1 of each seed's last iteration."""
     last = steps(runs)[-1][1]
@@ -73,7 +109,7 @@ def render_rest_em(results: list[dict], folder: Path) -> list[str]:
     curves = {}
     for label, runs in by_group.items():
         table, curves[label] = render_group(label, runs)
-        lines += table
+        lines += table + render_working(runs)
     pairs = [(a, b) for a, b in COMPARISONS if a in by_group and b in by_group]
     if pairs:
         lines += ["| last iteration of | against the last iteration of | Δ pass@1 | verdict |", "|---|---|---|---|"]

@@ -17,6 +17,7 @@ def test_bench_two_suites_run_render_and_rerender_alike(tmp_path):
     assert "## ReST-EM" in text and "## Instruction-data selection" in text and "AlpaGasus vs all data: **" in text
     assert "| iteration 2 |" in text and (tmp_path / "learning_rest_em.png").exists()
     assert "mean ± sd over 2 seeds" in text and "| rest-em | rest-em (verifier off) |" in text
+    assert "| step | kept, right working |" in text  # the verifier's precision, from the run dirs
     results = json.loads((tmp_path / "learning.json").read_text())
     assert [r["label"] for r in results["alpagasus"]] == [f"alpagasus seed={s}" for s in (0, 1)]
     assert [r["command"] for r in results["rest-em"]] == [

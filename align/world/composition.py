@@ -56,3 +56,22 @@ def instruct_failures(rows: list[dict]) -> dict[str, float]:
             applies[check] = applies.get(check, 0) + 1
             broken[check] = broken.get(check, 0) + (not ok)
     return {check: broken[check] / applies[check] for check in sorted(applies)}
+
+
+def arith_working(rows: list[dict]) -> dict[str, dict[str, float]]:
+    """Per operation count (and "all"): rows, the share whose completion shows exactly the right working, and the
+    mean `score` where rows carry one (an evaluate stage's greedy pass@1). Of a `select` stage's kept samples,
+    the right-working share is the answer verifier's precision: a right answer reached by wrong working passes it."""
+    from rewards.gold_judge import user_text
+
+    groups: dict[str, list[tuple[bool, float | None]]] = {}
+    for row in rows:
+        match = ARITH.fullmatch(user_text(row["prompt"]))
+        if not match:
+            continue
+        right = tasks.arith_fully_correct(match.group(1), completion_text(row["completion"]))
+        for key in ("all", str(len(tasks.arith_steps(match.group(1))))):
+            groups.setdefault(key, []).append((right, row.get("score")))
+    return {key: {"rows": len(found), "right_working": sum(r for r, _ in found) / len(found),
+                  **({"score": sum(s for _, s in found) / len(found)} if found[0][1] is not None else {})}
+            for key, found in sorted(groups.items())}
