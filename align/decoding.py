@@ -22,7 +22,9 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
-from transformers import LogitsProcessorList, StaticCache, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+from transformers import (DynamicCache, LogitsProcessorList, StaticCache, TemperatureLogitsWarper, TopKLogitsWarper,
+                          TopPLogitsWarper)
+from transformers.cache_utils import StaticLayer
 
 
 @dataclass
@@ -63,12 +65,14 @@ def gangs(blocks: list[Block], n: int, batch_rows: int) -> list[list[Block]]:
     return groups
 
 
-def prefill(model, tokenizer, prompts: list[str], n: int, max_new_tokens: int):
+def prefill(model, tokenizer, prompts: list[str], n: int):
     """Left-padded ids and mask of every prompt, repeated n times, and a KV cache of all but the last token,
     computed once per prompt and shared by its n rows (empty for one-token prompts: nothing to cache)."""
     enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
     ids, mask = enc.input_ids, enc.attention_mask
     cache = StaticCache(config=model.config, max_cache_len=ids.shape[1] + GROW)
+    if not all(type(layer) is StaticLayer for layer in cache.layers):  # sliding windows etc.: transformers' own
+        cache = DynamicCache(config=model.config)
     if ids.shape[1] > 1:
         model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], past_key_values=cache, use_cache=True,
               position_ids=(mask[:, :-1].long().cumsum(-1) - 1).clamp(min=0))
@@ -84,17 +88,17 @@ def make_room(cache, length: int) -> None:
     buffer (the unused tail masked), so it should not be much wider than needed, and widening copies it,
     so not every step."""
     for layer in cache.layers:
-        if layer.is_initialized and layer.max_cache_len < length:
+        if isinstance(layer, StaticLayer) and layer.is_initialized and layer.max_cache_len < length:
             extra = length - layer.max_cache_len + GROW - 1
-            pad = layer.keys.new_zeros((*layer.keys.shape[:2], extra, layer.keys.shape[3]))
-            layer.keys, layer.values = torch.cat([layer.keys, pad], 2), torch.cat([layer.values, pad], 2)
+            layer.keys, layer.values = (torch.cat([t, t.new_zeros((*t.shape[:2], extra, t.shape[3]))], 2)
+                                        for t in (layer.keys, layer.values))
             layer.max_cache_len += extra
 
 
 def select_rows(cache, rows: torch.Tensor) -> None:
-    """Keep (or repeat) these batch rows of a static cache."""
+    """Keep (or repeat) these batch rows of the cache."""
     for layer in cache.layers:
-        if layer.is_initialized:
+        if layer.is_initialized and layer.keys is not None:
             layer.keys, layer.values = layer.keys[rows], layer.values[rows]
             layer.batch_size = len(rows)
 
@@ -115,7 +119,7 @@ def decode_gang(model, tokenizer, gang: list[Block], *, n, max_new_tokens, tempe
                 drop_fraction, on_done) -> None:
     """Decode one gang of blocks. A block's rows stay contiguous in the batch (rows only ever leave it, in
     order), so each block is a slice: `spans` holds (block, start, end)."""
-    ids, mask, cache = prefill(model, tokenizer, [p for block in gang for p in block.prompts], n, max_new_tokens)
+    ids, mask, cache = prefill(model, tokenizer, [p for block in gang for p in block.prompts], n)
     device, eos, pad = ids.device, tokenizer.eos_token_id, tokenizer.pad_token_id
     owner = torch.cat([torch.full((len(b.prompts) * n,), i, device=device) for i, b in enumerate(gang)])
     row = torch.cat([torch.arange(len(b.prompts) * n, device=device) for b in gang])

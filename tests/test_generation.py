@@ -76,3 +76,24 @@ def test_samples_are_generates_draw_for_draw(params, batch_rows):
     ours = generator.generate(prompts, params)
     assert ours == raw_generate(generator, prompts, params)
     assert len({c for outs in ours for c in outs}) > len(prompts) // 2  # real, varied completions
+
+
+def test_a_sliding_window_model_samples_as_generate_does(tmp_path):
+    """Models whose cache is not one plain static buffer per layer (here Mistral's sliding window, shorter than the
+    prompts) decode on transformers' own DynamicCache, and still draw `generate`'s samples."""
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from align import data
+    from align.models import load_tokenizer
+
+    tok = load_tokenizer("world:base")
+    torch.manual_seed(0)
+    MistralForCausalLM(MistralConfig(
+        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+        num_key_value_heads=1, sliding_window=8, max_position_embeddings=256, pad_token_id=tok.pad_token_id,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)).save_pretrained(str(tmp_path))
+    tok.save_pretrained(str(tmp_path))
+    prompts = [row["prompt"] for row in data.load_dataset("world:instruct_train", "prompts", 6)]
+    params = SamplingParams(n=2, temperature=1.0, max_new_tokens=24, seed=1)
+    generator = HFGenerator(str(tmp_path), max_rows=4, batch_rows=8, dtype="float32")
+    assert generator.generate(prompts, params) == raw_generate(generator, prompts, params)
