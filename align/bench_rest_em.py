@@ -60,8 +60,8 @@ def add_working(results: list[dict]) -> None:
 
     for result in results:
         run = Path(result["run_dir"])
-        result["working"] = {stage: arith_working(read_jsonl(run / stage / "data.jsonl")) for stage in result["stages"]
-                             if stage.endswith(("-select", "-eval")) or stage == "eval_base"
+        stages = [stage for _, ev, sel in steps([result]) for stage in (ev, sel) if stage]
+        result["working"] = {stage: arith_working(read_jsonl(run / stage / "data.jsonl")) for stage in stages
                              if (run / stage / "data.jsonl").exists()}
 
 

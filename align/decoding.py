@@ -65,6 +65,9 @@ def gangs(blocks: list[Block], n: int, batch_rows: int) -> list[list[Block]]:
     return groups
 
 
+GROW = 16  # static cache columns added at a time
+
+
 def prefill(model, tokenizer, prompts: list[str], n: int):
     """Left-padded ids and mask of every prompt, repeated n times, and a KV cache of all but the last token,
     computed once per prompt and shared by its n rows (empty for one-token prompts: nothing to cache)."""
@@ -78,9 +81,6 @@ def prefill(model, tokenizer, prompts: list[str], n: int):
               position_ids=(mask[:, :-1].long().cumsum(-1) - 1).clamp(min=0))
         select_rows(cache, torch.arange(len(prompts), device=ids.device).repeat_interleave(n))
     return ids.repeat_interleave(n, 0), mask.repeat_interleave(n, 0), cache
-
-
-GROW = 16  # cache columns added at a time
 
 
 def make_room(cache, length: int) -> None:
