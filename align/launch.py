@@ -87,6 +87,18 @@ def main(payload_path: str) -> None:
     result = module.run(config, ctx)
     if main_rank:
         (ctx.out_dir / ".result.json").write_text(json.dumps(asdict(result)))
+    leave_process_group()
+
+
+def leave_process_group() -> None:
+    """Tear the process group down while Python is still alive. Left to interpreter exit, gloo's worker
+    threads can outlive it and abort the process (SIGABRT, "terminate called without an active exception"),
+    which failed a finished stage. Only on success: after an error, the other ranks may never reach it."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":

@@ -107,13 +107,15 @@ def humaneval_problems():
 
 
 @pytest.mark.slow
-def test_humaneval_canonical_solutions_all_pass_and_stubs_all_fail():
-    problems = humaneval_problems()
+@pytest.mark.parametrize("every", [8, pytest.param(1, marks=pytest.mark.bench)])
+def test_humaneval_canonical_solutions_all_pass_and_stubs_all_fail(every):
+    """Every 8th problem in CI (21 of 164, 2 s); all 164 with `-m bench` (16 s)."""
+    problems = humaneval_problems()[::every]
     rows = [{"tests": p["test"], "entry_point": p["entry_point"]} for p in problems]
     right = code(None, [p["prompt"] + p["canonical_solution"] for p in problems], rows)
-    assert right == [1.0] * 164
+    assert right == [1.0] * len(problems)
     stub = code(None, [p["prompt"] + "    return None\n" for p in problems], rows)
-    assert stub == [0.0] * 164
+    assert stub == [0.0] * len(problems)
 
 
 # ---- escapes that scored 1.0 under the old token harness: the verdict is now decided outside ----------------
