@@ -161,9 +161,10 @@ def render_learning(results: dict, folder: Path) -> str:
              "run's stage wall times on 2 CPU cores). Each section says over how many seeds its rows ran "
              "(`--seeds`); with 200 held-out items, a one-seed difference of about ±3 points is noise.", ""]
     if results.get("wall_s"):
+        clocks = results["wall_s"]
         lines += ["Wall time of the last `align bench learning` of each suite (the bench's clock, everything "
-                  "included): " + ", ".join(f"{suite} {seconds / 60:.0f} min"
-                                            for suite, seconds in results["wall_s"].items()) + ".", ""]
+                  "included): " + ", ".join(f"{suite} {seconds / 60:.0f} min" for suite, seconds in clocks.items())
+                  + (f"; {sum(clocks.values()) / 60:.0f} min together." if len(clocks) > 1 else "."), ""]
     rest_em = results.get("rest-em", []) + results.get("rest-em-hard", [])
     if rest_em:
         lines += render_rest_em(rest_em, folder)
