@@ -44,7 +44,7 @@ XWIN_STAGES = [("eval_base", "base"), ("eval_sft", "SFT"), ("eval_rs", "RS"), ("
 def render_xwin(results: list[dict], folder: Path) -> list[str]:
     """Per run group (one recipe and overrides, over seeds): one row per policy (base / SFT / RS / DPO), one column
     per metric the evaluate stages report (their key metrics), mean ± sd over seeds; then each claimed step."""
-    from align.bench_stats import RULE, cell, change, groups, holds, mean_sd, seeds_sentence, values
+    from align.bench_stats import RULE, cell, change, groups, holds, mean_sd, paired, seeds_sentence, values
 
     by_group = groups(results)
     stage_names = [name for name, _ in XWIN_STAGES]
@@ -73,11 +73,10 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
               + " | SFT → RS (gold) | RS → DPO (gold) | RS → DPO (gold, sampled) | stage time per seed (s) |",
               "|---|" + "---|" * (len(rm_metrics) + 4)]
     for label, runs in by_group.items():
-        gold = {name: values(runs, name, "eval/gold_score") for name in stage_names}
-        sampled = {name: values(runs, name, "eval/gold_score_sampled") for name in stage_names}
+        steps = [paired(runs, a, b, m) for a, b, m in (("eval_sft", "eval_rs", GOLD[0]), ("eval_rs", "eval_dpo", GOLD[0]),
+                                                        ("eval_rs", "eval_dpo", GOLD[1]))]
         lines.append(f"| {label} | " + " | ".join(cell(values(runs, "reward", m), len(runs)) for m in rm_metrics)
-                     + f" | {change(gold['eval_sft'], gold['eval_rs'])} | {change(gold['eval_rs'], gold['eval_dpo'])}"
-                     f" | {change(sampled['eval_rs'], sampled['eval_dpo'])} | "
+                     + "".join(f" | {change(pairs)}" for pairs in steps) + " | "
                      f"{mean_sd([r['wall_s'] for r in runs])[0]:.0f} |")
     commands = [r["command"] for runs in by_group.values() for r in runs]
     lines += ["", "Commands: " + "; ".join(f"`{c}`" for c in commands), ""]

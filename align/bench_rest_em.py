@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from align.bench_report import plot_errorbars, stage_key_metrics
-from align.bench_stats import RULE, cell, change, groups, mean_sd, outcome, seeds_sentence, values
+from align.bench_stats import RULE, cell, change, groups, mean_sd, outcome, paired, seeds_sentence, values
 
 # (first group, second group): the final iterations compared, on greedy pass@1.
 COMPARISONS = [("rest-em", "rest-em (verifier off)"),
@@ -38,12 +38,11 @@ def render_group(label: str, runs: list[dict]) -> tuple[list[str], list[tuple[st
              "|---|" + "---|" * (len(metrics) + 4)]
     previous = None
     for i, (name, ev, sel) in enumerate(plan):
-        greedy = values(runs, ev, "eval/pass@1")
         kept = [cell(values(runs, sel, key), seeds, 0) if sel else "—" for key in ("select/prompts_kept", "select/kept")]
         lines.append(f"| {name} | " + " | ".join(cell(values(runs, ev, m), seeds) for m in metrics)
-                     + f" | {change(previous, greedy) if previous is not None else '—'} | {kept[0]} | {kept[1]} | "
+                     + f" | {change(paired(runs, previous, ev, 'eval/pass@1')) if previous else '—'} | {kept[0]} | {kept[1]} | "
                      f"{from_base(runs, i) if i else '—'} |")
-        previous = greedy
+        previous = ev
     picks = [int(r["stages"]["best"]["best/index"]) for r in runs if "best/index" in r["stages"].get("best", {})]
     if picks:
         lines.append(f"\n`pick_best` keeps step {', '.join(map(str, picks))} (per seed; 0 = base).")

@@ -1,8 +1,16 @@
-"""Seeds and spread for `align bench learning`: the per-seed values of one metric, mean ± sd, and the rule by
-which a claimed difference holds (the difference of the means exceeds the sum of the two standard deviations)."""
+"""Seeds and spread for `align bench learning`: the per-seed values of one metric, mean ± sd, and the rules by
+which a claimed difference holds (the difference of the means exceeds the sum of the two standard deviations),
+and for a step within one run (each seed's later stage trained from its own earlier one) the paired test beside it:
+does the 95% confidence interval of the mean per-seed difference exclude zero."""
 from __future__ import annotations
 
-RULE = "A claim *holds* when the difference of the means exceeds the sum of the two standard deviations."
+RULE = ("A claim *holds* when the difference of the means exceeds the sum of the two standard deviations. A step "
+        "within a run (each seed's later stage trained from that seed's earlier one) also shows the *paired* test: "
+        "whether the 95% confidence interval of the mean per-seed difference excludes zero (paired t; with 3 seeds, "
+        "the mean difference exceeds 2.48 times the sd of the differences). It is reported beside the verdict, "
+        "not in its place.")
+T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
+         15: 2.131, 20: 2.086, 30: 2.042}  # two-sided 95% quantiles of Student's t by degrees of freedom
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
@@ -26,6 +34,25 @@ def holds(a: list[float], b: list[float], sign: int = 1) -> bool:
         return False
     (ma, sa), (mb, sb) = mean_sd(a), mean_sd(b)
     return sign * (ma - mb) > sa + sb
+
+
+def t_975(dof: int) -> float:
+    """Student's t quantile for a two-sided 95% interval (the next tabled dof at or below; 1.96 past 30)."""
+    return 1.96 if dof > 30 else T_975[max(k for k in T_975 if k <= dof)]
+
+
+def paired(results: list[dict], stage_a: str, stage_b: str, metric: str) -> list[tuple[float, float]]:
+    """(earlier, later) per run that has both: the seeds' values of one metric at two stages of the same run."""
+    both = [(values([r], stage_a, metric), values([r], stage_b, metric)) for r in results]
+    return [(a[0], b[0]) for a, b in both if a and b]
+
+
+def step_holds(pairs: list[tuple[float, float]], sign: int = 1) -> bool:
+    """The later stage beats the earlier one: the 95% interval of the mean per-seed difference lies above zero."""
+    if len(pairs) < 2:
+        return False
+    mean, sd = mean_sd([sign * (b - a) for a, b in pairs])
+    return mean > t_975(len(pairs) - 1) * sd / len(pairs) ** 0.5
 
 
 def outcome(a: list[float], b: list[float], sign: int = 1) -> str:
@@ -62,12 +89,15 @@ def cell(found: list[float], seeds: int, digits: int = 3) -> str:
     return text if len(found) == seeds else f"{text} ({len(found)} of {seeds} seeds)"
 
 
-def change(a: list[float], b: list[float]) -> str:
-    """b against a (b comes later): Δ of the means and whether it holds."""
-    if not a or not b:
+def change(pairs: list[tuple[float, float]]) -> str:
+    """A step within a run, from (earlier, later) per seed: the mean difference, whether it holds, and the paired
+    test beside it."""
+    if not pairs:
         return "—"
-    delta = mean_sd(b)[0] - mean_sd(a)[0]
-    if min(len(a), len(b)) < 2:
+    delta = mean_sd([b - a for a, b in pairs])[0]
+    if len(pairs) < 2:
         return f"{delta:+.3f} (one seed)"
-    mark = {"better": "holds", "worse": "holds, worse", "within": "within the spread"}[outcome(b, a)]
-    return f"{delta:+.3f} ({mark})"
+    mark = {"better": "holds", "worse": "holds, worse", "within": "within the spread"}[
+        outcome([b for _, b in pairs], [a for a, _ in pairs])]
+    paired_mark = "holds" if step_holds(pairs) else "holds, worse" if step_holds(pairs, -1) else "does not"
+    return f"{delta:+.3f} ({mark}; paired: {paired_mark})"

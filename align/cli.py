@@ -119,6 +119,8 @@ def world_build(out: Optional[Path] = typer.Option(None, help="default: the pack
                 seed: int = typer.Option(0),
                 data_only: bool = typer.Option(False, help="regenerate datasets only, keep the models "
                                                "(refused if their training corpora would change)"),
+                retrain_changed: bool = typer.Option(False, help="regenerate datasets and retrain only the models "
+                                                     "whose training corpora changed"),
                 rater_only: bool = typer.Option(False, help="retrain only world:rater from the shipped teacher")):
     """Rebuild the embedded world's tokenizer, datasets and models deterministically."""
     from align.world.build import build_world, rebuild_data, rebuild_rater
@@ -128,8 +130,8 @@ def world_build(out: Optional[Path] = typer.Option(None, help="default: the pack
             manifest = rebuild_rater(out)
             console.print(f"world:rater rebuilt: {manifest['models']['rater']['agreement']}")
             return
-        if data_only:
-            manifest = rebuild_data(out)
+        if data_only or retrain_changed:
+            manifest = rebuild_data(out, retrain=retrain_changed)
             console.print(f"world datasets rebuilt: {manifest['path']}/data")
             return
         manifest = build_world(out, size=size, seed=seed)

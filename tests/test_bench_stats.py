@@ -1,6 +1,6 @@
 """The spread rule of `align bench learning` and the seeded ReST-EM section, on hand-built results."""
 from align.bench_rest_em import render_rest_em
-from align.bench_stats import holds, mean_sd
+from align.bench_stats import change, holds, mean_sd, paired, step_holds, t_975
 
 
 def test_holds_needs_a_difference_beyond_both_spreads_and_more_than_one_seed():
@@ -9,6 +9,23 @@ def test_holds_needs_a_difference_beyond_both_spreads_and_more_than_one_seed():
     assert not holds([0.9, 0.7, 0.8], [0.75, 0.78, 0.8])  # means differ, spreads overlap
     assert not holds([0.9], [0.1])  # one seed: no spread, no claim
     assert holds([0.1, 0.11], [0.5, 0.52], sign=-1)  # lower is better
+
+
+def test_paired_step_cancels_the_seeds_shared_luck_and_is_stricter_when_there_is_none():
+    consistent = [(0.40, 0.47), (0.30, 0.38), (0.35, 0.41)]  # every seed gains 0.06-0.08; seeds differ by 0.1
+    assert step_holds(consistent) and not holds([b for _, b in consistent], [a for a, _ in consistent])
+    assert change(consistent) == "+0.070 (within the spread; paired: holds)"
+    mixed = [(0.40, 0.50), (0.40, 0.35), (0.40, 0.50)]  # one seed loses: the interval takes in zero
+    assert not step_holds(mixed) and not step_holds(mixed, -1)
+    assert not step_holds([(0.1, 0.9)])  # one seed: no claim
+    assert step_holds([(0.5, 0.4), (0.6, 0.45), (0.55, 0.43)], sign=-1)
+    assert (t_975(2), t_975(12), t_975(40)) == (4.303, 2.228, 1.96)
+
+
+def test_paired_takes_the_runs_that_have_both_stages_in_seed_order():
+    runs = [{"stages": {"a": {"m": 0.1}, "b": {"m": 0.3}}}, {"stages": {"a": {"m": 0.2}}},
+            {"stages": {"a": {"m": 0.4}, "b": {"m": 0.5}}}]
+    assert paired(runs, "a", "b", "m") == [(0.1, 0.3), (0.4, 0.5)]
 
 
 def run(group: str, seed: int, passes: list[float], digest: str = "base") -> dict:
@@ -21,14 +38,14 @@ def run(group: str, seed: int, passes: list[float], digest: str = "base") -> dic
 
 
 def test_seeded_rest_em_marks_each_iteration_and_compares_runs(tmp_path):
-    three = [run("rest-em hard, 3 iterations", s, [0.10 + d, 0.40 + d, 0.60 + d, 0.61 + d])
-             for s, d in enumerate((0.0, 0.01, 0.02))]
+    three = [run("rest-em hard, 3 iterations", s, [0.10 + d, 0.40 + d, 0.60 + d, 0.61 + d * d3])
+             for s, (d, d3) in enumerate(((0.0, 1), (0.01, -1), (0.02, 1)))]
     one = [run("rest-em hard, 1 iteration, 3x samples", s, [0.10 + d, 0.45 + d], digest="other")
            for s, d in enumerate((0.0, 0.01, 0.02))]
     text = "\n".join(render_rest_em(three + one, tmp_path))
     assert "mean ± sd over 3 seeds" in text
-    assert "| iteration 1 | 0.410 ± 0.010 | +0.300 (holds) |" in text
-    assert "| iteration 3 | 0.620 ± 0.010 | +0.010 (within the spread) |" in text
-    assert "| rest-em hard, 3 iterations | rest-em hard, 1 iteration, 3x samples | +0.160 | **holds** |" in text
+    assert "| iteration 1 | 0.410 ± 0.010 | +0.300 (holds; paired: holds) |" in text
+    assert "| iteration 3 | 0.613 ± 0.015 | +0.003 (within the spread; paired: does not) |" in text
+    assert "| rest-em hard, 3 iterations | rest-em hard, 1 iteration, 3x samples | +0.153 | **holds** |" in text
     assert "| 101 ± 0 | 200 ± 0 | yes |" in text and "| NO |" in text  # the other group's M-step left the base
     assert (tmp_path / "learning_rest_em.png").exists()

@@ -112,6 +112,27 @@ def test_data_only_rebuild_keeps_models_and_refuses_changed_corpora(tmp_path, mo
     assert (root / "data" / "sft_crowd.jsonl").exists() and not (root / "data.building").exists()
 
 
+def test_retrain_changed_retrains_only_the_changed_model_as_a_full_build_would(tmp_path, monkeypatch):
+    from align.world import build
+
+    root = tmp_path / "world"
+    build.build_world(root, size="micro", seed=0)
+    teacher = (root / "teacher" / "model.safetensors").read_bytes()
+    base = (root / "base" / "model.safetensors").read_bytes()
+    noisy = build.tasks.arith_solution_noisy  # the same rng draws, another text: only the base's corpus changes
+    monkeypatch.setattr(build.tasks, "arith_solution_noisy", lambda p, rng: noisy(p, rng) + " ")
+    manifest = build.rebuild_data(root, retrain=True)
+    assert (root / "teacher" / "model.safetensors").read_bytes() == teacher
+    assert (root / "base" / "model.safetensors").read_bytes() != base
+    assert manifest["models"]["base"]["corpus_sha256"] == build.corpus_digest(
+        build.make_datasets(build.SIZES["micro"], 0)["_base_corpus"])
+    assert not any(p.name.endswith(".building") for p in root.iterdir())
+    full = build.build_world(tmp_path / "full", size="micro", seed=0)
+    assert (tmp_path / "full" / "base" / "model.safetensors").read_bytes() == (
+        root / "base" / "model.safetensors").read_bytes()
+    assert full["models"]["base"]["corpus_sha256"] == manifest["models"]["base"]["corpus_sha256"]
+
+
 @pytest.mark.parametrize("name", ["base", "teacher"])
 def test_shipped_models_load_and_generate(name):
     from align.generation import HFGenerator, SamplingParams

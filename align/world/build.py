@@ -233,10 +233,12 @@ def rebuild_rater(out: Path | None = None) -> dict:
     return {**manifest, "path": str(out)}
 
 
-def rebuild_data(out: Path | None = None) -> dict:
-    """Regenerate only the datasets, keeping the models: allowed when the models' training corpora come
-    out exactly as recorded in world.json (so a full build would give the same models). A manifest
-    without corpus digests (older builds) gets them recorded now."""
+def rebuild_data(out: Path | None = None, retrain: bool = False) -> dict:
+    """Regenerate the datasets, keeping each model whose training corpus comes out exactly as recorded in
+    world.json (so a full build would make the same model). A changed corpus is refused, or with `retrain` only
+    that model is trained again (the rater too when it is the teacher): a world change that touches one
+    model's data costs that model's training, not a whole build. A manifest without corpus digests (older
+    builds) gets them recorded now."""
     from align.errors import AlignError
 
     out = Path(out) if out else ASSETS
@@ -244,19 +246,44 @@ def rebuild_data(out: Path | None = None) -> dict:
     if not manifest_path.exists():
         raise AlignError(f"{out} has no world.json: run a full `align world build` first")
     manifest = json.loads(manifest_path.read_text())
-    datasets = make_datasets(SIZES[manifest["size"]], manifest["seed"])
+    sizes = SIZES[manifest["size"]]
+    datasets = make_datasets(sizes, manifest["seed"])
+    changed = []
     for name, info in manifest["models"].items():
         if name == "rater":  # trained from the teacher on its own triples, not on a corpus
             continue
         digest = corpus_digest(datasets[f"_{name}_corpus"])
         if info.setdefault("corpus_sha256", digest) != digest:
-            raise AlignError(f"the {name} model's training corpus changed: run a full `align world build`")
+            if not retrain:
+                raise AlignError(f"the {name} model's training corpus changed: run a full `align world build` "
+                                 "(or `--retrain-changed`)")
+            changed.append(name)
     tmp = out / "data.building"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     write_datasets(datasets, tmp)
+    for name in changed:
+        manifest["models"][name] = retrain_model(out, name, sizes, datasets, manifest["seed"])
     shutil.rmtree(out / "data")
     tmp.rename(out / "data")
     manifest["datasets"] = {k: len(v) for k, v in datasets.items()}
     manifest_path.write_text(json.dumps(manifest, indent=2))
+    if "teacher" in changed:
+        return rebuild_rater(out)
     return {**manifest, "path": str(out)}
+
+
+def retrain_model(out: Path, name: str, sizes: WorldSize, datasets: dict, seed: int) -> dict:
+    """Train world:<name> again from its corpus into out/<name> (swapped in only once it is saved)."""
+    from align.training import configure_threads
+
+    configure_threads()
+    tmp = out / f"{name}.building"
+    shutil.rmtree(tmp, ignore_errors=True)
+    started = time.time()
+    info = train_world_model(getattr(sizes, name), datasets[f"_{name}_corpus"], build_tokenizer(), tmp, seed,
+                             sizes.batch_size, name)
+    shutil.rmtree(out / name, ignore_errors=True)
+    tmp.rename(out / name)
+    return {**info, "corpus_sha256": corpus_digest(datasets[f"_{name}_corpus"]),
+            "build_seconds": round(time.time() - started, 1)}
