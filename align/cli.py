@@ -132,7 +132,8 @@ def world_build(out: Optional[Path] = typer.Option(None, help="default: the pack
             return
         if data_only or retrain_changed:
             manifest = rebuild_data(out, retrain=retrain_changed)
-            console.print(f"world datasets rebuilt: {manifest['path']}/data")
+            retrained = ", models retrained where their corpora changed" if retrain_changed else ""
+            console.print(f"world datasets rebuilt{retrained}: {manifest['path']}/data")
             return
         manifest = build_world(out, size=size, seed=seed)
     except AlignError as exc:
