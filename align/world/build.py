@@ -169,6 +169,13 @@ def train_world_model(spec: ModelSpec, corpus: list[dict], tokenizer, out: Path,
             **asdict(spec)}
 
 
+def train_named_model(name: str, sizes: WorldSize, datasets: dict, tokenizer, out: Path, seed: int) -> dict:
+    """world:<name> (base or teacher) from its own corpus, with the corpus digest a later rebuild checks against."""
+    info = train_world_model(getattr(sizes, name), datasets[f"_{name}_corpus"], tokenizer, out, seed,
+                             sizes.batch_size, name)
+    return {**info, "corpus_sha256": corpus_digest(datasets[f"_{name}_corpus"])}
+
+
 def build_world(out: Path | None = None, size: str = "full", seed: int = 0) -> dict:
     """Write tokenizer/, base/, teacher/, data/*.jsonl and world.json into `out` (atomically)."""
     from align.training import configure_threads
@@ -184,14 +191,8 @@ def build_world(out: Path | None = None, size: str = "full", seed: int = 0) -> d
     tokenizer.save_pretrained(str(tmp / "tokenizer"))
     datasets = make_datasets(sizes, seed)
     write_datasets(datasets, tmp / "data")
-    models = {
-        "base": train_world_model(sizes.base, datasets["_base_corpus"], tokenizer, tmp / "base", seed,
-                                  sizes.batch_size, "base"),
-        "teacher": train_world_model(sizes.teacher, datasets["_teacher_corpus"], tokenizer, tmp / "teacher",
-                                     seed, sizes.batch_size, "teacher"),
-    }
-    for name in models:
-        models[name]["corpus_sha256"] = corpus_digest(datasets[f"_{name}_corpus"])
+    models = {name: train_named_model(name, sizes, datasets, tokenizer, tmp / name, seed)
+              for name in ("base", "teacher")}
     from align.world.rater import build_rater
 
     models["rater"] = build_rater(tmp, datasets, seed, out_dir=tmp / "rater", train=sizes.rater_train,
@@ -281,9 +282,7 @@ def retrain_model(out: Path, name: str, sizes: WorldSize, datasets: dict, seed: 
     tmp = out / f"{name}.building"
     shutil.rmtree(tmp, ignore_errors=True)
     started = time.time()
-    info = train_world_model(getattr(sizes, name), datasets[f"_{name}_corpus"], build_tokenizer(), tmp, seed,
-                             sizes.batch_size, name)
+    info = train_named_model(name, sizes, datasets, build_tokenizer(), tmp, seed)
     shutil.rmtree(out / name, ignore_errors=True)
     tmp.rename(out / name)
-    return {**info, "corpus_sha256": corpus_digest(datasets[f"_{name}_corpus"]),
-            "build_seconds": round(time.time() - started, 1)}
+    return {**info, "build_seconds": round(time.time() - started, 1)}
