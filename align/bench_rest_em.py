@@ -96,8 +96,8 @@ def final_pass(runs: list[dict]) -> list[float]:
 def render_rest_em(results: list[dict], folder: Path) -> list[str]:
     by_group = groups(results)
     lines = ["## ReST-EM (`recipes/rest-em.yaml`)", "",
-             "16 samples per problem at T=1 (unless the run says otherwise), at most 10 distinct verified solutions "
-             "kept per problem, M-step = 2 epochs of SFT from the base. `world:arith` problems have 2-4 operations; "
+             "16 samples per problem at T=1 (unless the run says otherwise), at most 10 verified samples "
+             "kept per problem at random (a solution sampled often can be kept several times), M-step = 2 epochs of SFT from the base. `world:arith` problems have 2-4 operations; "
              "`world:arith_hard` (the `data.train=world:arith_hard_train data.eval=world:arith_hard_test` override) "
              "has 4-6, longer chains than most of the base's data. Held-out test split of the same family (200 "
              "problems); pass@1 is greedy, sampled pass@1 and pass@16 use 16 samples at T=1. Each M-step "

@@ -2,8 +2,8 @@
 
 A *group* is the list of scored samples of one prompt: dicts with at least `completion` and `score`.
 - `best_of_n`: rejection sampling's pick (Xwin RS): the highest score, first sample on ties.
-- `verified`: ReST-EM's E-step filter: keep samples with score >= threshold, distinct completions,
-  at most `cap` per problem chosen at random.
+- `verified`: ReST-EM's E-step filter: keep samples with score >= threshold, at most `cap` per problem chosen
+  at random; repeats count (a solution sampled often is kept often), `unique` drops them first.
 - `random_subset`: the verifier-off control: up to `cap` samples at random, scores ignored.
 - `all_pairs`: every better/worse pair of a prompt (capped): dense data for a reward model.
 - `ranked_pair`: the Xwin-Set pair rule: chosen = rank 1, rejected = rank k after sub-sampling N
@@ -43,8 +43,13 @@ def best_of_n(group: Group) -> dict:
     return ranked(group)[0]
 
 
-def verified(group: Group, cap: int, rng: random.Random, threshold: float = CORRECT_THRESHOLD) -> Group:
-    accepted = [s for s in distinct(group) if is_correct(s["score"], threshold)]
+def verified(group: Group, cap: int, rng: random.Random, threshold: float = CORRECT_THRESHOLD,
+             unique: bool = False) -> Group:
+    """Repeats are kept (the paper keeps up to `cap` verified samples a problem; it describes no deduplication):
+    deduplicating first keeps the policy's usual right solution once but each rare lucky variant (a right
+    answer reached by wrong working) once too, so as the policy improves the kept data fills with the rare
+    ones (reports/learning.md shows the share of kept samples whose working is right)."""
+    accepted = [s for s in (distinct(group) if unique else group) if is_correct(s["score"], threshold)]
     return rng.sample(accepted, min(cap, len(accepted)))
 
 

@@ -17,13 +17,21 @@ def test_best_of_n_takes_the_max_and_first_on_ties():
         selection.best_of_n([])
 
 
-def test_verified_filters_dedupes_and_caps():
+def test_verified_unique_filters_dedupes_and_caps():
     g = group(1, 0, 1, 1, 1, 0, texts=["a", "b", "a", "c", "d", "e"])
-    kept = selection.verified(g, cap=10, rng=random.Random(0))
+    kept = selection.verified(g, cap=10, rng=random.Random(0), unique=True)
     assert sorted(s["completion"] for s in kept) == ["a", "c", "d"]  # 'a' once, wrong ones dropped
-    capped = selection.verified(g, cap=2, rng=random.Random(0))
+    capped = selection.verified(g, cap=2, rng=random.Random(0), unique=True)
     assert len(capped) == 2 and {s["completion"] for s in capped} <= {"a", "c", "d"}
     assert selection.verified(group(0, 0), cap=3, rng=random.Random(0)) == []
+
+
+def test_verified_by_default_keeps_a_solution_as_often_as_it_was_sampled():
+    g = group(1, 1, 1, 1, 0, 1, texts=["a", "a", "a", "b", "a", "c"])
+    kept = sorted(s["completion"] for s in selection.verified(g, cap=10, rng=random.Random(0)))
+    assert kept == ["a", "a", "a", "b", "c"]  # the wrong 'a' is still dropped
+    capped = [s["completion"] for s in selection.verified(g * 4, cap=6, rng=random.Random(0))]
+    assert len(capped) == 6 and capped.count("a") > capped.count("b")
 
 
 def test_verified_cap_choice_is_random_but_seeded():

@@ -1,7 +1,8 @@
 """`select`: turn scored samples into training data with one of the rules in `align.selection`.
 
 - `best_of_n`  -> prompt/completion, one per prompt (rejection sampling, Xwin RS)
-- `verified`   -> prompt/completion, score >= threshold, distinct, at most `cap` per prompt (ReST-EM)
+- `verified`   -> prompt/completion, score >= threshold, at most `cap` per prompt at random (ReST-EM); repeats
+                  count unless `unique`
 - `random`     -> prompt/completion chosen at random, scores ignored (the verifier-off control); with
                   `match_verified` (default) as many per prompt as `verified` would keep, so the control
                   gets exactly the same amount of data and the same training budget
@@ -35,6 +36,8 @@ class Config(StageConfig):
     scorer: Optional[ScorerSpec] = scorer_field("score the samples here first (replaces their `score`)", None)
     cap: int = Field(10, ge=1, description="verified/random: max samples kept per prompt (ReST-EM: 10); "
                      "all_pairs/source_pairs: max pairs per prompt")
+    unique: bool = Field(False, description="verified (and random's count): drop repeated completions before the cap "
+                         "(the paper keeps them: a solution the policy samples often is kept often)")
     threshold: float = Field(CORRECT_THRESHOLD, description="verified: minimum score to count as correct "
                              "(the same default as evaluate's pass@k)")
     rejected: Literal["rank", "worst", "random"] = Field("rank", description="pairs: how to pick rejected")
@@ -125,9 +128,10 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         if config.rule == "best_of_n":
             picked = [selection.best_of_n(group)]
         elif config.rule == "verified":
-            picked = selection.verified(group, config.cap, rng, config.threshold)
+            picked = selection.verified(group, config.cap, rng, config.threshold, config.unique)
         else:
-            count = (len(selection.verified(group, config.cap, random.Random(0), config.threshold))
+            count = (len(selection.verified(group, config.cap, random.Random(0), config.threshold,
+                                             config.unique))
                      if config.match_verified else config.cap)
             picked = selection.random_subset(group, count, rng) if count else []
         solved += bool(picked)
