@@ -73,7 +73,8 @@ def render_xwin(results: list[dict], folder: Path) -> list[str]:
               + " | SFT → RS (gold) | RS → DPO (gold) | RS → DPO (gold, sampled) | stage time per seed (s) |",
               "|---|" + "---|" * (len(rm_metrics) + 4)]
     for label, runs in by_group.items():
-        steps = [paired(runs, a, b, m) for a, b, m in (("eval_sft", "eval_rs", GOLD[0]), ("eval_rs", "eval_dpo", GOLD[0]),
+        steps = [paired(runs, a, b, m) for a, b, m in (("eval_sft", "eval_rs", GOLD[0]),
+                                                        ("eval_rs", "eval_dpo", GOLD[0]),
                                                         ("eval_rs", "eval_dpo", GOLD[1]))]
         lines.append(f"| {label} | " + " | ".join(cell(values(runs, "reward", m), len(runs)) for m in rm_metrics)
                      + "".join(f" | {change(pairs)}" for pairs in steps) + " | "

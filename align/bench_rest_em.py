@@ -39,9 +39,9 @@ def render_group(label: str, runs: list[dict]) -> tuple[list[str], list[tuple[st
     previous = None
     for i, (name, ev, sel) in enumerate(plan):
         kept = [cell(values(runs, sel, key), seeds, 0) if sel else "—" for key in ("select/prompts_kept", "select/kept")]
+        step = change(paired(runs, previous, ev, "eval/pass@1")) if previous else "—"
         lines.append(f"| {name} | " + " | ".join(cell(values(runs, ev, m), seeds) for m in metrics)
-                     + f" | {change(paired(runs, previous, ev, 'eval/pass@1')) if previous else '—'} | {kept[0]} | {kept[1]} | "
-                     f"{from_base(runs, i) if i else '—'} |")
+                     + f" | {step} | {kept[0]} | {kept[1]} | {from_base(runs, i) if i else '—'} |")
         previous = ev
     picks = [int(r["stages"]["best"]["best/index"]) for r in runs if "best/index" in r["stages"].get("best", {})]
     if picks:
@@ -97,7 +97,8 @@ def render_rest_em(results: list[dict], folder: Path) -> list[str]:
     by_group = groups(results)
     lines = ["## ReST-EM (`recipes/rest-em.yaml`)", "",
              "16 samples per problem at T=1 (unless the run says otherwise), at most 10 verified samples "
-             "kept per problem at random (a solution sampled often can be kept several times), M-step = 2 epochs of SFT from the base. `world:arith` problems have 2-4 operations; "
+             "kept per problem at random (a solution sampled often can be kept several times), M-step = 2 epochs "
+             "of SFT from the base. `world:arith` problems have 2-4 operations; "
              "`world:arith_hard` (the `data.train=world:arith_hard_train data.eval=world:arith_hard_test` override) "
              "has 4-6, longer chains than most of the base's data. Held-out test split of the same family (200 "
              "problems); pass@1 is greedy, sampled pass@1 and pass@16 use 16 samples at T=1. Each M-step "
