@@ -70,7 +70,7 @@ DPO_LEVERS = [("xwin n=64, DPO + SFT term", ("stages.dpo.loss_type=[sigmoid, sft
               ("xwin n=64, oracle RM, DPO + SFT term lr 1e-4", (*ORACLE, "stages.dpo.loss_type=[sigmoid, sft]",
                                                                  "stages.dpo.learning_rate=1e-4"),
                "xwin n=64, oracle RM (gold judge)")]
-HARD = ("data.train=world:arith_hard_train", "data.eval=world:arith_hard_test", "max_new_tokens=96")
+HARD = ("data.train=world:arith_hard_train", "data.eval=world:arith_hard_test")
 
 
 def suite_experiments(seeds: int = 3) -> dict[str, list[Experiment]]:

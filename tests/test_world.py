@@ -26,7 +26,7 @@ def test_tokenizer_round_trip_and_chat_template(tmp_path):
     assert tok.eos_token == "<|end|>" and tok.pad_token == "<|pad|>"
 
 
-@pytest.mark.parametrize("family", ["arith", "instruct", "reference"])
+@pytest.mark.parametrize("family", ["arith", "arith_hard", "instruct", "reference"])
 def test_generation_is_deterministic_and_splits_are_disjoint(family):
     train_a, test_a = tasks.generate_split(family, 5, 150, 40)
     train_b, test_b = tasks.generate_split(family, 5, 150, 40)
@@ -40,13 +40,28 @@ def test_generation_is_deterministic_and_splits_are_disjoint(family):
 def test_shipped_splits_are_disjoint():
     from align.data import read_jsonl
 
-    for family, train_names in [("arith", ["arith_train"]), ("instruct", ["instruct_train", "sft", "sft_crowd"]),
-                                ("reference", ["reference_train"])]:
+    for family, train_names in [("arith", ["arith_train"]), ("arith_hard", ["arith_hard_train"]),
+                                ("instruct", ["instruct_train", "sft", "sft_crowd"]), ("reference", ["reference_train"])]:
         held_out = {json.dumps(r["prompt"]) for r in read_jsonl(resolve(f"world:{family}_test"))}
         for name in train_names:
             rows = read_jsonl(resolve(f"world:{name}"))
             train = {json.dumps(r["prompt"] if "prompt" in r else r["messages"][:1]) for r in rows}
             assert not held_out & train, name
+
+
+def test_hard_arith_is_the_base_kind_of_chain_past_100_and_never_in_its_pretraining():
+    """The hard split differs from the base's problems only by passing 100, and the base never saw a held-out one."""
+    from align.data import read_jsonl
+
+    train, test = tasks.generate_split("arith_hard", 0, 300, 60)
+    for problem in train + test:
+        steps = tasks.arith_steps(problem["expr"])
+        assert 2 <= len(steps) <= 4 and 10 <= steps[0][0] <= 99 and all(1 <= b <= 9 for _, _, b, _ in steps)
+        assert max(result for *_, result in steps) >= 100 and problem["answer"] == str(steps[-1][3])
+    corpus = {json.dumps(r["prompt"]) for r in read_jsonl(resolve("world:corpus"))}
+    shipped = read_jsonl(resolve("world:arith_hard_test"))
+    assert len(shipped) == 200 and not corpus & {json.dumps(r["prompt"]) for r in shipped}
+    assert all(max(s[3] for s in tasks.arith_steps(r["prompt"][0]["content"][8:-1])) >= 100 for r in shipped)
 
 
 def test_arith_working_and_modes():

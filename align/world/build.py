@@ -35,7 +35,7 @@ class ModelSpec:
 class WorldSize:
     arith_train: int = 1500
     arith_test: int = 200
-    arith_hard_train: int = 1500  # longer chains (tasks.ARITH_HARD_LEVELS): ReST-EM over several iterations
+    arith_hard_train: int = 1500  # chains past 100 (tasks.make_arith_hard_problem): ReST-EM over iterations
     arith_hard_test: int = 200
     arith_pretrain: int = 6000
     drill: int = 6000  # single-operation sums: the skill itself, always worked correctly

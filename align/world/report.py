@@ -121,10 +121,11 @@ build is somewhat faster. `align world build --size micro` (the test suite runs 
   a Jinja chat template with `{{% generation %}}` marks so TRL's assistant-only loss works; an HF dir.
 - **Tasks** (`align/world/tasks.py`): (1) *arith*: `Compute 37-8+9+9+5.`, a two-digit start and 2–4
   one-digit steps, answered `37-8=29;29+9=38;...;\\boxed{{52}}` (math-verify parses the box); difficulty
-  level = number of steps; `arith_hard` has 4–6 steps, past most of the base's data, for self-training over
-  several iterations. (2) *instruct*: `List 3 fruits, in upper case, sorted, without fig.`, scored by
-  the rule-based gold judge (`rewards/gold_judge.py`: count, category, distinct, case, order, exclusion).
-  (3) *reference*: `Reverse: cat fig red`, `Sort: ...`, `Double: ...`, `Drop first: ...`, scored by Rouge-L.
+  level = number of steps; `arith_hard` has the same chains, each passing 100 on the way (about 7% of
+  the base's pre-training chains do), for self-training over several iterations. (2) *instruct*:
+  `List 3 fruits, in upper case, sorted, without fig.`, scored by the rule-based gold judge
+  (`rewards/gold_judge.py`: count, category, distinct, case, order, exclusion). (3) *reference*:
+  `Reverse: cat fig red`, `Sort: ...`, `Double: ...`, `Drop first: ...`, scored by Rouge-L.
   Train and held-out splits are separated by a hash of the prompt, so they cannot share a prompt.
 - **Base** (Llama, {base['parameters']:,} parameters, hidden {base['hidden']}, {base['layers']} layers, trained
   from scratch for {base['epochs']} epochs): its data mixes a correct procedure with whole wrong *modes*,

@@ -42,17 +42,17 @@ def assistant(text: str) -> list[dict]:
 
 # ----------------------------------------------------------------------------------------------- arith
 
-ARITH_LEVELS = (1, 2, 3)       # the base's own problems: 2-4 operations
-ARITH_HARD_LEVELS = (3, 4, 5)  # `arith_hard`: 4-6 operations, longer chains than most of the base's data
+ARITH_LEVELS = (1, 2, 3)  # the base's own problems: 2-4 operations
+HUNDREDS = 100            # `arith_hard`: chains whose running total reaches this
 
 
-def make_arith_problem(rng: random.Random, levels: tuple[int, ...] = ARITH_LEVELS) -> dict:
-    """A two-digit start and one-digit steps (2-4 by default): each step is easy, the chain is what is hard.
+def make_arith_problem(rng: random.Random) -> dict:
+    """A two-digit start and 2-4 one-digit steps: each step is easy, the chain is what is hard.
 
     Level = number of operations - 1. The answer never equals the start value, so the lazy mode
     (which boxes the start value) is never right by chance."""
     while True:
-        level = rng.choice(levels)
+        level = rng.choice(ARITH_LEVELS)
         value = start = rng.randint(10, 99)
         terms = []
         for _ in range(level + 1):
@@ -64,6 +64,20 @@ def make_arith_problem(rng: random.Random, levels: tuple[int, ...] = ARITH_LEVEL
             break
     expr = str(start) + "".join(terms)
     return {"prompt": user(f"Compute {expr}."), "answer": str(value), "level": level, "expr": expr}
+
+
+def make_arith_hard_problem(rng: random.Random) -> dict:
+    """`arith_hard`: the base's own kind of chain (2-4 operations) whose running total reaches 100 or more.
+
+    Carrying into a third digit is rare in the base's pre-training (about 7% of its chains, worked right only
+    in a minority of those), so the base rarely solves these greedily while sampling reaches most of them:
+    self-training can find the skill, and the longest chains take more than one iteration to learn. Longer
+    chains (the 4-6-operation split this replaced) are no fair test: the base never writes the right working
+    for 5-6 operations, so no sample and no iteration ever reaches them (issue 15's notes)."""
+    while True:
+        problem = make_arith_problem(rng)
+        if max(step[3] for step in arith_steps(problem["expr"])) >= HUNDREDS:
+            return problem
 
 
 def arith_steps(expr: str) -> list[tuple[int, str, int, int]]:
@@ -252,7 +266,7 @@ def reference_response_noisy(problem: dict, rng: random.Random) -> str:
 
 FAMILIES = {
     "arith": make_arith_problem,
-    "arith_hard": lambda rng: make_arith_problem(rng, ARITH_HARD_LEVELS),
+    "arith_hard": make_arith_hard_problem,
     "instruct": make_instruct_problem,
     "reference": make_reference_problem,
 }
