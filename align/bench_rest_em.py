@@ -9,7 +9,8 @@ from align.bench_stats import RULE, cell, change, groups, mean_sd, outcome, pair
 
 # (first group, second group): the final iterations compared, on greedy pass@1.
 COMPARISONS = [("rest-em", "rest-em (verifier off)"),
-               ("rest-em hard, 3 iterations", "rest-em hard, 1 iteration, 3x samples")]
+               ("rest-em hard, 3 iterations", "rest-em hard, 1 iteration, 3x samples"),
+               ("rest-em hard, 3 iterations", "rest-em hard, 1 iteration, 3x samples, 4 epochs")]
 
 
 def steps(results: list[dict]) -> list[tuple[str, str, str | None]]:

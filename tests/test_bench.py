@@ -43,7 +43,9 @@ def test_bench_learning_smoke(tmp_path):
     assert (tmp_path / "learning_rest_em.png").exists() and (tmp_path / "learning_xwin.png").exists()
     results = json.loads((tmp_path / "learning.json").read_text())
     assert [r["group"] for r in results["rest-em-hard"]] == (["rest-em hard, 3 iterations"] * 3
-                                                            + ["rest-em hard, 1 iteration, 3x samples"] * 3)
+                                                            + ["rest-em hard, 1 iteration, 3x samples"] * 3
+                                                            + ["rest-em hard, 1 iteration, 3x samples, 4 epochs"] * 3)
+    assert "| rest-em hard, 3 iterations | rest-em hard, 1 iteration, 3x samples, 4 epochs |" in text
     assert "| iteration 3 |" in text
     assert len(results["xwin"]) == 36 and "| xwin n=64 | DPO |" in text and "still breaks" in text
     assert "DPO beats RS beyond the spread, greedy and sampled, in any of the 11 runs whose RS" in text
