@@ -41,7 +41,8 @@ def test_shipped_splits_are_disjoint():
     from align.data import read_jsonl
 
     for family, train_names in [("arith", ["arith_train"]), ("arith_hard", ["arith_hard_train"]),
-                                ("instruct", ["instruct_train", "sft", "sft_crowd"]), ("reference", ["reference_train"])]:
+                                ("instruct", ["instruct_train", "sft", "sft_crowd"]),
+                                ("reference", ["reference_train"])]:
         held_out = {json.dumps(r["prompt"]) for r in read_jsonl(resolve(f"world:{family}_test"))}
         for name in train_names:
             rows = read_jsonl(resolve(f"world:{name}"))
@@ -52,6 +53,7 @@ def test_shipped_splits_are_disjoint():
 def test_hard_arith_is_the_base_kind_of_chain_past_100_and_never_in_its_pretraining():
     """The hard split differs from the base's problems only by passing 100, and the base never saw a held-out one."""
     from align.data import read_jsonl
+    from align.world.check import expression
 
     train, test = tasks.generate_split("arith_hard", 0, 300, 60)
     for problem in train + test:
@@ -61,7 +63,7 @@ def test_hard_arith_is_the_base_kind_of_chain_past_100_and_never_in_its_pretrain
     corpus = {json.dumps(r["prompt"]) for r in read_jsonl(resolve("world:corpus"))}
     shipped = read_jsonl(resolve("world:arith_hard_test"))
     assert len(shipped) == 200 and not corpus & {json.dumps(r["prompt"]) for r in shipped}
-    assert all(max(s[3] for s in tasks.arith_steps(r["prompt"][0]["content"][8:-1])) >= 100 for r in shipped)
+    assert all(max(s[3] for s in tasks.arith_steps(expression(r["prompt"]))) >= 100 for r in shipped)
 
 
 def test_arith_working_and_modes():

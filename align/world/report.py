@@ -9,10 +9,12 @@ import json
 import time
 from pathlib import Path
 
+from align.data import read_jsonl
 from align.engine import Engine
 from align.recipe import load_recipe
-from align.world import ASSETS
+from align.world import ASSETS, tasks
 from align.world.check import self_improvement_check
+from align.world.composition import ARITH
 
 METRICS = [("eval/pass@1", "pass@1 (greedy)"), ("eval/pass@1_sampled", "pass@1 (sampled, T=1)"),
            ("eval/pass@16", "pass@16"), ("eval/gold_score", "gold score"), ("eval/rouge_l", "Rouge-L")]
@@ -32,17 +34,27 @@ def evaluate_world_model(name: str, runs: Path) -> dict:
     return summaries[-1]["metrics"]
 
 
+def chains_past_hundred() -> dict[str, int]:
+    """How many of the base's pre-training chains (2+ operations) pass 100: how rare `arith_hard`'s skill is."""
+    from rewards.gold_judge import user_text
+
+    exprs = [match.group(1) for row in read_jsonl(ASSETS / "data" / "corpus.jsonl")
+             if (match := ARITH.fullmatch(user_text(row["prompt"])))]
+    chains = [expr for expr in exprs if len(tasks.arith_steps(expr)) > 1]
+    return {"past_hundred": sum(map(tasks.passes_hundred, chains)), "chains": len(chains)}
+
+
 def write_world_report(out: Path = Path("reports/world.md"), runs: Path = Path("runs/world-report")) -> Path:
     started = time.time()
     manifest = json.loads((ASSETS / "world.json").read_text())
     evals = {name: evaluate_world_model(name, runs) for name in ("base", "teacher")}
     check = self_improvement_check()
-    sizes = asset_sizes(ASSETS)
-    text = render(manifest, evals, check, sizes, time.time() - started)
+    sizes, hard = asset_sizes(ASSETS), chains_past_hundred()
+    text = render(manifest, evals, check, sizes, hard, time.time() - started)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     (out.with_suffix(".json")).write_text(json.dumps({"evals": evals, "check": check, "sizes_mb": sizes,
-                                                      "build": manifest}, indent=2))
+                                                      "pretraining_chains": hard, "build": manifest}, indent=2))
     return out
 
 
@@ -66,7 +78,7 @@ def rater_bullet(rater: dict | None) -> str:
   `align world build --rater-only` ({rater['build_seconds'] / 60:.1f} min)."""
 
 
-def render(manifest: dict, evals: dict, check: dict, sizes: dict, seconds: float) -> str:
+def render(manifest: dict, evals: dict, check: dict, sizes: dict, hard: dict, seconds: float) -> str:
     base, teacher = manifest["models"]["base"], manifest["models"]["teacher"]
     rows = "\n".join(f"| {label} | {fmt(evals['base'].get(key))} | {fmt(evals['teacher'].get(key))} |"
                      for key, label in METRICS)
@@ -121,8 +133,8 @@ build is somewhat faster. `align world build --size micro` (the test suite runs 
   a Jinja chat template with `{{% generation %}}` marks so TRL's assistant-only loss works; an HF dir.
 - **Tasks** (`align/world/tasks.py`): (1) *arith*: `Compute 37-8+9+9+5.`, a two-digit start and 2–4
   one-digit steps, answered `37-8=29;29+9=38;...;\\boxed{{52}}` (math-verify parses the box); difficulty
-  level = number of steps; `arith_hard` has the same chains, each passing 100 on the way (about 7% of
-  the base's pre-training chains do), for self-training over several iterations. (2) *instruct*:
+  level = number of steps; `arith_hard` has the same chains, each passing 100 on the way ({hard['past_hundred']:,}
+  of the base's {hard['chains']:,} pre-training chains do), for self-training over several iterations. (2) *instruct*:
   `List 3 fruits, in upper case, sorted, without fig.`, scored by the rule-based gold judge
   (`rewards/gold_judge.py`: count, category, distinct, case, order, exclusion). (3) *reference*:
   `Reverse: cat fig red`, `Sort: ...`, `Double: ...`, `Drop first: ...`, scored by Rouge-L.

@@ -69,15 +69,20 @@ def make_arith_problem(rng: random.Random) -> dict:
 def make_arith_hard_problem(rng: random.Random) -> dict:
     """`arith_hard`: the base's own kind of chain (2-4 operations) whose running total reaches 100 or more.
 
-    Carrying into a third digit is rare in the base's pre-training (about 7% of its chains, worked right only
-    in a minority of those), so the base rarely solves these greedily while sampling reaches most of them:
-    self-training can find the skill, and the longest chains take more than one iteration to learn. Longer
-    chains (the 4-6-operation split this replaced) are no fair test: the base never writes the right working
-    for 5-6 operations, so no sample and no iteration ever reaches them (issue 15's notes)."""
+    Carrying into a third digit is rare in the base's pre-training (reports/world.md counts its chains that pass
+    100; a minority of those are worked right), so the base rarely solves these greedily while sampling reaches
+    most of them: self-training can find the skill, and the longest chains take more than one iteration to learn.
+    Longer chains (the 4-6-operation split this replaced) are no fair test: the base never writes the right
+    working for 5-6 operations, so no sample and no iteration ever reaches them (issue 15's notes)."""
     while True:
         problem = make_arith_problem(rng)
-        if max(step[3] for step in arith_steps(problem["expr"])) >= HUNDREDS:
+        if passes_hundred(problem["expr"]):
             return problem
+
+
+def passes_hundred(expr: str) -> bool:
+    """Whether the running total of a chain reaches 100 (the skill `arith_hard` tests)."""
+    return max(result for *_, result in arith_steps(expr)) >= HUNDREDS
 
 
 def arith_steps(expr: str) -> list[tuple[int, str, int, int]]:
