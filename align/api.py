@@ -9,11 +9,12 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from align.engine import Engine
+from align.engine.runner import Engine
 from align.errors import AlignError
-from align.progress import track
-from align.recipe import load_recipe
-from align.report import write_report
+from align.runtime.progress import track
+from align.runtime.quiet import quiet_libraries
+from align.engine.recipe import load_recipe
+from align.engine.report import write_report
 
 
 @dataclass
@@ -30,6 +31,7 @@ def run(recipe: str, overrides: list[str] | dict | None = None, run_dir: str | P
     """Run `recipe` (a name in recipes/ or a YAML path) with `overrides` (["key=value", ...] or {key: value});
     `run_dir` defaults to runs/<recipe name>; `fresh` deletes what it holds first (after the inputs check out).
     Raises AlignError on bad input, before anything runs."""
+    quiet_libraries()
     if isinstance(overrides, dict):
         overrides = [f"{key}={value_text(value)}" for key, value in overrides.items()]
     if run_dir is not None and not str(run_dir).strip():

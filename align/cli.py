@@ -34,16 +34,9 @@ def version_callback(value: bool):
 def main(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
                                       help="Show the version and exit.")):
     """align: SFT, reward models, rejection sampling, DPO, distillation and ReST-EM as one resumable chain."""
-    quiet_library_progress()
+    from align.runtime.quiet import quiet_libraries
 
-
-def quiet_library_progress() -> None:
-    """One kind of progress bar (ours, rich) instead of three libraries' tqdm bars per stage."""
-    import os
-
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    quiet_libraries()  # one kind of progress bar (ours, rich) instead of three libraries' tqdm bars per stage
 
 
 @app.command(context_settings={"allow_extra_args": False})
@@ -54,7 +47,7 @@ def run(recipe: str = typer.Argument(..., help="a name in recipes/ or a path to 
         fresh: bool = typer.Option(False, "--fresh", help="start over: delete what the run dir holds first")):
     """Run a recipe; running the same command again resumes it and skips finished stages."""
     from align.api import run as run_recipe
-    from align.report import summary_table
+    from align.engine.report import summary_table
 
     try:
         result = run_recipe(recipe, overrides or [], run_dir, smoke, fresh)
@@ -71,7 +64,7 @@ def recipes():
     """List the recipes in recipes/ with their one-line descriptions."""
     import yaml
 
-    from align.recipe import RECIPES_DIR
+    from align.engine.recipe import RECIPES_DIR
 
     table = Table("recipe", "description")
     for path in sorted(RECIPES_DIR.glob("*.yaml")):
@@ -83,7 +76,7 @@ def recipes():
 @app.command()
 def show(run_dir: Path, as_json: bool = typer.Option(False, "--json", help="machine-readable output")):
     """Stages, status and key metrics of a run."""
-    from align.report import run_overview
+    from align.engine.report import run_overview
 
     try:
         overview = run_overview(run_dir)
@@ -103,7 +96,7 @@ def show(run_dir: Path, as_json: bool = typer.Option(False, "--json", help="mach
 @app.command()
 def report(run_dir: Path):
     """(Re)write RUN_DIR/report.md with PNG plots."""
-    from align.report import write_report
+    from align.engine.report import write_report
 
     try:
         console.print(f"report: {write_report(run_dir)}")
@@ -123,7 +116,7 @@ def world_build(out: Optional[Path] = typer.Option(None, help="default: the pack
                                                      "whose training corpora changed"),
                 rater_only: bool = typer.Option(False, help="retrain only world:rater from the shipped teacher")):
     """Rebuild the embedded world's tokenizer, datasets and models deterministically."""
-    from align.world.build import build_world, rebuild_data, rebuild_rater
+    from align.bench.world_build import build_world, rebuild_data, rebuild_rater
 
     try:
         if rater_only:
@@ -144,7 +137,7 @@ def world_build(out: Optional[Path] = typer.Option(None, help="default: the pack
 @world_app.command("check")
 def world_check(limit: Optional[int] = typer.Option(None, help="first N training problems (default all)")):
     """Measure verifier precision on base samples and one round of verifier-filtered self-training."""
-    from align.world.check import self_improvement_check
+    from align.bench.world_check import self_improvement_check
 
     result = self_improvement_check(limit=limit)
     table = Table("policy", "pass@1 greedy", "pass@1 sampled", "pass@16",
@@ -158,7 +151,7 @@ def world_check(limit: Optional[int] = typer.Option(None, help="first N training
 @world_app.command("report")
 def world_report(out: Path = typer.Option(Path("reports/world.md"))):
     """Evaluate base and teacher, run the self-improvement check, write reports/world.md."""
-    from align.world.report import write_world_report
+    from align.bench.world_report import write_world_report
 
     console.print(f"wrote {write_world_report(out)}")
 
@@ -175,7 +168,7 @@ def bench_learning(suite: List[str] = typer.Option(["rest-em", "rest-em-hard", "
                    render_only: bool = typer.Option(False, "--render-only", help="rewrite the report from its json"),
                    out: Path = typer.Option(Path("reports/learning.md"))):
     """Run each recipe and its controls on the embedded world; write reports/learning.md with plots."""
-    from align.bench import SUITES, bench_learning as run_bench
+    from align.bench.learning import SUITES, bench_learning as run_bench
 
     unknown = [s for s in suite if s not in SUITES]
     if unknown:
@@ -189,7 +182,7 @@ def bench_perf(full: bool = typer.Option(False, "--full", help="700 prompts and 
                smoke: bool = typer.Option(False, "--smoke", help="tiny sizes (checks the plumbing only)"),
                out: Path = typer.Option(Path("reports/perf.md"))):
     """Measure align against raw transformers/TRL side by side; write reports/perf.md (+ .json)."""
-    from align.bench_perf import bench_perf as run_bench
+    from align.bench.perf import bench_perf as run_bench
 
     root = Path("runs/bench-perf-smoke" if smoke else "runs/bench-perf")
     console.print(f"wrote {run_bench(out=out, root=root, full=full, smoke=smoke)}")

@@ -22,14 +22,6 @@ from align.errors import AlignError
 from align.refs import deferred
 
 Scorer = Callable[[Sequence, Sequence[str], Sequence[dict]], list]
-# One notion of "correct" for selection (`verified`) and evaluation (pass@k): score >= this.
-CORRECT_THRESHOLD = 0.5
-
-
-def is_correct(score: float, threshold: float = CORRECT_THRESHOLD) -> bool:
-    return score >= threshold
-
-
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
@@ -61,7 +53,7 @@ BUILTIN = {
     "math": Builtin("rewards.verifiers:math"),
     "exact": Builtin("rewards.verifiers:exact"),
     "regex": Builtin("rewards.verifiers:regex"),
-    "gold_judge": Builtin("rewards.gold_judge:score"),
+    "gold_judge": Builtin("align.world.gold_judge:score"),  # the world's: imported only when used
     "code": Builtin("rewards.code:score", CodeOptions),
     "reward_model": Builtin("rewards.reward_model:RewardModelScorer", RewardModelOptions, factory=True,
                             check_model=("model", "rewards.reward_model:check_reward_model")),

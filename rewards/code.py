@@ -35,6 +35,7 @@ import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from align.data.formats import stdio_cases
 from rewards.code_limits import sandbox_limits
 
 HERE = Path(__file__).resolve().parent
@@ -169,15 +170,6 @@ def judge_stdio_tests(program: str, cases: list[tuple[str, str]], timeout_s: flo
             if normalise_output(out.decode("utf-8", errors="replace")) != normalise_output(expected):
                 return False, f"case {index + 1}: wrong output"
     return True, "passed"
-
-
-def stdio_cases(tests) -> list[tuple[str, str]] | None:
-    """(input, output) pairs of APPS/CodeContests-style tests, or None for code tests."""
-    if isinstance(tests, dict) and isinstance(tests.get("inputs"), list) and isinstance(tests.get("outputs"), list):
-        return [(str(i), str(o)) for i, o in zip(tests["inputs"], tests["outputs"])]
-    if isinstance(tests, list) and tests and all(isinstance(t, dict) and {"input", "output"} <= set(t) for t in tests):
-        return [(str(t["input"]), str(t["output"])) for t in tests]
-    return None
 
 
 def run_tests(program: str, tests, timeout_s: float = 5.0, memory_mb: int = 512,

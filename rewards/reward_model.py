@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from align.errors import AlignError
-from align.models import check_weights, locate_model, pick_device
+from align.loading.models import check_weights, locate_model, pick_device
 
 
 def reward_input_ids(tokenizer, prompt, completion: str) -> list[int]:

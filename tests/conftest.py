@@ -35,7 +35,7 @@ def model_with_other_tokenizer(tmp_path: Path, spec: str = "world:teacher") -> P
     """A copy of a world model whose tokenizer has one extra token: same weights, different token ids."""
     import shutil
 
-    from align.models import load_tokenizer
+    from align.loading.models import load_tokenizer
     from align.world import resolve
 
     other = tmp_path / "other-tokenizer"

@@ -4,7 +4,7 @@ from types import SimpleNamespace
 
 from pydantic import Field
 
-from align.data import write_jsonl
+from align.data.jsonl import write_jsonl
 from align.stages.base import StageResult
 from align.stages.base import StageConfig
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from align.cli import app
-from align.data import write_jsonl
+from align.data.jsonl import write_jsonl
 from align.world import resolve, tasks
 
 runner = CliRunner()

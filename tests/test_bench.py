@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from align.bench import bench_learning
+from align.bench.learning import bench_learning
 
 pytestmark = pytest.mark.slow
 

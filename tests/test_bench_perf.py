@@ -3,8 +3,8 @@ command at smoke size."""
 import pytest
 import torch
 
-from align.bench_perf import generated_tokens
-from align.bench_perf_report import render_perf
+from align.bench.perf import generated_tokens
+from align.bench.perf_report import render_perf
 
 
 def test_generated_tokens_count_up_to_each_rows_eos():
@@ -39,7 +39,7 @@ def test_the_report_marks_each_target_met_or_not():
 
 @pytest.mark.bench
 def test_bench_perf_smoke(tmp_path):
-    from align.bench_perf import bench_perf
+    from align.bench.perf import bench_perf
 
     report = bench_perf(out=tmp_path / "perf.md", root=tmp_path / "runs", smoke=True).read_text()
     assert "## Sampling" in report and "## Orchestration overhead" in report

@@ -1,6 +1,6 @@
 """The spread rule of `align bench learning` and the seeded ReST-EM section, on hand-built results."""
-from align.bench_rest_em import render_rest_em
-from align.bench_stats import change, holds, mean_sd, paired, step_holds, t_975
+from align.bench.rest_em import render_rest_em
+from align.bench.stats import change, holds, mean_sd, paired, step_holds, t_975
 
 
 def test_holds_needs_a_difference_beyond_both_spreads_and_more_than_one_seed():

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from align.data import load_dataset, read_jsonl, write_jsonl
+from align.data.jsonl import read_jsonl, write_jsonl
+from align.loading.datasets import load_dataset
 from align.errors import AlignError
 
 
@@ -70,7 +71,7 @@ def test_local_hf_dataset_dir_loads_and_validates(tmp_path):
 
 @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
 def test_jsonl_with_unicode_line_separators_in_strings(tmp_path, separator):
-    from align.data import read_jsonl, write_jsonl
+    from align.data.jsonl import read_jsonl, write_jsonl
 
     rows = [{"prompt": f"a{separator}b", "completion": "c"}, {"prompt": "d", "completion": f"e{separator}"}]
     write_jsonl(tmp_path / "x.jsonl", rows)
@@ -78,7 +79,7 @@ def test_jsonl_with_unicode_line_separators_in_strings(tmp_path, separator):
 
 
 def test_prompt_completion_views_every_training_format_one_way():
-    from align.data import prompt_completion
+    from align.data.rows import prompt_completion
 
     turns = [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]
     assert prompt_completion({"text": "t"}) == {"prompt": "", "completion": "t"}

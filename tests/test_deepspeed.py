@@ -3,9 +3,10 @@ and the same stages' plain 2-process (DDP) runs. Each stage trains, records the 
 writes a full HF model that loads and differs from where it started."""
 import pytest
 
-from align.data import prompt_completion, read_jsonl, write_jsonl
-from align.engine import Engine
-from align.recipe import load_recipe
+from align.data.jsonl import read_jsonl, write_jsonl
+from align.data.rows import prompt_completion
+from align.engine.runner import Engine
+from align.engine.recipe import load_recipe
 from align.world import resolve
 from tests.conftest import write_recipe
 
@@ -26,8 +27,8 @@ def preference_file(tmp_path):
 def test_training_stages_under_two_processes(tmp_path, zero):
     if zero:
         pytest.importorskip("deepspeed", reason="DeepSpeed is not installed (pip install deepspeed)")
-    from align.models import load_causal_lm
-    from align.training import weights_digest
+    from align.loading.models import load_causal_lm
+    from align.loading.digests import weights_digest
 
     pairs = preference_file(tmp_path)
     common = f"max_steps: 2, batch_size: 2, logging_steps: 1, max_length: 96, processes: 2" + (

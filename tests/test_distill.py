@@ -7,14 +7,14 @@ import math
 import pytest
 import torch
 
-from align.data import read_jsonl, write_jsonl
-from align.engine import Engine
+from align.data.jsonl import read_jsonl, write_jsonl
+from align.engine.runner import Engine
 from align.errors import AlignError
-from align.logprobs import completion_logprobs
-from align.models import load_causal_lm, load_tokenizer
-from align.recipe import load_recipe
-from align.runlog import read_metrics
-from align.teacher_targets import load
+from align.training.logprobs import completion_logprobs
+from align.loading.models import load_causal_lm, load_tokenizer
+from align.engine.recipe import load_recipe
+from align.engine.runlog import read_metrics
+from align.training.teacher_targets import load
 from align.world import resolve
 from tests.conftest import model_with_other_tokenizer, write_recipe
 
@@ -174,7 +174,7 @@ stages:
 
 @pytest.mark.parametrize("jsd_beta", [0.0, 1.0], ids=["forward-kl", "reverse-kl"])
 def test_onpolicy_distillation_trains_with_trls_trainer(tmp_path, jsd_beta):
-    from align.training import weights_digest
+    from align.loading.digests import weights_digest
 
     rows = read_jsonl(resolve("world:reference_train"))[:8]
     write_jsonl(tmp_path / "refs.jsonl", rows)

@@ -86,7 +86,7 @@ def test_kill_during_training_then_resume_matches_uninterrupted(tmp_path):
 def weights(model_dir: Path) -> str:
     from transformers import AutoModelForCausalLM
 
-    from align.training import weights_digest
+    from align.loading.digests import weights_digest
 
     return weights_digest(AutoModelForCausalLM.from_pretrained(str(model_dir)))
 

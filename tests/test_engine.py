@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from align.engine import Engine
-from align.recipe import load_recipe
-from align.runlog import read_metrics
+from align.engine.runner import Engine
+from align.engine.recipe import load_recipe
+from align.engine.runlog import read_metrics
 from tests.conftest import write_recipe
 
 CHAIN = """
@@ -194,8 +194,8 @@ def test_changing_the_seed_reruns(tmp_path, fake_stages):
 def test_show_reports_running_pending_and_done(tmp_path, fake_stages):
     import os
 
-    from align.report import run_overview
-    from align.runlog import write_json
+    from align.engine.report import run_overview
+    from align.engine.runlog import write_json
 
     path = write_recipe(tmp_path, CHAIN)
     run(path, run_dir=tmp_path / "run")

@@ -1,10 +1,10 @@
 """The `filter` stage: model scores through align.logprobs, the judge path, the audit file, and its errors."""
 import pytest
 
-from align.data import read_jsonl, write_jsonl
-from align.logprobs import completion_logprobs
-from align.models import load_causal_lm, load_tokenizer
-from align.progress import track
+from align.data.jsonl import read_jsonl, write_jsonl
+from align.training.logprobs import completion_logprobs
+from align.loading.models import load_causal_lm, load_tokenizer
+from align.runtime.progress import track
 from align.stages import filter as filter_stage
 from align.stages.base import StageContext
 from align.world import resolve
@@ -63,9 +63,9 @@ def test_a_judge_that_never_rates_is_an_error_with_counts(tmp_path, monkeypatch)
         def generate(self, prompts, params, advance=None):
             return [["I think it is good."] for _ in prompts]
 
-    import align.generation
+    import align.generation.generators
 
-    monkeypatch.setattr(align.generation, "make_generator", lambda spec, backend="auto": Mumbles())
+    monkeypatch.setattr(align.generation.generators, "make_generator", lambda spec, backend="auto": Mumbles())
     monkeypatch.setattr(filter_stage, "check_context", lambda *a: None)
     config = filter_stage.Config(data=rows(tmp_path), method="judge", judge="world:teacher", threshold=4.5)
     with pytest.raises(ValueError, match="no parseable rating for any of the 12 rows"):

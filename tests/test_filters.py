@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from align import filters
+from align.data import filters
 
 
 @pytest.mark.parametrize("reply, score", [

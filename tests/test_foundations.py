@@ -7,10 +7,10 @@ from typer.testing import CliRunner
 
 import align
 from align.cli import app
-from align.engine import Engine, prepare_stage_dir
+from align.engine.runner import Engine, prepare_stage_dir
 from align.errors import AlignError
-from align.recipe import load_recipe
-from align.report import run_overview, summary_table, write_report
+from align.engine.recipe import load_recipe
+from align.engine.report import run_overview, summary_table, write_report
 from tests.conftest import write_recipe
 from tests.test_engine import CHAIN, run
 
@@ -167,7 +167,7 @@ def test_python_api_returns_metrics_and_outputs(tmp_path, fake_stages):
 
 
 def test_one_run_per_run_dir(tmp_path, fake_stages):
-    from align.runlock import RunLock
+    from align.engine.runlock import RunLock
 
     path = write_recipe(tmp_path, CHAIN)
     with RunLock(tmp_path / "run"):  # as if another `align run` held the dir
@@ -192,7 +192,7 @@ def test_another_recipe_in_a_run_dir_is_refused_unless_fresh(tmp_path, fake_stag
 
 
 def test_a_checkpoint_cut_short_by_a_kill_is_not_resumed_from(tmp_path):
-    from align.checkpoints import last_checkpoint, resumed_step
+    from align.training.checkpoints import last_checkpoint, resumed_step
 
     for step, state in ((5, "{}"), (10, None), (15, '{"global_st')):  # 10: no state yet; 15: torn state
         (tmp_path / f"checkpoint-{step}").mkdir()

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from align.generation import HFGenerator, SamplingParams, make_generator
+from align.generation.generators import HFGenerator, SamplingParams, make_generator
 from align.world import tasks
 
 PROMPTS = [tasks.user("Compute 37-8+9."), tasks.user("List 2 fruits."), "raw text prompt"]
@@ -35,7 +35,7 @@ def test_backend_choice():
 
 def test_one_token_prompts_sample_n_each():
     """The shared prefill runs the prompt minus its last token: a one-token batch has none to run."""
-    from align.generation import HFGenerator
+    from align.generation.generators import HFGenerator
 
     generator = HFGenerator("world:base")
     outs = generator.generate(["x", "y"], SamplingParams(n=3, temperature=1.0, max_new_tokens=4, seed=0))
@@ -44,7 +44,7 @@ def test_one_token_prompts_sample_n_each():
 
 def raw_generate(generator, prompts, params):
     """transformers' own `generate` on each seeded block alone: the samples align must reproduce."""
-    from align.generation import render_prompt
+    from align.generation.generators import render_prompt
 
     tok, out, per_block = generator.tokenizer, [], generator.prompts_per_block(params)
     sampling = ({"do_sample": False} if params.temperature == 0 else
@@ -69,9 +69,9 @@ def raw_generate(generator, prompts, params):
                                                                          "greedy"])
 def test_samples_are_generates_draw_for_draw(params, batch_rows):
     """align's decode loop (blocks sharing a batch, finished rows dropped) draws exactly `generate`'s samples."""
-    from align import data
+    from align.loading.datasets import load_dataset
 
-    prompts = [row["prompt"] for row in data.load_dataset("world:instruct_train", "prompts", 14)]
+    prompts = [row["prompt"] for row in load_dataset("world:instruct_train", "prompts", 14)]
     generator = HFGenerator("world:base", max_rows=16, batch_rows=batch_rows)
     ours = generator.generate(prompts, params)
     assert ours == raw_generate(generator, prompts, params)
@@ -83,8 +83,8 @@ def test_a_sliding_window_model_samples_as_generate_does(tmp_path):
     prompts) decode on transformers' own DynamicCache, and still draw `generate`'s samples."""
     from transformers import MistralConfig, MistralForCausalLM
 
-    from align import data
-    from align.models import load_tokenizer
+    from align.loading.datasets import load_dataset
+    from align.loading.models import load_tokenizer
 
     tok = load_tokenizer("world:base")
     torch.manual_seed(0)
@@ -93,7 +93,7 @@ def test_a_sliding_window_model_samples_as_generate_does(tmp_path):
         num_key_value_heads=1, sliding_window=8, max_position_embeddings=256, pad_token_id=tok.pad_token_id,
         bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)).save_pretrained(str(tmp_path))
     tok.save_pretrained(str(tmp_path))
-    prompts = [row["prompt"] for row in data.load_dataset("world:instruct_train", "prompts", 6)]
+    prompts = [row["prompt"] for row in load_dataset("world:instruct_train", "prompts", 6)]
     params = SamplingParams(n=2, temperature=1.0, max_new_tokens=24, seed=1)
     generator = HFGenerator(str(tmp_path), max_rows=4, batch_rows=8, dtype="float32")
     assert generator.generate(prompts, params) == raw_generate(generator, prompts, params)

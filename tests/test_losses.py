@@ -4,8 +4,8 @@ import math
 import pytest
 import torch
 
-from align import losses
-from align.logprobs import collate, encode, sequence_logprob, token_logprobs, topk_logprobs
+from align.training import losses
+from align.training.logprobs import collate, encode, sequence_logprob, token_logprobs, topk_logprobs
 
 
 def logs(*probs):
@@ -118,7 +118,7 @@ def test_token_logprobs_shift_and_sequence_sums_by_hand():
 
 
 def test_encode_marks_exactly_the_completion_like_trl():
-    from align.models import load_tokenizer
+    from align.loading.models import load_tokenizer
     from align.world import tasks
 
     tokenizer = load_tokenizer("world:base")
@@ -133,8 +133,8 @@ def test_encode_marks_exactly_the_completion_like_trl():
 
 @pytest.mark.slow
 def test_completion_logprobs_match_the_models_own_loss():
-    from align.logprobs import completion_logprobs
-    from align.models import load_causal_lm, load_tokenizer
+    from align.training.logprobs import completion_logprobs
+    from align.loading.models import load_causal_lm, load_tokenizer
     from align.world import tasks
 
     tokenizer, model = load_tokenizer("world:base", padding_side="right"), load_causal_lm("world:base")

@@ -1,6 +1,6 @@
 import pytest
 
-from align.metrics import pass_at_k, rouge_l, win_rate
+from align.data.metrics import pass_at_k, rouge_l, win_rate
 
 
 def test_pass_at_k_hand_values():

@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from align.engine import Engine
-from align.recipe import load_recipe
-from align.runlog import read_metrics
+from align.engine.runner import Engine
+from align.engine.recipe import load_recipe
+from align.engine.runlog import read_metrics
 from tests.conftest import write_recipe
 
 pytestmark = pytest.mark.slow
@@ -38,9 +38,9 @@ def test_two_process_sft_trains_logs_once_and_saves(tmp_path):
 def test_two_process_offline_distillation_on_cached_targets(tmp_path, method):
     """The distill stage's own Trainer subclass and collator (cached teacher targets placed per row, the
     pretraining batch drawn per step) under torchrun with 2 processes, and with LoRA in one process."""
-    from align.data import read_jsonl, write_jsonl
-    from align.training import weights_digest
-    from align.models import load_causal_lm
+    from align.data.jsonl import read_jsonl, write_jsonl
+    from align.loading.digests import weights_digest
+    from align.loading.models import load_causal_lm
     from align.world import resolve
 
     write_jsonl(tmp_path / "refs.jsonl", read_jsonl(resolve("world:reference_train"))[:16])
@@ -85,7 +85,7 @@ def test_two_process_pretraining_from_scratch(tmp_path):
 def test_two_process_sampling_draws_the_same_samples_as_one(tmp_path):
     """`sample` and `evaluate` with `processes: 2` shard the prompts over two ranks and gather them: the same
     samples, in the same order, and the same metrics as one process (each block keeps its seed)."""
-    from align.data import read_jsonl
+    from align.data.jsonl import read_jsonl
 
     def run(processes: int) -> dict:
         path = write_recipe(tmp_path, f"""tracking: none
@@ -110,9 +110,9 @@ def test_two_nodes_on_localhost_train_one_model(tmp_path):
     import subprocess
     import sys
 
-    from align.launch import free_port
-    from align.models import load_causal_lm
-    from align.training import weights_digest
+    from align.engine.launch import free_port
+    from align.loading.models import load_causal_lm
+    from align.loading.digests import weights_digest
 
     endpoint = f"127.0.0.1:{free_port()}"
     path = write_recipe(tmp_path, "tracking: none\nstages:\n  sft: {stage: sft, model: 'world:base', data: 'world:sft', "

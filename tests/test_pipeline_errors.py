@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from align.cli import app
-from align.data import write_jsonl
+from align.data.jsonl import write_jsonl
 from align.world import tasks
 
 runner = CliRunner()

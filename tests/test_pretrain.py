@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from align.data import write_jsonl
-from align.engine import Engine
-from align.recipe import load_recipe
+from align.data.jsonl import write_jsonl
+from align.engine.runner import Engine
+from align.engine.recipe import load_recipe
 from tests.conftest import write_recipe
 
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ stages:
     assert model.config.hidden_size == 32 and model.config.vocab_size == 103
     assert ran["scratch"]["metrics"]["train/parameters"] == sum(p.numel() for p in model.parameters())
     from align.stages import pretrain
-    from align.training import weights_digest
+    from align.loading.digests import weights_digest
 
     config = pretrain.Config(**load_recipe(str(path)).stages[0].config)
     digests = [weights_digest(pretrain.build_model(config, seed)[0]) for seed in (0, 0, 1)]
@@ -58,7 +58,7 @@ stages:
 
 def test_steps_for_tokens():
     from align.errors import AlignError
-    from align.training import steps_for_tokens
+    from align.training.run import steps_for_tokens
 
     assert steps_for_tokens([10, 30], 800, batch=2) == 20  # 40 tokens a step
     assert steps_for_tokens([20, 60], 800, batch=2) == 10  # rows twice as long: half the steps, same tokens
@@ -82,7 +82,7 @@ def test_config_errors(config, message):
 
 
 def test_bad_text_rows_are_refused(tmp_path):
-    from align.data import load_dataset
+    from align.loading.datasets import load_dataset
     from align.errors import AlignError
 
     (tmp_path / "bad.jsonl").write_text(json.dumps({"text": ""}) + "\n")

@@ -1,7 +1,7 @@
 import pytest
 
 from align.errors import AlignError
-from align.recipe import load_recipe, parse_override
+from align.engine.recipe import load_recipe, parse_override
 from tests.conftest import write_recipe
 
 RECIPE = """

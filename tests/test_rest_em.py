@@ -4,9 +4,9 @@ import json
 import pytest
 from transformers import AutoModelForCausalLM
 
-from align.engine import Engine
-from align.recipe import load_recipe
-from align.training import weights_digest
+from align.engine.runner import Engine
+from align.engine.recipe import load_recipe
+from align.loading.digests import weights_digest
 from align.world import resolve
 
 pytestmark = pytest.mark.slow
@@ -53,7 +53,7 @@ def test_verifier_off_control_keeps_the_same_counts(tmp_path):
 
 
 def test_rest_em_on_user_files_with_another_verifier(tmp_path):
-    from align.data import read_jsonl, write_jsonl
+    from align.data.jsonl import read_jsonl, write_jsonl
 
     rows = read_jsonl(resolve("world:arith_train"))[:12]
     train, held_out = tmp_path / "train.jsonl", tmp_path / "eval.jsonl"
@@ -68,7 +68,7 @@ def test_rest_em_on_user_files_with_another_verifier(tmp_path):
 
 
 def test_an_e_step_that_verifies_nothing_stops_the_loop_and_keeps_the_best(tmp_path):
-    from align.report import run_overview, write_report
+    from align.engine.report import run_overview, write_report
 
     recipe = load_recipe("rest-em", ["tracking=none", "verifier=tests.fake_scorers:zero"], smoke=True)
     summaries = Engine(recipe, tmp_path / "run").run()

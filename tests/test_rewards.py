@@ -3,7 +3,7 @@ import torch
 
 from align.errors import AlignError
 from rewards import checked_scores, load_scorer
-from rewards.gold_judge import constraint_checks, gold_score, pairwise_win
+from align.world.gold_judge import constraint_checks, gold_score
 
 C = {"count": 3, "category": "fruits", "case": "upper", "sorted": True, "exclude": "fig"}
 
@@ -36,10 +36,6 @@ def test_gold_judge_optional_constraints_and_cases():
     assert gold_score(C, "") == pytest.approx(2 / 6)  # only distinct and exclude hold for nothing
 
 
-def test_pairwise_win():
-    assert (pairwise_win(1, 0.5), pairwise_win(0.5, 0.5), pairwise_win(0, 1)) == (1.0, 0.5, 0.0)
-
-
 def test_math_verifier():
     math = load_scorer("math")
     rows = [{"answer": "52"}] * 4
@@ -69,9 +65,9 @@ def test_checked_scores_rejects_non_numbers(bad):
 def test_gold_judge_reads_constraints_from_the_worlds_instructions_when_a_row_has_none():
     import random
 
-    from align.data import read_jsonl
+    from align.data.jsonl import read_jsonl
     from align.world import resolve, tasks
-    from rewards import gold_judge
+    from align.world import gold_judge
 
     rng = random.Random(0)
     for _ in range(2000):  # the parser inverts the generator exactly
@@ -89,7 +85,7 @@ def test_reward_model_scores_do_not_depend_on_batching(tmp_path):
     """Rows are batched by length (less padding) and scored in input order: the same scores as one batch."""
     from transformers import AutoModelForSequenceClassification
 
-    from align.models import load_tokenizer, locate_model
+    from align.loading.models import load_tokenizer, locate_model
     from rewards.reward_model import RewardModelScorer
 
     torch.manual_seed(0)

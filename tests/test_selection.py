@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from align import selection
+from align.data import selection
 
 
 def group(*scores, texts=None):
@@ -98,10 +98,10 @@ def test_all_pairs_orders_and_caps():
 
 
 def test_select_scores_in_place_for_data_and_rejected_from_with_one_scorer(tmp_path, monkeypatch):
-    from align.data import read_jsonl, write_jsonl
+    from align.data.jsonl import read_jsonl, write_jsonl
     from align.stages import select
     from align.stages.base import StageContext
-    from align.progress import track
+    from align.runtime.progress import track
     from rewards import make_scorer
 
     samples = lambda outs: [{"prompt": "p", "completion": c, "sample_index": i} for i, c in enumerate(outs)]  # noqa
@@ -130,8 +130,8 @@ def test_source_pairs_prefers_the_source_and_skips_identical_text():
 
 
 def test_select_source_pairs_needs_no_scores_and_a_rejected_pool(tmp_path):
-    from align.data import read_jsonl, write_jsonl
-    from align.progress import track
+    from align.data.jsonl import read_jsonl, write_jsonl
+    from align.runtime.progress import track
     from align.stages import select
     from align.stages.base import StageContext
 
@@ -147,8 +147,8 @@ def test_select_source_pairs_needs_no_scores_and_a_rejected_pool(tmp_path):
 
 
 def test_select_pairs_min_margin_drops_narrow_pairs_and_says_how_many(tmp_path):
-    from align.data import read_jsonl, write_jsonl
-    from align.progress import track
+    from align.data.jsonl import read_jsonl, write_jsonl
+    from align.runtime.progress import track
     from align.stages import select
     from align.stages.base import StageContext
 

@@ -1,8 +1,8 @@
 """The `split` stage: disjoint named parts in order, `null` = the rest, seeded shuffle, and its errors."""
 import pytest
 
-from align.data import read_jsonl, write_jsonl
-from align.progress import track
+from align.data.jsonl import read_jsonl, write_jsonl
+from align.runtime.progress import track
 from align.stages import split
 from align.stages.base import StageContext
 

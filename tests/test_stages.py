@@ -4,14 +4,14 @@ import json
 import pytest
 import torch
 
-from align.engine import Engine
-from align.recipe import load_recipe
+from align.engine.runner import Engine
+from align.engine.recipe import load_recipe
 from align.stages.sft import training_rows
 from tests.conftest import write_recipe
 
 
 def test_training_rows_pick_the_loss_mode():
-    from align.models import load_tokenizer
+    from align.loading.models import load_tokenizer
 
     tok = load_tokenizer("world:base")
     messages = [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"},
@@ -61,9 +61,9 @@ stages:
 def test_sample_resumes_from_saved_chunks(tmp_path):
     import json
 
-    from align.data import write_jsonl
+    from align.data.jsonl import write_jsonl
     from align.stages.base import StageContext
-    from align.progress import track
+    from align.runtime.progress import track
     from align.stages import sample
 
     config = sample.Config(model="world:base", prompts="world:instruct_test", n=2, limit=4, chunk=2,

@@ -3,14 +3,14 @@ from, so a student with another tokenizer, or other rows, is refused."""
 import pytest
 import torch
 
-from align.data import read_jsonl, write_jsonl
-from align.engine import Engine
+from align.data.jsonl import read_jsonl, write_jsonl
+from align.engine.runner import Engine
 from align.errors import AlignError
-from align.logprobs import completion_logprobs
-from align.models import load_causal_lm, load_tokenizer
-from align.recipe import load_recipe
-from align.teacher_targets import check_matches, load
-from align.training import weights_digest
+from align.training.logprobs import completion_logprobs
+from align.loading.models import load_causal_lm, load_tokenizer
+from align.engine.recipe import load_recipe
+from align.training.teacher_targets import check_matches, load
+from align.loading.digests import weights_digest
 from align.world import resolve
 from tests.conftest import write_recipe
 

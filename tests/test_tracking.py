@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from align import runlog
-from align.engine import Engine
-from align.recipe import load_recipe
+from align.engine import runlog
+from align.engine.runner import Engine
+from align.engine.recipe import load_recipe
 from tests.conftest import write_recipe
 
 
@@ -75,7 +75,7 @@ def test_torn_last_metric_line_is_skipped_then_repaired(tmp_path):
 
 def test_run_report_draws_each_scale_on_its_own_axis(tmp_path):
     """Rates share the 0-1 axis; a reward-model score (about 5) or a NLL gets a panel of its own."""
-    from align.report import axis_groups, plot_evaluations
+    from align.engine.report import axis_groups, plot_evaluations
 
     stages = [{"name": "eval_sft", "metrics": {"eval/gold_score": 0.8, "eval/win_rate": 0.5}},
               {"name": "eval_rs", "metrics": {"eval/gold_score": 0.9, "eval/rm_score": 5.2, "eval/heldout_nll": 0.4}},

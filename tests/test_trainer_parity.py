@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from align.errors import AlignError
-from align.runlog import read_metrics
+from align.engine.runlog import read_metrics
 from align.stages import dpo, reward, sft
 from align.world import tasks
 from tests.conftest import write_recipe
@@ -25,8 +25,8 @@ def test_reward_model_scores_pairs_as_the_trainer_saw_them(tmp_path, pairs):
     from transformers import AutoModelForSequenceClassification
     from trl import RewardTrainer
 
-    from align.models import load_tokenizer, locate_model
-    from align.training import save_policy
+    from align.loading.models import load_tokenizer, locate_model
+    from align.training.run import save_policy
     from rewards import make_scorer
 
     config = reward.Config(model="world:base", data="unused", max_steps=3, batch_size=4, learning_rate=1e-3)
@@ -50,9 +50,9 @@ def test_reward_model_scores_pairs_as_the_trainer_saw_them(tmp_path, pairs):
 
 
 def dpo_first_loss(tmp_path, loss_type: str, beta: float) -> float:
-    from align.engine import Engine
-    from align.data import write_jsonl
-    from align.recipe import load_recipe
+    from align.engine.runner import Engine
+    from align.data.jsonl import write_jsonl
+    from align.engine.recipe import load_recipe
 
     write_jsonl(tmp_path / "prefs.jsonl", CHAT_PAIRS)
     path = write_recipe(tmp_path, f"tracking: none\nstages:\n  dpo: {{stage: dpo, model: 'world:base', "

@@ -3,7 +3,7 @@ elsewhere these tests skip, saying so, and asking for it is one clear error."""
 import pytest
 
 from align.errors import AlignError
-from align.generation import SamplingParams, make_generator, vllm_available
+from align.generation.generators import SamplingParams, make_generator, vllm_available
 
 needs_vllm = pytest.mark.skipif(not vllm_available(), reason="vLLM needs a CUDA GPU and `pip install 'align[gpu]'`")
 
@@ -18,9 +18,9 @@ def test_asking_for_vllm_without_it_is_one_clear_error():
 def test_vllm_samples_n_per_prompt_seeded_and_like_hf():
     """n completions per prompt in prompt order, the same for the same seed, and the same distribution as the HF
     backend's (mean completion length within 15%)."""
-    from align import data
+    from align.loading.datasets import load_dataset
 
-    prompts = [r["prompt"] for r in data.load_dataset("world:instruct_train", "prompts", 64)]
+    prompts = [r["prompt"] for r in load_dataset("world:instruct_train", "prompts", 64)]
     params = SamplingParams(n=8, temperature=0.7, max_new_tokens=64, seed=3)
     vllm = make_generator("world:base", backend="vllm")
     first, again = vllm.generate(prompts, params), vllm.generate(prompts, params)

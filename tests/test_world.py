@@ -38,7 +38,7 @@ def test_generation_is_deterministic_and_splits_are_disjoint(family):
 
 
 def test_shipped_splits_are_disjoint():
-    from align.data import read_jsonl
+    from align.data.jsonl import read_jsonl
 
     for family, train_names in [("arith", ["arith_train"]), ("arith_hard", ["arith_hard_train"]),
                                 ("instruct", ["instruct_train", "sft", "sft_crowd"]),
@@ -52,8 +52,8 @@ def test_shipped_splits_are_disjoint():
 
 def test_hard_arith_is_the_base_kind_of_chain_past_100_and_never_in_its_pretraining():
     """The hard split differs from the base's problems only by passing 100, and the base never saw a held-out one."""
-    from align.data import read_jsonl
-    from align.world.check import expression
+    from align.data.jsonl import read_jsonl
+    from align.bench.world_check import expression
 
     train, test = tasks.generate_split("arith_hard", 0, 300, 60)
     for problem in train + test:
@@ -81,7 +81,7 @@ def test_arith_working_and_modes():
 def test_instruct_response_violations_are_caught_by_the_judge():
     import random
 
-    from rewards.gold_judge import constraint_checks
+    from align.world.gold_judge import constraint_checks
 
     rng = random.Random(1)
     c = {"count": 3, "category": "tools", "case": "lower", "sorted": True, "exclude": "saw"}
@@ -95,7 +95,7 @@ def test_crowd_demos_break_each_constraint_in_one_clear_mode():
     import random
     from collections import Counter
 
-    from rewards.gold_judge import constraint_checks
+    from align.world.gold_judge import constraint_checks
 
     c = {"count": 3, "category": "tools", "case": "lower", "sorted": True, "exclude": "axe"}
     assert tasks.HABITS["tools"] == "count"
@@ -114,7 +114,7 @@ def test_crowd_demos_break_each_constraint_in_one_clear_mode():
 
 def test_data_only_rebuild_keeps_models_and_refuses_changed_corpora(tmp_path, monkeypatch):
     from align.errors import AlignError
-    from align.world import build
+    from align.bench import world_build as build
 
     root = tmp_path / "world"
     manifest = build.build_world(root, size="micro", seed=0)
@@ -130,7 +130,7 @@ def test_data_only_rebuild_keeps_models_and_refuses_changed_corpora(tmp_path, mo
 
 
 def test_retrain_changed_retrains_only_the_changed_model_as_a_full_build_would(tmp_path, monkeypatch):
-    from align.world import build
+    from align.bench import world_build as build
 
     root = tmp_path / "world"
     build.build_world(root, size="micro", seed=0)
@@ -152,7 +152,7 @@ def test_retrain_changed_retrains_only_the_changed_model_as_a_full_build_would(t
 
 @pytest.mark.parametrize("name", ["base", "teacher"])
 def test_shipped_models_load_and_generate(name):
-    from align.generation import HFGenerator, SamplingParams
+    from align.generation.generators import HFGenerator, SamplingParams
 
     generator = HFGenerator(f"world:{name}")
     outs = generator.generate([tasks.user("Compute 37-8+9.")], SamplingParams(n=1, temperature=0, max_new_tokens=40))
@@ -160,8 +160,8 @@ def test_shipped_models_load_and_generate(name):
 
 
 def test_micro_world_build(tmp_path):
-    from align.data import read_jsonl
-    from align.world.build import build_world
+    from align.data.jsonl import read_jsonl
+    from align.bench.world_build import build_world
 
     manifest = build_world(tmp_path / "world", size="micro", seed=0)
     root = tmp_path / "world"
@@ -185,8 +185,8 @@ def test_micro_world_build(tmp_path):
 
 
 def test_the_shipped_rater_answers_the_rating_prompt_with_a_parseable_score():
-    from align import filters
-    from align.generation import HFGenerator, SamplingParams
+    from align.data import filters
+    from align.generation.generators import HFGenerator, SamplingParams
 
     chats = [filters.rating_messages("List 2 fruits, in upper case.", "", response)
              for response in ("APPLE, PEAR", "cat, dog, owl")]
@@ -196,7 +196,7 @@ def test_the_shipped_rater_answers_the_rating_prompt_with_a_parseable_score():
 
 
 def test_composition_knows_right_and_wrong_answers_of_each_family():
-    from align.world.composition import composition, family_and_right
+    from align.bench.composition import composition, family_and_right
 
     arith = {"prompt": tasks.user("Compute 3+4."), "completion": tasks.assistant(
         tasks.arith_solution_clean({"expr": "3+4"}))}
@@ -213,7 +213,7 @@ def test_composition_knows_right_and_wrong_answers_of_each_family():
 
 
 def test_arith_working_tells_a_lucky_right_answer_from_right_working():
-    from align.world.composition import arith_working
+    from align.bench.composition import arith_working
 
     right = tasks.arith_solution_clean({"expr": "30+2+1"})  # 30+2=32;32+1=33;\boxed{33}
     lucky = "30+1=31;31+2=33;\\boxed{33}"  # the right answer, reached by the wrong working
@@ -229,7 +229,7 @@ def test_arith_working_tells_a_lucky_right_answer_from_right_working():
 
 
 def test_instruct_failures_counts_each_broken_check_where_it_applies():
-    from align.world.composition import instruct_failures
+    from align.bench.composition import instruct_failures
 
     rows = [{"prompt": tasks.user("List 2 fruits, without plum."), "completion": "Apple, Plum"},  # breaks exclude
             {"prompt": tasks.user("List 2 fruits, without plum."), "completion": "Apple, Pear"},

@@ -4,9 +4,9 @@ import json
 import pytest
 from transformers import AutoModelForCausalLM
 
-from align.engine import Engine
-from align.recipe import load_recipe
-from align.training import weights_digest
+from align.engine.runner import Engine
+from align.engine.recipe import load_recipe
+from align.loading.digests import weights_digest
 
 pytestmark = pytest.mark.slow
 
@@ -18,7 +18,7 @@ def test_xwin_pipeline_smoke(tmp_path):
     stages = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "run").glob("*/stage.json")}
     assert len(stages) == 17
     # rm/pair_accuracy (the trainer's own held-out evaluation) agrees with the RM scorer on the held-out pairs
-    from align.fingerprint import stage_seed
+    from align.engine.fingerprint import stage_seed
     from align.stages.reward import split
     from rewards import make_scorer
 
@@ -51,7 +51,7 @@ def test_xwin_pipeline_smoke(tmp_path):
 
 @pytest.mark.parametrize("loss", ["ipo", "robust", "simpo"])
 def test_dpo_variants_train(tmp_path, loss):
-    from align.data import write_jsonl
+    from align.data.jsonl import write_jsonl
     from align.world import tasks
 
     prefs = tmp_path / "prefs.jsonl"
@@ -69,7 +69,7 @@ def test_dpo_variants_train(tmp_path, loss):
 def test_inserting_an_evaluate_stage_mid_pipeline_reruns_only_it(tmp_path):
     import yaml
 
-    from align.recipe import find_recipe
+    from align.engine.recipe import find_recipe
 
     Engine(load_recipe("xwin-pipeline", ["tracking=none"], smoke=True), tmp_path / "run").run()
     done = {p.parent.name: p.read_text() for p in (tmp_path / "run").glob("*/DONE")}

@@ -1,7 +1,8 @@
 """A toy stage, written as a newcomer would add one: this module plus one registry line (see test_foundations)."""
 from pydantic import Field
 
-from align.data import load_dataset, write_jsonl
+from align.data.jsonl import write_jsonl
+from align.loading.datasets import load_dataset
 from align.stages.base import StageConfig, StageContext, StageResult, dataset_field
 
 

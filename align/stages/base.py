@@ -15,7 +15,7 @@ from typing import Any, Callable, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from align.models import lora_config
+from align.training.args import lora_config
 
 # A scorer: a built-in name (`math`), a `module:function` path, or `{name: ..., option: value}`.
 ScorerSpec = Union[str, dict[str, Any]]
@@ -56,7 +56,7 @@ class StopLoop(Exception):
 
 
 def dataset_field(kind: str, description: str, default=..., **kwargs):
-    """A config field naming a dataset of `kind` (see `align.data.FORMATS`); checked before the run starts."""
+    """A config field naming a dataset of `kind` (see `align.data.formats.FORMATS`); checked before the run starts."""
     return Field(default, description=description, json_schema_extra={"input": "dataset", "kind": kind}, **kwargs)
 
 
@@ -99,16 +99,16 @@ Scheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "c
 
 
 def deepspeed_config(value: str) -> str:
-    """`zero2` / `zero3` name the configs shipped in align/deepspeed_configs; anything else is a path."""
+    """`zero2` / `zero3` name the configs shipped in align/training/deepspeed_configs; anything else is a path."""
     if value in ("zero2", "zero3"):
-        return str(Path(__file__).resolve().parent.parent / "deepspeed_configs" / f"{value}.json")
+        return str(Path(__file__).resolve().parents[1] / "training" / "deepspeed_configs" / f"{value}.json")
     return value
 
 
 def processes_field(description: str = "generation processes under torchrun: each draws its share of the "
                     "prompts (the same samples as one process; `max_rows // n` prompts per share)"):
-    """`processes: N`: the engine runs the stage under torchrun with N processes (align.launch); by default the
-    description of a generating stage's (align.sharding)."""
+    """`processes: N`: the engine runs the stage under torchrun with N processes (align.engine.launch); by default the
+    description of a generating stage's (align.generation.sharding)."""
     return Field(1, ge=1, description=description)
 
 

@@ -4,14 +4,14 @@
 - `sft`   CE on the data's own completions (the "SFT w/o KD" baseline);
 - `seqkd` CE on the teacher's responses (give the teacher stage's `responses` as `data`);
 - `kd`    (1 - λ)·CE + λ·word-level KD, KD = -Σ_v p(v) log q(v) from the cached top-k (MiniLLM's KD baseline);
-- `dpkd`  (1 - λ)·CE + λ·DPKD, token-level as the authors' code computes it (`align.losses.dpkd_token`): the
+- `dpkd`  (1 - λ)·CE + λ·DPKD, token-level as the authors' code computes it (`align.training.losses.dpkd_token`): the
           teacher's argmax token is preferred over the student's at every position, the teacher is the reference;
 - `onpolicy` TRL's DistillationTrainer: the student generates, the teacher scores, generalised JSD with
           `jsd_beta` (0 = forward KL, 1 = reverse KL as in MiniLLM's objective). The only online method: the
           `teacher` model is loaded next to the student.
 λ = `kd_ratio` (0.5 in both papers' code). `kd` and `dpkd` need `targets`: the teacher stage's top-k file for
 exactly these rows (checked: same rows, same tokenizer as the student). The teacher is never loaded here.
-Rows are encoded as TRL's SFTTrainer encodes them (`align.logprobs.encode`); the trainer is transformers'
+Rows are encoded as TRL's SFTTrainer encodes them (`align.training.logprobs.encode`); the trainer is transformers'
 `Trainer` with this module's `compute_loss`, so checkpoints, resume, `processes`, DeepSpeed and LoRA work as in
 every training stage. With `pretrain_data`, every step adds DPKD's (and MiniLLM's) pretraining term
 c·L_PT (c = `lm_coef`, 0.5 in the released code) on a batch of those rows, L_PT = (1 - λ)·CE + λ·KD with the
@@ -28,13 +28,20 @@ import torch
 from pydantic import Field, model_validator
 from transformers import Trainer, TrainingArguments
 
-from align import losses, teacher_targets
-from align.data import load_dataset, prompt_completion
-from align.logprobs import collate, encode
-from align.models import check_same_tokenizer, load_causal_lm, load_tokenizer
+from align.training import losses
+from align.training import teacher_targets
+from align.data.rows import prompt_completion
+from align.loading.datasets import load_dataset
+from align.training.logprobs import collate, encode
+from align.loading.digests import check_same_tokenizer
+from align.loading.models import load_causal_lm, load_tokenizer
 from align.refs import deferred
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
-from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config, weights_digest
+from align.loading.digests import weights_digest
+from align.runtime.threads import configure_threads
+from align.training.args import trainer_config
+from align.training.callbacks import callbacks
+from align.training.run import run_trainer, save_policy
 
 NEEDS_TARGETS = ("kd", "dpkd")
 TOKEN_LEVEL = ("kd", "dpkd", "onpolicy")  # these compare token distributions: one tokenizer for both models
@@ -95,7 +102,7 @@ def check(config: Config) -> None:
 
 
 class DistillTrainer(Trainer):
-    """transformers' Trainer whose loss is the method's, computed by `align.losses` from the batch's cached
+    """transformers' Trainer whose loss is the method's, computed by `align.training.losses` from the batch's cached
     teacher targets (never a teacher model)."""
 
     def __init__(self, *args, config: Config, **kwargs):

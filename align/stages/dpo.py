@@ -14,12 +14,16 @@ from typing import Optional, Union
 
 from pydantic import Field, field_validator
 
-from align.data import load_dataset
-from align.models import check_same_tokenizer, load_causal_lm, load_tokenizer
+from align.loading.datasets import load_dataset
+from align.loading.digests import check_same_tokenizer
+from align.loading.models import load_causal_lm, load_tokenizer
 from align.refs import deferred
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
-from align.training import (callbacks, configure_threads, run_trainer, save_policy, shared_dataset, trainer_config,
-                            weights_digest)
+from align.loading.digests import weights_digest
+from align.runtime.threads import configure_threads
+from align.training.args import trainer_config
+from align.training.callbacks import callbacks
+from align.training.run import run_trainer, save_policy, shared_dataset
 
 # DPOTrainer's losses in TRL 1.16 (trl/trainer/dpo_config.py), plus `simpo` (TRL's CPO trainer).
 DPO_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",

@@ -12,7 +12,7 @@
   also `eval/rouge_l_sampled`, the mean over that many samples at `temperature` (MiniLLM's and DPKD's
   evaluation samples at T = 1); with `teacher`, `eval/teacher_logprob`: the teacher's mean per-token log-prob of
   the greedy completions (end-of-sequence token included), how much the teacher agrees with what the student
-  writes (distillation's agreement metric, computed by `align.logprobs`, the code the trainers' losses use).
+  writes (distillation's agreement metric, computed by `align.training.logprobs`, the code the trainers' losses use).
 With `heldout` (any prompt/completion or messages data, e.g. clean text), `eval/heldout_nll`: the policy's mean
 per-token NLL of those completions (a language-modelling loss on text it never trained on).
 Any of the three tasks can be switched off with `null`. Every completion and score goes to `data.jsonl`.
@@ -24,12 +24,15 @@ from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
-from align import data
-from align.generation import SamplingParams, make_generator
-from align.metrics import mean, pass_at_k, rouge_l, win_rate
+from align.data.jsonl import read_jsonl, write_jsonl
+from align.data.rows import completion_text, prompt_completion, prompt_text
+from align.loading.datasets import load_dataset, locate
+from align.generation.generators import SamplingParams, make_generator
+from align.data.metrics import mean, pass_at_k, rouge_l, win_rate
 from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, dataset_field, model_field, \
     processes_field, scorer_field
-from rewards import CORRECT_THRESHOLD, checked_scores, is_correct, make_scorer, spec_name
+from align.data.selection import CORRECT_THRESHOLD, is_correct
+from rewards import checked_scores, make_scorer, spec_name
 
 
 class Config(StageConfig):
@@ -69,11 +72,11 @@ class Config(StageConfig):
 def load_sets(config: Config) -> dict[str, list[dict]]:
     sets = {}
     if config.verifiable:
-        sets["verifiable"] = data.load_dataset(config.verifiable, "verifiable", config.limit)
+        sets["verifiable"] = load_dataset(config.verifiable, "verifiable", config.limit)
     if config.instruct:
-        sets["instruct"] = data.load_dataset(config.instruct, "prompts", config.limit)
+        sets["instruct"] = load_dataset(config.instruct, "prompts", config.limit)
     if config.reference:
-        sets["reference"] = data.load_dataset(config.reference, "reference", config.limit)
+        sets["reference"] = load_dataset(config.reference, "reference", config.limit)
     return sets
 
 
@@ -112,7 +115,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     if config.heldout:
         generator = None  # noqa: F841 - frees the policy's generator before another copy is loaded
         metrics["eval/heldout_nll"] = heldout_nll(config.model, config.heldout, config.limit, ctx)
-    data.write_jsonl(ctx.out_dir / "data.jsonl", records)
+    write_jsonl(ctx.out_dir / "data.jsonl", records)
     (ctx.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     return StageResult(outputs={"data": "data.jsonl", "metrics": "metrics.json"}, metrics=metrics)
 
@@ -145,9 +148,9 @@ def score_instruct(config: Config, judge, pairs, records) -> dict:
     for label, spec in config.scorers.items():
         metrics[f"eval/{label}"] = mean(checked_scores(make_scorer(spec), prompts, outs, rows, spec_name(spec)))
     if config.baseline:
-        baseline = {data.prompt_text(r["prompt"]): r["score"]
-                    for r in data.read_jsonl(data.locate(config.baseline)) if r.get("task") == "instruct"}
-        keyed = [(s, baseline.get(data.prompt_text(r["prompt"]))) for r, s in zip(rows, scores)]
+        baseline = {prompt_text(r["prompt"]): r["score"]
+                    for r in read_jsonl(locate(config.baseline)) if r.get("task") == "instruct"}
+        keyed = [(s, baseline.get(prompt_text(r["prompt"]))) for r, s in zip(rows, scores)]
         if any(b is None for _, b in keyed):
             raise ValueError(f"baseline {config.baseline} lacks some of the evaluated instructions")
         metrics["eval/win_rate"] = win_rate([s for s, _ in keyed], [b for _, b in keyed])
@@ -156,7 +159,7 @@ def score_instruct(config: Config, judge, pairs, records) -> dict:
 
 def mean_token_logprob(spec: str, rows: list[dict], what: str, ctx: StageContext) -> float:
     """Mean log-prob under the model `spec` of the rows' completion tokens, over all their tokens."""
-    from align.logprobs import model_logprobs
+    from align.training.logprobs import model_logprobs
 
     with ctx.progress(f"evaluate: {what}", total=len(rows)) as advance:
         scored = model_logprobs(spec, rows, progress=advance)
@@ -172,13 +175,13 @@ def teacher_logprob(teacher: str, pairs: list[tuple[dict, str]], ctx: StageConte
 
 def heldout_nll(model: str, path: str, limit: int | None, ctx: StageContext) -> float:
     """The policy's mean per-token NLL of held-out completions (messages rows: the last assistant turn)."""
-    rows = [data.prompt_completion(r) for r in data.load_dataset(path, "sft", limit)]
+    rows = [prompt_completion(r) for r in load_dataset(path, "sft", limit)]
     return -mean_token_logprob(model, rows, "held-out NLL", ctx)
 
 
 def rouge_scorer(prompts, completions, rows) -> list[float]:
     """Rouge-L of each completion against its row's reference completion (a scorer, for sampled evaluation)."""
-    return [rouge_l(data.completion_text(row["completion"]), c) for row, c in zip(rows, completions)]
+    return [rouge_l(completion_text(row["completion"]), c) for row, c in zip(rows, completions)]
 
 
 def score_instruct_sampled(config: Config, ctx: StageContext, generator, judge, rows: list[dict]) -> dict:

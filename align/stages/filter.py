@@ -3,13 +3,13 @@
 `method`:
 - `judge` (AlpaGasus): a grader model answers the released rating prompt for each full triple (instruction =
   the prompt's user turns, input = the row's `input` or empty, response = the completion) greedily; the first
-  line of its reply is the 0-5 score (`align.filters.parse_rating`). Or any scorer (`scorer:`, e.g.
+  line of its reply is the 0-5 score (`align.data.filters.parse_rating`). Or any scorer (`scorer:`, e.g.
   `module:function` or a reward model) gives the score directly. Unparseable ratings are dropped and counted;
   when none parses the stage fails with the counts instead of passing an empty dataset on.
 - `ppl_diff` (ScalingFilter): log(PPL_small / PPL_large) of two meta-models trained on the same data.
 - `difference` (MiniPLM): mean log p_teacher - mean log p_reference per token.
 - `random`: a seeded uniform score per row: the same-size random subset every filter is compared with.
-Model scores are the completion tokens' mean log-probs from `align.logprobs` (the code training optimises),
+Model scores are the completion tokens' mean log-probs from `align.training.logprobs` (the code training optimises),
 with one tokenisation and truncation (`max_length`) for both models. Keep by `threshold` (inclusive) or
 `top_fraction`, or keep as many rows as `same_size_as` has (the same-size random subset of AlpaGasus). With
 `audit` (a scorer, e.g. the world's gold judge), every row is also scored by it and the filter's agreement with
@@ -23,8 +23,11 @@ from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
-from align import data, filters
-from align.models import check_same_tokenizer
+from align.data.jsonl import write_jsonl
+from align.data.rows import completion_text, prompt_completion
+from align.loading.datasets import load_dataset
+from align.data import filters
+from align.loading.digests import check_same_tokenizer
 from align.refs import deferred
 from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, dataset_field, model_field, \
     scorer_field
@@ -78,7 +81,7 @@ def check(config: Config) -> None:
 
 def mean_logprobs(spec: str, pairs: list[dict], config: Config, ctx: StageContext) -> list[float]:
     """Each row's mean per-token log-prob of its completion under the model `spec`."""
-    from align.logprobs import model_logprobs
+    from align.training.logprobs import model_logprobs
 
     with ctx.progress(f"filter: log-probs under {spec}", total=len(pairs)) as advance:
         scored = model_logprobs(spec, pairs, config.batch_size, config.max_length, advance)
@@ -89,10 +92,10 @@ def judge_scores(config: Config, pairs: list[dict], ctx: StageContext) -> tuple[
     """(score or None, reply) per row: the grader's parsed rating, or the scorer's score."""
     if config.scorer is not None:
         return scorer_scores(config.scorer, pairs, ctx, "scoring with"), [None] * len(pairs)
-    from align.generation import SamplingParams, make_generator
+    from align.generation.generators import SamplingParams, make_generator
 
     chats = [filters.rating_messages(instruction(p["prompt"]), p.get("input", ""),
-                                     data.completion_text(p["completion"]), config.dimension) for p in pairs]
+                                     completion_text(p["completion"]), config.dimension) for p in pairs]
     check_context(config.judge, chats, config.max_new_tokens)
     generator = make_generator(config.judge, backend=config.backend)
     with ctx.progress(f"filter: {config.judge} rates", total=len(chats)) as advance:
@@ -105,7 +108,7 @@ def check_context(spec: str, chats: list[list[dict]], max_new_tokens: int) -> No
     """The longest rating chat plus the reply fits the grader's positions (else generation would crash)."""
     from transformers import AutoConfig
 
-    from align.models import load_tokenizer, locate_model
+    from align.loading.models import load_tokenizer, locate_model
 
     positions = getattr(AutoConfig.from_pretrained(locate_model(spec)), "max_position_embeddings", None)
     tokenizer = load_tokenizer(spec)
@@ -121,8 +124,8 @@ def instruction(prompt) -> str:
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    rows = data.load_dataset(config.data, "lm", config.limit)
-    pairs = [{**data.prompt_completion(r), **({"input": r["input"]} if "input" in r else {})} for r in rows]
+    rows = load_dataset(config.data, "lm", config.limit)
+    pairs = [{**prompt_completion(r), **({"input": r["input"]} if "input" in r else {})} for r in rows]
     replies = [None] * len(rows)
     if config.method == "judge":
         scores, replies = judge_scores(config, pairs, ctx)
@@ -138,15 +141,15 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     if unparsed == len(rows):
         raise ValueError(f"{config.data}: the judge {config.judge!r} gave no parseable rating for any of the "
                          f"{len(rows)} rows (first reply: {replies[0]!r}); nothing to keep")
-    count = len(data.load_dataset(config.same_size_as, "any")) if config.same_size_as else None
+    count = len(load_dataset(config.same_size_as, "any")) if config.same_size_as else None
     keep = filters.keep_mask(scores, config.threshold, config.top_fraction, count)
     if not any(keep):
         rule = f"threshold {config.threshold}" if config.threshold is not None else f"top {config.top_fraction}"
         best = max(s for s in scores if s is not None)
         raise ValueError(f"{config.data}: {rule} keeps none of the {len(rows)} rows (best score {best:.3f})")
     audit = scorer_scores(config.audit, pairs, ctx, "audit by") if config.audit else [None] * len(rows)
-    data.write_jsonl(ctx.out_dir / "data.jsonl", [r for r, k in zip(rows, keep) if k])
-    data.write_jsonl(ctx.out_dir / "scores.jsonl", [
+    write_jsonl(ctx.out_dir / "data.jsonl", [r for r, k in zip(rows, keep) if k])
+    write_jsonl(ctx.out_dir / "scores.jsonl", [
         {"index": i, "score": s, "parsed": s is not None, "kept": k, **({"reply": reply} if reply is not None else {}),
          **({"audit": a} if a is not None else {})}
         for i, (s, k, reply, a) in enumerate(zip(scores, keep, replies, audit))])
@@ -161,7 +164,7 @@ def scorer_scores(spec: ScorerSpec, pairs: list[dict], ctx: StageContext, what: 
     """Each row's score by a scorer spec (the judge's `scorer`, or the `audit`), completions as text."""
     from rewards import make_scorer, score_in_batches, spec_name
 
-    rows = [{**p, "completion": data.completion_text(p["completion"])} for p in pairs]
+    rows = [{**p, "completion": completion_text(p["completion"])} for p in pairs]
     with ctx.progress(f"filter: {what} {spec_name(spec)}", total=len(rows)) as advance:
         return list(score_in_batches(make_scorer(spec), rows, spec_name(spec), advance=advance))
 

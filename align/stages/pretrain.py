@@ -17,12 +17,13 @@ from typing import Any, Optional, Union
 
 from pydantic import Field, model_validator
 
-from align.data import load_dataset
-from align.models import load_causal_lm, load_tokenizer, locate_model
+from align.loading.datasets import load_dataset
+from align.loading.models import load_causal_lm, load_tokenizer, locate_model
 from align.refs import deferred
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
 from align.stages.sft import check as sft_check
-from align.training import save_policy, weights_digest
+from align.loading.digests import weights_digest
+from align.training.run import save_policy
 
 
 class Config(TrainingConfig):

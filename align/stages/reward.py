@@ -12,11 +12,14 @@ from pathlib import Path
 
 from pydantic import Field
 
-from align.data import load_dataset
-from align.distributed import is_node_main
-from align.models import load_tokenizer, locate_model, pick_dtype
+from align.loading.datasets import load_dataset
+from align.runtime.distributed import is_node_main
+from align.loading.models import load_tokenizer, locate_model, pick_dtype
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field
-from align.training import callbacks, configure_threads, run_trainer, save_policy, trainer_config
+from align.runtime.threads import configure_threads
+from align.training.args import trainer_config
+from align.training.callbacks import callbacks
+from align.training.run import run_trainer, save_policy
 
 
 class Config(TrainingConfig):

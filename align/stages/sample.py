@@ -12,9 +12,11 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from align import data
-from align.distributed import is_node_main
-from align.generation import SamplingParams, make_generator
+from align.data.jsonl import read_jsonl, write_jsonl
+from align.data.rows import prompt_text
+from align.loading.datasets import load_dataset
+from align.runtime.distributed import is_node_main
+from align.generation.generators import SamplingParams, make_generator
 from align.refs import deferred
 from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field, processes_field
 
@@ -39,7 +41,7 @@ def check(config: Config) -> None:
     """Refuse an `n` whose samples cannot fit in memory (a stage holds all its samples before writing them)."""
     prompts = config.limit or 1
     if not deferred(config.prompts):
-        prompts = len(data.load_dataset(config.prompts, "prompts", config.limit))
+        prompts = len(load_dataset(config.prompts, "prompts", config.limit))
     needed = prompts * config.n * (4 * config.max_new_tokens + 300)  # bytes: text, row copy, JSON
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     if needed > memory // 2:
@@ -48,7 +50,7 @@ def check(config: Config) -> None:
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    rows = data.load_dataset(config.prompts, "prompts", config.limit)
+    rows = load_dataset(config.prompts, "prompts", config.limit)
     generator = None
     out: list[dict] = []
     with ctx.progress(f"sample: {config.n} per prompt", total=len(rows)) as advance:
@@ -56,7 +58,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
             chunk_rows = rows[start:start + config.chunk]
             saved = ctx.work_dir / f"chunk-{index:05d}.jsonl"
             if saved.exists():
-                out += data.read_jsonl(saved)
+                out += read_jsonl(saved)
                 advance(len(chunk_rows))
                 continue
             generator = generator or make_generator(config.model, backend=config.backend)
@@ -67,13 +69,13 @@ def run(config: Config, ctx: StageContext) -> StageResult:
             samples = [dict(row, completion=c, sample_index=i, policy=config.policy or config.model)
                        for row, outs in zip(chunk_rows, completions) for i, c in enumerate(outs)]
             if is_node_main():  # every rank holds every sample; one writes them
-                data.write_jsonl(saved, samples)
+                write_jsonl(saved, samples)
             out += samples
     if config.unique:
         seen: set = set()
-        out = [s for s in out if (key := (data.prompt_text(s["prompt"]), s["completion"])) not in seen
+        out = [s for s in out if (key := (prompt_text(s["prompt"]), s["completion"])) not in seen
                and not seen.add(key)]
-    data.write_jsonl(ctx.out_dir / "data.jsonl", out)
+    write_jsonl(ctx.out_dir / "data.jsonl", out)
     per_prompt = len(out) / len(rows)
     return StageResult(outputs={"data": "data.jsonl"},
                        metrics={"sample/prompts": len(rows), "sample/completions": len(out),

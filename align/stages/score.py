@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from align import data
-from align.metrics import mean
+from align.data.jsonl import write_jsonl
+from align.loading.datasets import load_dataset
+from align.data.metrics import mean
 from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, dataset_field, scorer_field
 from rewards import make_scorer, score_in_batches, spec_name
 
@@ -19,9 +20,9 @@ class Config(StageConfig):
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    rows = data.load_dataset(config.data, "samples")
+    rows = load_dataset(config.data, "samples")
     name = spec_name(config.scorer)
     with ctx.progress(f"score: {name}", total=len(rows)) as advance:
         scores = score_in_batches(make_scorer(config.scorer), rows, name, config.batch, advance)
-    data.write_jsonl(ctx.out_dir / "data.jsonl", [dict(row, score=s) for row, s in zip(rows, scores)])
+    write_jsonl(ctx.out_dir / "data.jsonl", [dict(row, score=s) for row, s in zip(rows, scores)])
     return StageResult(outputs={"data": "data.jsonl"}, metrics={"score/mean": mean(scores)}, key_metrics=[])

@@ -1,4 +1,4 @@
-"""`select`: turn scored samples into training data with one of the rules in `align.selection`.
+"""`select`: turn scored samples into training data with one of the rules in `align.data.selection`.
 
 - `best_of_n`  -> prompt/completion, one per prompt (rejection sampling, Xwin RS)
 - `verified`   -> prompt/completion, score >= threshold, at most `cap` per prompt at random (ReST-EM); repeats
@@ -21,10 +21,14 @@ from typing import Literal, Optional
 
 from pydantic import Field, model_validator
 
-from align import data, selection
+from align.data.jsonl import write_jsonl
+from align.data.rows import prompt_text
+from align.loading.datasets import load_dataset
+from align.data import selection
 from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, StopLoop, dataset_field, \
     scorer_field
-from rewards import CORRECT_THRESHOLD, make_scorer, score_in_batches, spec_name
+from align.data.selection import CORRECT_THRESHOLD
+from rewards import make_scorer, score_in_batches, spec_name
 
 
 PAIR_RULES = ("pairs", "all_pairs", "source_pairs")
@@ -74,15 +78,15 @@ def as_completion(prompt, text: str):
 def scored_groups(path: str, scorer=None, name: str = "", progress=None, need_scores: bool = True
                   ) -> dict[str, list[dict]]:
     """Scored samples grouped by prompt text, in first-appearance order (scored here when `scorer` is given)."""
-    rows = data.load_dataset(path, "samples")
+    rows = load_dataset(path, "samples")
     if scorer is not None:
         with progress(f"select: scoring with {name}", total=len(rows)) as advance:
             scores = score_in_batches(scorer, rows, name, advance=advance)
         rows = [dict(row, score=s) for row, s in zip(rows, scores)]
     if need_scores and any("score" not in r for r in rows):
         raise ValueError(f"{path}: rows without a `score` column: run a score stage first")
-    return {data.prompt_text(g[0]["prompt"]): g
-            for g in selection.group_by_prompt(rows, lambda r: data.prompt_text(r["prompt"]))}
+    return {prompt_text(g[0]["prompt"]): g
+            for g in selection.group_by_prompt(rows, lambda r: prompt_text(r["prompt"]))}
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
@@ -91,10 +95,10 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     need_scores = config.rule != "source_pairs"
     groups = scored_groups(config.data, scorer, name, ctx.progress, need_scores)
     if config.prompts:
-        for index, row in enumerate(data.load_dataset(config.prompts, "prompts", config.limit)):
-            if data.prompt_text(row["prompt"]) not in groups:
+        for index, row in enumerate(load_dataset(config.prompts, "prompts", config.limit)):
+            if prompt_text(row["prompt"]) not in groups:
                 raise ValueError(f"{config.data}: prompt {index + 1} of {config.prompts} has no samples "
-                                 f"({data.prompt_text(row['prompt'])[:80]!r})")
+                                 f"({prompt_text(row['prompt'])[:80]!r})")
     rejected_pools: dict[str, list[dict]] = {}
     if config.rejected_from:
         rejected_pools = scored_groups(config.rejected_from, scorer, name, ctx.progress, need_scores)
@@ -142,7 +146,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         if config.on_empty == "stop_loop":
             raise StopLoop(reason)
         raise ValueError(f"{reason}: no training data")
-    data.write_jsonl(ctx.out_dir / "data.jsonl", out)
+    write_jsonl(ctx.out_dir / "data.jsonl", out)
     metrics = {"select/prompts": len(groups), "select/kept": len(out)}
     if config.rule not in PAIR_RULES:
         metrics["select/prompts_kept"] = solved

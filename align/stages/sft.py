@@ -11,11 +11,15 @@ from pathlib import Path
 
 from pydantic import Field
 
-from align.data import load_dataset, prompt_completion
-from align.models import load_causal_lm, load_tokenizer
+from align.data.rows import prompt_completion
+from align.loading.datasets import load_dataset
+from align.loading.models import load_causal_lm, load_tokenizer
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field
-from align.training import (callbacks, configure_threads, run_trainer, save_policy, steps_for_tokens, trainer_config,
-                            weights_digest)
+from align.loading.digests import weights_digest
+from align.runtime.threads import configure_threads
+from align.training.args import trainer_config
+from align.training.callbacks import callbacks
+from align.training.run import run_trainer, save_policy, steps_for_tokens
 
 
 class Config(TrainingConfig):

@@ -12,7 +12,8 @@ from typing import Optional
 
 from pydantic import Field, field_validator
 
-from align import data
+from align.data.jsonl import write_jsonl
+from align.loading.datasets import load_dataset
 from align.stages.base import StageConfig, StageContext, StageResult, dataset_field
 
 PART_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
@@ -39,7 +40,7 @@ class Config(StageConfig):
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    rows = data.load_dataset(config.data, "any")
+    rows = load_dataset(config.data, "any")
     if config.shuffle:
         rows = random.Random(ctx.seed).sample(rows, len(rows))
     wanted = sum(size for size in config.parts.values() if size is not None)
@@ -51,7 +52,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         start += len(part)
         if not part:
             raise ValueError(f"{config.data}: part {name!r} would be empty (the other parts take all rows)")
-        data.write_jsonl(ctx.out_dir / f"{name}.jsonl", part)
+        write_jsonl(ctx.out_dir / f"{name}.jsonl", part)
         outputs[name] = f"{name}.jsonl"
         metrics[f"split/{name}"] = len(part)
     return StageResult(outputs=outputs, metrics=metrics, key_metrics=list(metrics))

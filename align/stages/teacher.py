@@ -3,7 +3,7 @@
 - `responses`: the teacher's sampled responses to the prompts (`samples` each, at `temperature`; MiniLLM and DPKD
   sample their SeqKD/"pseudo" data at T = 1.0, top-k 0, top-p 1.0), as prompt/completion rows;
 - `responses_targets` / `references_targets`: the teacher's top-k next-token log-probs at every completion
-  position of its responses and/or of the data's own completions (see `align.teacher_targets`).
+  position of its responses and/or of the data's own completions (see `align.training.teacher_targets`).
 Student stages read these files; the teacher is never loaded while a student trains. Assumes the rows fit in
 memory; targets cost k x (4 + 4) bytes per completion token.
 """
@@ -13,13 +13,17 @@ from typing import Literal, Optional
 
 from pydantic import Field
 
-from align import data, teacher_targets
-from align.generation import SamplingParams, make_generator
-from align.logprobs import completion_logprobs
-from align.models import load_causal_lm, load_tokenizer, locate_model, tokenizer_digest
+from align.data.jsonl import write_jsonl
+from align.data.rows import completion_text
+from align.loading.datasets import load_dataset
+from align.training import teacher_targets
+from align.generation.generators import SamplingParams, make_generator
+from align.training.logprobs import completion_logprobs
+from align.loading.digests import tokenizer_digest
+from align.loading.models import load_causal_lm, load_tokenizer, locate_model
 from align.refs import deferred
 from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field
-from align.training import weights_digest
+from align.loading.digests import weights_digest
 
 
 class Config(StageConfig):
@@ -43,7 +47,7 @@ def check(config: Config) -> None:
     if "responses" in config.targets_on and not config.respond:
         raise ValueError("targets_on includes responses, but respond is false")
     if "references" in config.targets_on and not deferred(config.data):
-        rows = data.load_dataset(config.data, "prompts", config.limit)
+        rows = load_dataset(config.data, "prompts", config.limit)
         missing = next((i for i, r in enumerate(rows) if "completion" not in r), None)
         if missing is not None:
             raise ValueError(f"{config.data}: record {missing + 1} has no `completion` to cache targets on "
@@ -51,11 +55,11 @@ def check(config: Config) -> None:
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    rows = data.load_dataset(config.data, "prompts", config.limit)
+    rows = load_dataset(config.data, "prompts", config.limit)
     outputs, metrics = {}, {}
     row_sets = {}
     if "references" in config.targets_on:
-        row_sets["references"] = [{"prompt": r["prompt"], "completion": data.completion_text(r["completion"])}
+        row_sets["references"] = [{"prompt": r["prompt"], "completion": completion_text(r["completion"])}
                                   for r in rows]
     if config.respond:
         generator = make_generator(config.model, backend=config.backend)
@@ -66,7 +70,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         del generator
         responses = [{"prompt": r["prompt"], "completion": c, "sample_index": i, "policy": config.model}
                      for r, cs in zip(rows, outs) for i, c in enumerate(cs)]
-        data.write_jsonl(ctx.out_dir / "responses.jsonl", responses)
+        write_jsonl(ctx.out_dir / "responses.jsonl", responses)
         outputs["responses"] = "responses.jsonl"
         if "responses" in config.targets_on:
             row_sets["responses"] = responses

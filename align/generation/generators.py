@@ -1,0 +1,128 @@
+"""One generation interface, two backends: HF `generate` (CPU, any GPU) and vLLM (GPU, optional).
+
+`make_generator(model, backend="auto")` picks vLLM when CUDA and vllm are present. Both take prompts in
+TRL's two shapes (a string, or a list of chat messages rendered with the tokenizer's chat template) and
+return `n` completions per prompt.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Protocol, Sequence
+
+import torch
+
+from align.generation.decoding import Block, decode_blocks
+from align.errors import AlignError
+from align.loading.models import load_causal_lm, load_tokenizer
+
+
+@dataclass(frozen=True)
+class SamplingParams:
+    n: int = 1
+    temperature: float = 1.0  # 0 means greedy
+    top_p: float = 1.0
+    top_k: int = 0  # 0 means no top-k cut
+    max_new_tokens: int = 64
+    seed: int = 0
+
+
+class Generator(Protocol):
+    def generate(self, prompts: Sequence, params: SamplingParams,
+                 progress: Callable[[int], None] | None = None) -> list[list[str]]:
+        """`n` completions per prompt, in prompt order."""
+
+
+def render_prompt(tokenizer, prompt) -> str:
+    """Chat prompts go through the chat template; plain strings are used as they are (TRL's rule)."""
+    if isinstance(prompt, str):
+        return prompt
+    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+
+
+class HFGenerator:
+    """Batched sampling with left padding and a KV cache: `generate`'s samples, with less work.
+
+    Prompts go in seeded blocks of `max_rows // n`: a block's samples are those `model.generate` draws for
+    it alone after `torch.manual_seed(seed + start)`. The n samples of a prompt share one prefill, and
+    blocks share the decoding batch, finished rows leaving it and new blocks joining (align.generation.decoding)."""
+
+    def __init__(self, model: str, max_rows: int = 256, batch_rows: int = 512, dtype: str = "auto",
+                 device: str = "auto"):
+        self.tokenizer = load_tokenizer(model, padding_side="left")
+        self.model = load_causal_lm(model, dtype=dtype, device=device).eval()
+        self.max_rows = max_rows  # rows per seeded block: it fixes which samples a seed draws
+        self.batch_rows = batch_rows  # rows decoded together: speed and memory only
+
+    def prompts_per_block(self, params: SamplingParams) -> int:
+        """Prompts per batch; each batch is seeded with `seed + its start` (align.generation.sharding relies on it)."""
+        return max(1, self.max_rows // params.n)
+
+    def generate(self, prompts, params: SamplingParams, progress=None) -> list[list[str]]:
+        per_block = self.prompts_per_block(params)
+        return self.generate_blocks([(prompts[start:start + per_block], params.seed + start)
+                                     for start in range(0, len(prompts), per_block)], params, progress)
+
+    def generate_blocks(self, blocks: list[tuple[list, int]], params: SamplingParams,
+                        progress=None) -> list[list[str]]:
+        """Completions of each (prompts, seed) block, as `generate` on that block alone with that seed draws
+        them; the blocks share the decoding batch (align.generation.decoding)."""
+        tok, n = self.tokenizer, params.n
+        seeded = [Block([render_prompt(tok, p) for p in prompts], seed) for prompts, seed in blocks]
+        decode_blocks(self.model, tok, seeded, n=n, max_new_tokens=params.max_new_tokens,
+                      temperature=params.temperature, top_k=params.top_k, top_p=params.top_p,
+                      batch_rows=self.batch_rows,
+                      on_done=(lambda block: progress(len(block.prompts))) if progress else None)
+        completions = [text for block in seeded for text in tok.batch_decode(block.out, skip_special_tokens=True)]
+        return [completions[i:i + n] for i in range(0, len(completions), n)]
+
+
+class VLLMGenerator:
+    """vLLM's offline `LLM.generate`; `n` samples per prompt share the prefix cache natively."""
+
+    def __init__(self, model: str, gpu_memory_utilization: float = 0.85, dtype: str = "auto"):
+        from vllm import LLM  # optional dependency: `pip install align[gpu]`
+
+        from align.loading.models import locate_model
+
+        self.tokenizer = load_tokenizer(model)
+        self.llm = LLM(model=locate_model(model), dtype=dtype, gpu_memory_utilization=gpu_memory_utilization)
+
+    def generate(self, prompts, params: SamplingParams, progress=None) -> list[list[str]]:
+        from vllm import SamplingParams as VLLMParams
+
+        texts = [render_prompt(self.tokenizer, p) for p in prompts]
+        # one seed per prompt: with one seed for all, every prompt would draw the same random stream
+        sampling = [VLLMParams(n=params.n, temperature=params.temperature, top_p=params.top_p,
+                               top_k=params.top_k if params.top_k > 0 else -1,
+                               max_tokens=params.max_new_tokens, seed=params.seed + index)
+                    for index in range(len(texts))]
+        results = self.llm.generate(texts, sampling)
+        if progress:
+            progress(len(texts))
+        return [[choice.text for choice in result.outputs] for result in results]
+
+
+def vllm_available() -> bool:
+    if not torch.cuda.is_available():
+        return False
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def make_generator(model: str, backend: str = "auto", **kwargs) -> Generator:
+    """The backend's generator; under torchrun (`processes: N`) each rank draws its share of every call."""
+    from align.runtime.distributed import world_size
+    from align.generation.sharding import ShardedGenerator
+
+    if backend == "vllm" and not vllm_available():
+        raise AlignError("backend vllm needs a CUDA GPU and vllm (pip install 'align[gpu]'); use backend hf here")
+    if backend == "vllm" or (backend == "auto" and vllm_available()):
+        generator = VLLMGenerator(model)
+    elif backend in ("auto", "hf"):
+        generator = HFGenerator(model, **kwargs)
+    else:
+        raise ValueError(f"unknown generation backend {backend!r}: use auto, hf or vllm")
+    return ShardedGenerator(generator) if world_size() > 1 else generator
