@@ -7,7 +7,8 @@ from typer.testing import CliRunner
 
 import align
 from align.cli import app
-from align.engine.runner import Engine, prepare_stage_dir
+from align.engine.runner import Engine
+from align.engine.stage_dir import prepare as prepare_stage_dir
 from align.errors import AlignError
 from align.engine.recipe import load_recipe
 from align.engine.report import run_overview, summary_table, write_report
@@ -136,15 +137,7 @@ def test_failed_stage_records_its_innermost_frames(tmp_path, fake_stages):
         run(path, run_dir=tmp_path / "run")
     error = json.loads((tmp_path / "run" / "run.json").read_text())["stages"]["b"]["error"]
     assert "run_boom" in error and "RuntimeError: boom" in error
-    assert "run_plan" not in error  # the engine's outer frames are not what a user needs
-
-
-def test_old_layout_run_dir_is_refused(tmp_path, fake_stages):
-    old = tmp_path / "run" / "00-a"
-    old.mkdir(parents=True)
-    (old / "stage.json").write_text("{}")
-    with pytest.raises(AlignError, match="made by align 0.1"):
-        run(write_recipe(tmp_path, CHAIN), run_dir=tmp_path / "run")
+    assert "run_stages" not in error  # the engine's outer frames are not what a user needs
 
 
 @pytest.mark.parametrize("text, message", [

@@ -6,7 +6,7 @@ import torch
 
 from align.engine.runner import Engine
 from align.engine.recipe import load_recipe
-from align.stages.sft import training_rows
+from align.training.sft import training_rows
 from tests.conftest import write_recipe
 
 

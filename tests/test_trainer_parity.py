@@ -34,7 +34,7 @@ def test_reward_model_scores_pairs_as_the_trainer_saw_them(tmp_path, pairs):
     model = AutoModelForSequenceClassification.from_pretrained(locate_model("world:base"), num_labels=1,
                                                                dtype=torch.float32)
     model.config.pad_token_id = tokenizer.pad_token_id
-    trainer = RewardTrainer(model=model, args=reward.trainer_args(config, tmp_path / "ck", 0),
+    trainer = RewardTrainer(model=model, args=config.trainer_args(tmp_path / "ck", 0),
                             processing_class=tokenizer, train_dataset=Dataset.from_list(pairs))
     trainer.train()
     save_policy(trainer.model, tokenizer, tmp_path / "rm")
@@ -74,10 +74,10 @@ def test_ipo_step0_loss_is_inverse_two_beta_squared(tmp_path):
 
 def test_trainer_fields_reach_the_trl_config(tmp_path):
     config = sft.Config(model="world:base", data="world:sft", trainer={"max_grad_norm": 0.25, "optim": "adafactor"})
-    args = sft.trainer_args(config, tmp_path, 0)
+    args = config.trainer_args(tmp_path, 0)
     assert args.max_grad_norm == 0.25 and args.optim == "adafactor"
     ld = dpo.Config(model="world:base", data="x", trainer={"ld_alpha": 0.5})  # TRL 1.16 has no rpo_alpha
-    assert dpo.trainer_args(ld, tmp_path, 0).ld_alpha == 0.5
+    assert ld.trainer_args(tmp_path, 0).ld_alpha == 0.5
     with pytest.raises(AlignError, match=r"no field\(s\) \['max_grad_nrm'\]"):
         sft.check(sft.Config(model="world:base", data="world:sft", trainer={"max_grad_nrm": 1}))
     with pytest.raises(AlignError, match="trainer.learning_rate: set `learning_rate` in the stage"):

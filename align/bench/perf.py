@@ -140,6 +140,7 @@ def raw_trainer_seconds(kind: str, spec: dict, out: Path) -> float:
     from datasets import Dataset
 
     from align.stages import dpo, sft
+    from align.training.sft import training_rows
 
     started = time.perf_counter()
     tokenizer, model = load_tokenizer(MODEL, padding_side="right"), load_causal_lm(MODEL)
@@ -147,15 +148,15 @@ def raw_trainer_seconds(kind: str, spec: dict, out: Path) -> float:
         from trl import SFTTrainer
 
         config = sft.Config(**{k: v for k, v in spec.items() if k != "stage"})
-        records, assistant_only = sft.training_rows(load_dataset(config.data, "sft", config.limit), tokenizer)
-        trainer = SFTTrainer(model=model, args=sft.trainer_args(config, out, 0, assistant_only),
+        records, assistant_only = training_rows(load_dataset(config.data, "sft", config.limit), tokenizer)
+        trainer = SFTTrainer(model=model, args=config.trainer_args(out, 0, assistant_only),
                              train_dataset=Dataset.from_list(records), processing_class=tokenizer)
     else:
         from trl import DPOTrainer
 
         config = dpo.Config(**{k: v for k, v in spec.items() if k != "stage"})
         rows = load_dataset(config.data, "preference")
-        trainer = DPOTrainer(model=model, args=dpo.trainer_args(config, out, 0), processing_class=tokenizer,
+        trainer = DPOTrainer(model=model, args=config.trainer_args(out, 0), processing_class=tokenizer,
                              train_dataset=Dataset.from_list([{k: r[k] for k in ("prompt", "chosen", "rejected")}
                                                               for r in rows]))
     trainer.train()

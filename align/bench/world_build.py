@@ -148,7 +148,8 @@ def train_world_model(spec: ModelSpec, corpus: list[dict], tokenizer, out: Path,
     from transformers import LlamaConfig, LlamaForCausalLM
 
     from align.stages.base import StageContext, TrainingConfig
-    from align.stages.sft import fine_tune
+    from align.stages.sft import build_trainer
+    from align.training.run import run_trainer
 
     config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=spec.hidden, intermediate_size=3 * spec.hidden,
                          num_hidden_layers=spec.layers, num_attention_heads=spec.heads,
@@ -162,7 +163,8 @@ def train_world_model(spec: ModelSpec, corpus: list[dict], tokenizer, out: Path,
                               logging_steps=50)
     with tempfile.TemporaryDirectory() as work:
         ctx = StageContext(out_dir=out, work_dir=Path(work), seed=seed, log=lambda *a: None)
-        trainer, final = fine_tune(model, tokenizer, corpus, training, ctx, description=f"world: {name}")
+        trainer = build_trainer(training, ctx, corpus, model, tokenizer, description=f"world: {name}")
+        final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     trainer.model.to(torch.float16).save_pretrained(str(out), safe_serialization=True)
     tokenizer.save_pretrained(str(out))
     return {"parameters": sum(p.numel() for p in model.parameters()), "final_loss": final.get("train/loss"),

@@ -20,7 +20,7 @@ from align.data.metrics import mean
 from align.runtime.progress import track
 from align.stages import evaluate
 from align.stages.base import StageContext, TrainingConfig
-from align.stages.sft import train_and_save
+from align.stages.sft import fine_tune
 from align.world import tasks
 from rewards.verifiers import math_correct
 
@@ -78,7 +78,7 @@ def train_on(model_spec: str, rows: list[dict], out: Path, epochs: float, learni
     config = TrainingConfig(model=model_spec, epochs=epochs, learning_rate=learning_rate, batch_size=32,
                             max_length=128, save_steps=10**9)
     ctx = StageContext(out_dir=out, work_dir=out / "work", seed=seed, log=lambda *a: None)
-    train_and_save(rows, config, ctx, description=f"check: sft on {out.name}")
+    fine_tune(rows, config, ctx, description=f"check: sft on {out.name}")
 
 
 def evaluate_model(model: str, config: evaluate.Config, out: Path, seed: int) -> dict:

@@ -90,7 +90,8 @@ def build_rater(assets: Path, datasets: dict, seed: int, out_dir: Path, train: i
 
     from align.loading.models import load_causal_lm, load_tokenizer
     from align.stages.base import StageContext, TrainingConfig
-    from align.stages.sft import fine_tune
+    from align.stages.sft import build_trainer
+    from align.training.run import run_trainer
 
     avoid = {row["messages"][0]["content"] for row in datasets["sft_crowd"]}
     avoid |= {row["prompt"][0]["content"] for row in datasets["instruct_test"]}
@@ -103,7 +104,8 @@ def build_rater(assets: Path, datasets: dict, seed: int, out_dir: Path, train: i
                             warmup=0.03, max_length=256, save_steps=10**9, logging_steps=50)
     with tempfile.TemporaryDirectory() as work:
         ctx = StageContext(out_dir=out_dir, work_dir=Path(work), seed=seed, log=lambda *a: None)
-        trainer, final = fine_tune(model, tokenizer, rating_rows(train_items, seed), config, ctx, "world: rater")
+        trainer = build_trainer(config, ctx, rating_rows(train_items, seed), model, tokenizer, "world: rater")
+        final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     trainer.model.to(torch.float16).save_pretrained(str(out_dir), safe_serialization=True)
     tokenizer.save_pretrained(str(out_dir))
     return {"from": "teacher", "noise_sd": NOISE, "train_triples": train, "epochs": epochs,

@@ -33,13 +33,12 @@ import yaml
 from pydantic import ValidationError
 
 from align.errors import AlignError
-from align.refs import REF
+from align.refs import KEEP, fill, iteration_name
 from align.stages import STAGES, stage_module
 
 RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
 RESERVED = {"name", "description", "seed", "stages", "smoke", "tracking", "wandb_project", "extends"}
 STAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")  # a stage's name is its dir name in the run
-RUNTIME = object()  # marks a `${stage.output}` reference during load-time substitution
 
 
 @dataclass
@@ -49,7 +48,8 @@ class StagePlan:
     type: str
     config: dict
     iteration: int | None = None
-    block: str | None = None
+    block: str | None = None  # the repeat block it belongs to
+    inner: str | None = None  # its name inside that block (`sample` for it2-sample)
     aliases: dict = field(default_factory=dict)  # ref prefix -> concrete stage name, for this instance
     raw: dict = field(default_factory=dict)  # the config as written, before `${key}` substitution
 
@@ -110,29 +110,19 @@ def apply_override(doc: dict, path: list[str], value, source: str) -> None:
 
 def substitute(value, params: dict, stage_names: set[str]):
     """Fill `${key}` from top-level params; leave `${stage.output}` and `${prev...}` for the engine."""
-    if isinstance(value, dict):
-        return {k: substitute(v, params, stage_names) for k, v in value.items()}
-    if isinstance(value, list):
-        return [substitute(v, params, stage_names) for v in value]
-    if not isinstance(value, str):
-        return value
 
     def lookup(ref: str):
         head = ref.split(".")[0]
         if head in stage_names or head == "prev":
-            return RUNTIME  # resolved by the engine once that stage has run
+            return KEEP  # resolved by the engine once that stage has run
         node = params
         for part in ref.split("."):
             if not isinstance(node, dict) or part not in node:
                 raise AlignError(f"recipe refers to ${{{ref}}}, which is not a recipe key or stage")
             node = node[part]
-        return node
+        return fill(node, lookup)
 
-    whole = REF.fullmatch(value)
-    if whole:
-        found = lookup(whole.group(1))
-        return value if found is RUNTIME else substitute(found, params, stage_names)
-    return REF.sub(lambda m: m.group(0) if lookup(m.group(1)) is RUNTIME else str(lookup(m.group(1))), value)
+    return fill(value, lookup)
 
 
 def expand(stages: dict, source: str) -> list[StagePlan]:
@@ -152,10 +142,10 @@ def expand(stages: dict, source: str) -> list[StagePlan]:
             inner = list(spec["stages"])
             for it in range(1, count + 1):
                 for child in expand(spec["stages"], source):
-                    aliases = {s: f"it{it}-{s}" for s in inner}
-                    aliases["prev"] = {s: f"it{it - 1}-{s}" for s in inner} if it > 1 else None
-                    plans.append(StagePlan(f"it{it}-{child.name}", child.type, child.config, it, name,
-                                           {**aliases, "initial": spec.get("initial", {})}))
+                    aliases = {s: iteration_name(it, s) for s in inner}
+                    aliases["prev"] = {s: iteration_name(it - 1, s) for s in inner} if it > 1 else None
+                    plans.append(StagePlan(iteration_name(it, child.name), child.type, child.config, it, name,
+                                           child.name, {**aliases, "initial": spec.get("initial", {})}))
             continue
         if "stage" not in spec:
             raise AlignError(f"{source}: stage {name!r} has no `stage:` type")
@@ -278,7 +268,7 @@ def build_recipe(path: Path, overrides: list[str], smoke: bool) -> Recipe:
 def written_config(stages: dict, plan: StagePlan) -> dict:
     """A stage's config as the recipe (with overrides) wrote it, to tell the user where a bad value came from."""
     try:
-        spec = stages[plan.block]["stages"][plan.name.split("-", 1)[1]] if plan.block else stages[plan.name]
+        spec = stages[plan.block]["stages"][plan.inner] if plan.block else stages[plan.name]
     except (KeyError, TypeError):
         return {}
     return {k: v for k, v in spec.items() if k != "stage"} if isinstance(spec, dict) else {}

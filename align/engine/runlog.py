@@ -80,39 +80,41 @@ class RunLog:
         self.metrics_path = self.run_dir / "metrics.jsonl"
         self.wandb = None
         self.tracked_stages: set[str] = set()
+        self.state: dict = {}  # run.json: the run's status, and each stage's
         tmp = self.run_dir / ".recipe.yaml.tmp"
         tmp.write_text(yaml.safe_dump(recipe.resolved, sort_keys=False))
         os.replace(tmp, self.run_dir / "recipe.yaml")
 
-    def start(self, stages: list[tuple[str, str]]) -> dict:
+    def start(self, stages: list[str]) -> None:
+        """Record a new attempt at the run (stages keep their last status until they run again); start wandb."""
         state = read_json(self.run_dir / "run.json") or {"wandb_id": uuid.uuid4().hex[:12], "attempts": 0}
         previous = state.get("stages", {})
         state.update({
             "recipe": self.recipe.name, "seed": self.recipe.seed, "versions": versions(),
             "status": "running", "pid": os.getpid(), "started": time.time(), "ended": None,
             "attempts": state.get("attempts", 0) + 1,
-            "stages": {name: {"dir": d, "status": previous.get(name, {}).get("status", "pending")}
-                       for name, d in stages},
+            "stages": {name: {"dir": name, "status": previous.get(name, {}).get("status", "pending")}
+                       for name in stages},
         })
+        self.state = state
         write_json(self.run_dir / "run.json", state)
         if self.recipe.tracking == "wandb":
             self.wandb = start_wandb(self.run_dir, self.recipe, state["wandb_id"])
-        return state
 
-    def stage_status(self, state: dict, name: str, status: str, skipped: bool = False, error: str = None,
+    def stage_status(self, name: str, status: str, skipped: bool = False, error: str | None = None,
                      reasons: list[str] | None = None):
-        entry = state["stages"][name]
+        entry = self.state["stages"][name]
         entry["status"] = status
         entry["skipped" if skipped else "updated"] = True if skipped else time.time()
         if error:
             entry["error"] = error
         if reasons is not None:
             entry["rerun_reasons"] = reasons
-        write_json(self.run_dir / "run.json", state)
+        write_json(self.run_dir / "run.json", self.state)
 
-    def finish(self, state: dict, status: str) -> None:
-        state.update(status=status, ended=time.time())
-        write_json(self.run_dir / "run.json", state)
+    def finish(self, status: str) -> None:
+        self.state.update(status=status, ended=time.time())
+        write_json(self.run_dir / "run.json", self.state)
         if self.wandb is not None:
             self.wandb.finish()
             self.wandb = None

@@ -15,7 +15,7 @@ from typing import Any, Callable, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from align.training.args import lora_config
+from align.training.args import deepspeed_config, lora_config
 
 # A scorer: a built-in name (`math`), a `module:function` path, or `{name: ..., option: value}`.
 ScorerSpec = Union[str, dict[str, Any]]
@@ -98,13 +98,6 @@ Scheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "c
                     "warmup_stable_decay"]
 
 
-def deepspeed_config(value: str) -> str:
-    """`zero2` / `zero3` name the configs shipped in align/training/deepspeed_configs; anything else is a path."""
-    if value in ("zero2", "zero3"):
-        return str(Path(__file__).resolve().parents[1] / "training" / "deepspeed_configs" / f"{value}.json")
-    return value
-
-
 def processes_field(description: str = "generation processes under torchrun: each draws its share of the "
                     "prompts (the same samples as one process; `max_rows // n` prompts per share)"):
     """`processes: N`: the engine runs the stage under torchrun with N processes (align.engine.launch); by default the
@@ -155,6 +148,11 @@ class TrainingConfig(StageConfig):
         if self.node_rank >= self.nnodes:
             raise ValueError(f"node_rank={self.node_rank} must be below nnodes={self.nnodes}")
         return self
+
+    def trainer_args(self, output_dir: Path, seed: int):
+        """The TRL/transformers config this stage trains with, checkpointing into `output_dir`; each training
+        stage builds its own (built once before the run too, so a bad `trainer:` field fails early)."""
+        raise NotImplementedError(f"{type(self).__name__} must say which trainer config it trains with")
 
     def peft(self):
         """A peft LoRA config when `lora` is set, else None (full fine-tuning)."""

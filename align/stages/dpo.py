@@ -16,14 +16,13 @@ from pydantic import Field, field_validator
 
 from align.loading.datasets import load_dataset
 from align.loading.digests import check_same_tokenizer
-from align.loading.models import load_causal_lm, load_tokenizer
+from align.loading.models import load_causal_lm
 from align.refs import deferred
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
-from align.loading.digests import weights_digest
-from align.runtime.threads import configure_threads
+from align.stages import trainer
 from align.training.args import trainer_config
 from align.training.callbacks import callbacks
-from align.training.run import run_trainer, save_policy, shared_dataset
+from align.training.run import shared_dataset
 
 # DPOTrainer's losses in TRL 1.16 (trl/trainer/dpo_config.py), plus `simpo` (TRL's CPO trainer).
 DPO_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
@@ -51,33 +50,32 @@ class Config(TrainingConfig):
             raise ValueError(f"unknown loss {unknown or value} (known: {', '.join(allowed)})")
         return value
 
+    def trainer_args(self, output_dir: Path, seed: int):
+        if self.loss_type == "simpo":
+            from trl.experimental.cpo import CPOConfig
 
-def trainer_args(config: Config, output_dir: Path, seed: int):
-    if config.loss_type == "simpo":
-        from trl.experimental.cpo import CPOConfig
+            return trainer_config(CPOConfig, output_dir, seed=seed, max_length=self.max_length, beta=self.beta,
+                                  loss_type="simpo", cpo_alpha=0.0, simpo_gamma=self.simpo_gamma,
+                                  label_smoothing=self.label_smoothing, **self.trainer_kwargs())
+        from trl import DPOConfig
 
-        return trainer_config(CPOConfig, output_dir, seed=seed, max_length=config.max_length, beta=config.beta,
-                              loss_type="simpo", cpo_alpha=0.0, simpo_gamma=config.simpo_gamma,
-                              label_smoothing=config.label_smoothing, **config.trainer_kwargs())
-    from trl import DPOConfig
-
-    losses = config.loss_type if isinstance(config.loss_type, list) else [config.loss_type]
-    return trainer_config(DPOConfig, output_dir, seed=seed, max_length=config.max_length, beta=config.beta,
-                          loss_type=losses, loss_weights=config.loss_weights, label_smoothing=config.label_smoothing,
-                          precompute_ref_log_probs=config.precompute_ref_log_probs, **config.trainer_kwargs())
+        losses = self.loss_type if isinstance(self.loss_type, list) else [self.loss_type]
+        return trainer_config(DPOConfig, output_dir, seed=seed, max_length=self.max_length, beta=self.beta,
+                              loss_type=losses, loss_weights=self.loss_weights, label_smoothing=self.label_smoothing,
+                              precompute_ref_log_probs=self.precompute_ref_log_probs, **self.trainer_kwargs())
 
 
 def check(config: Config) -> None:
     """The loss settings and `trainer:` fields make a valid DPOConfig (or CPOConfig for SimPO); a `ref_model`
     tokenises as the policy does (its log-probs are compared token by token)."""
-    trainer_args(config, Path("checks"), 0)
+    trainer.check(config)
     if config.ref_model and not deferred(config.ref_model) and not deferred(config.model):
         check_same_tokenizer(config.model, config.ref_model, "reference model",
                              "DPO compares the policy's and the reference's log-probs of the same tokens")
 
 
-def build_trainer(config: Config, ctx: StageContext, model, tokenizer, records: list[dict]):
-    args = trainer_args(config, ctx.work_dir / "checkpoints", ctx.seed)
+def build_trainer(config: Config, ctx: StageContext, records: list[dict], model, tokenizer):
+    args = config.trainer_args(ctx.work_dir / "checkpoints", ctx.seed)
     dataset = shared_dataset(records, ctx.work_dir / "dataset", args)
     common = dict(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
                   callbacks=callbacks(ctx.log, f"dpo ({config.loss_type})"), peft_config=config.peft())
@@ -92,14 +90,7 @@ def build_trainer(config: Config, ctx: StageContext, model, tokenizer, records: 
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    configure_threads()
     rows = load_dataset(config.data, "preference", config.limit)
-    tokenizer = load_tokenizer(config.model, padding_side="right")
-    model = load_causal_lm(config.model, dtype=config.dtype)
-    start_weights = weights_digest(model)
     records = [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
-    trainer = build_trainer(config, ctx, model, tokenizer, records)
-    final = run_trainer(trainer, ctx.work_dir / "checkpoints")
-    save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
-    return StageResult(outputs={"model": "model"}, values={"start_weights": start_weights},
-                       metrics={**final, "train/pairs": len(rows)}, key_metrics=["train/loss"])
+    return trainer.train(config, ctx, lambda model, tokenizer: build_trainer(config, ctx, records, model, tokenizer),
+                         counts={"train/pairs": len(rows)})

@@ -18,12 +18,11 @@ from typing import Any, Optional, Union
 from pydantic import Field, model_validator
 
 from align.loading.datasets import load_dataset
-from align.loading.models import load_causal_lm, load_tokenizer, locate_model
+from align.loading.models import load_tokenizer, locate_model
 from align.refs import deferred
 from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
-from align.stages.sft import check as sft_check
-from align.loading.digests import weights_digest
-from align.training.run import save_policy
+from align.stages import trainer
+from align.stages.sft import build_trainer, sft_args
 
 
 class Config(TrainingConfig):
@@ -49,6 +48,9 @@ class Config(TrainingConfig):
         if self.max_tokens is not None and self.max_steps > 0:
             raise ValueError("give one training budget: `max_tokens` or `max_steps`")
         return self
+
+    def trainer_args(self, output_dir: Path, seed: int, assistant_only: bool = False):
+        return sft_args(self, output_dir, seed, assistant_only)
 
 
 def model_config(init, tokenizer):
@@ -76,31 +78,26 @@ def model_config(init, tokenizer):
 
 def check(config: Config) -> None:
     """The `trainer:` fields make a valid SFTConfig; an `init` config builds."""
-    sft_check(config)
+    trainer.check(config)
     if config.init is not None and config.tokenizer and not deferred(config.tokenizer):
         model_config(config.init, load_tokenizer(config.tokenizer))
 
 
-def build_model(config: Config, seed: int):
+def load_start(config: Config, ctx: StageContext):
+    """`model` to continue training, or a fresh model from `init` (seeded by the stage seed)."""
     if config.model is not None:
-        return load_causal_lm(config.model, dtype=config.dtype), load_tokenizer(config.model, padding_side="right")
+        return trainer.load_policy(config, ctx)
     import torch
     from transformers import AutoModelForCausalLM
 
     tokenizer = load_tokenizer(config.tokenizer, padding_side="right")
-    torch.manual_seed(seed)
+    torch.manual_seed(ctx.seed)
     return AutoModelForCausalLM.from_config(model_config(config.init, tokenizer)), tokenizer
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
-    from align.stages.sft import fine_tune
-
     rows = load_dataset(config.data, "lm", limit=config.limit)
-    model, tokenizer = build_model(config, ctx.seed)
-    start_weights = weights_digest(model)
-    trainer, final = fine_tune(model, tokenizer, rows, config, ctx, "pretrain", max_tokens=config.max_tokens)
-    save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
-    return StageResult(outputs={"model": "model"}, values={"start_weights": start_weights},
-                       metrics={**final, "train/examples": len(rows),
-                                "train/parameters": sum(p.numel() for p in trainer.model.parameters())},
-                       key_metrics=["train/loss"])
+    return trainer.train(config, ctx, lambda model, tokenizer: build_trainer(config, ctx, rows, model, tokenizer,
+                                                                             "pretrain", config.max_tokens),
+                         load=load_start, counts={"train/examples": len(rows)},
+                         after=lambda t: {"train/parameters": sum(p.numel() for p in t.model.parameters())})

@@ -11,6 +11,8 @@ import torch
 
 from align.errors import AlignError
 
+DEEPSPEED_CONFIGS = Path(__file__).resolve().parent / "deepspeed_configs"  # zero2.json, zero3.json
+
 
 # Fields align sets from its own config keys: a `trainer:` mapping may not set them (name the align key instead).
 OWNED = {"output_dir": None, "seed": "seed", "data_seed": "seed", "learning_rate": "learning_rate",
@@ -60,3 +62,10 @@ def lora_config(r: int, alpha: int, dropout: float, target_modules: list[str] | 
 
     return LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=target_modules,
                       task_type="CAUSAL_LM")
+
+
+def deepspeed_config(value: str) -> str:
+    """`zero2` / `zero3` name the configs shipped in align/training/deepspeed_configs; anything else is a path."""
+    if value in ("zero2", "zero3"):
+        return str(DEEPSPEED_CONFIGS / f"{value}.json")
+    return value
