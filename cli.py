@@ -1,4 +1,5 @@
 """`python cli.py ...` is the same app as the `align` command."""
+
 from align.cli import app
 
 if __name__ == "__main__":

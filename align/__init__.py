@@ -1,4 +1,5 @@
 """align: post-training methods as resumable, reproducible recipes of stages."""
+
 __version__ = "0.2.0"
 
 

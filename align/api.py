@@ -3,31 +3,37 @@
 For scripted self-training: call it in a loop, feed one run's output model into the next run's overrides,
 stop when a metric stops improving. A killed script resumes like the CLI: the same call skips finished stages.
 """
+
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from align.engine.recipe import load_recipe
+from align.engine.report import write_report
 from align.engine.runner import Engine
 from align.errors import AlignError
 from align.runtime.progress import track
 from align.runtime.quiet import quiet_libraries
-from align.engine.recipe import load_recipe
-from align.engine.report import write_report
 
 
 @dataclass
 class RunResult:
     run_dir: Path
-    metrics: dict[str, dict]   # stage name -> its summary metrics
-    outputs: dict[str, dict]   # stage name -> its outputs (absolute paths) and values
-    summaries: list[dict]      # one record per stage as in its stage.json, plus status ran|skipped
+    metrics: dict[str, dict]  # stage name -> its summary metrics
+    outputs: dict[str, dict]  # stage name -> its outputs (absolute paths) and values
+    summaries: list[dict]  # one record per stage as in its stage.json, plus status ran|skipped
     report: Path
 
 
-def run(recipe: str, overrides: list[str] | dict | None = None, run_dir: str | Path | None = None,
-        smoke: bool = False, fresh: bool = False) -> RunResult:
+def run(
+    recipe: str,
+    overrides: list[str] | dict | None = None,
+    run_dir: str | Path | None = None,
+    smoke: bool = False,
+    fresh: bool = False,
+) -> RunResult:
     """Run `recipe` (a name in recipes/ or a YAML path) with `overrides` (["key=value", ...] or {key: value});
     `run_dir` defaults to runs/<recipe name>; `fresh` deletes what it holds first (after the inputs check out).
     Raises AlignError on bad input, before anything runs."""
@@ -40,8 +46,13 @@ def run(recipe: str, overrides: list[str] | dict | None = None, run_dir: str | P
     target = Path(run_dir) if run_dir is not None else Path("runs") / (plan.name + ("-smoke" if smoke else ""))
     engine = Engine(plan, target, progress_factory=track, fresh=fresh)
     summaries = engine.run()
-    return RunResult(run_dir=target, metrics={s["name"]: s.get("metrics", {}) for s in summaries},
-                     outputs=engine.outputs, summaries=summaries, report=write_report(target))
+    return RunResult(
+        run_dir=target,
+        metrics={s["name"]: s.get("metrics", {}) for s in summaries},
+        outputs=engine.outputs,
+        summaries=summaries,
+        report=write_report(target),
+    )
 
 
 def value_text(value) -> str:

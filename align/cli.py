@@ -1,10 +1,10 @@
 """The `align` command line (Typer). `python cli.py ...` at the repo root is the same app."""
+
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 from rich.console import Console
@@ -31,8 +31,11 @@ def version_callback(value: bool):
 
 
 @app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=version_callback, is_eager=True,
-                                      help="Show the version and exit.")):
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=version_callback, is_eager=True, help="Show the version and exit."
+    ),
+):
     """align: SFT, reward models, rejection sampling, DPO, distillation and ReST-EM as one resumable chain."""
     from align.runtime.quiet import quiet_libraries
 
@@ -40,11 +43,13 @@ def main(version: bool = typer.Option(False, "--version", callback=version_callb
 
 
 @app.command(context_settings={"allow_extra_args": False})
-def run(recipe: str = typer.Argument(..., help="a name in recipes/ or a path to a YAML recipe"),
-        overrides: Optional[List[str]] = typer.Argument(None, help="dotted key=value overrides"),
-        run_dir: Optional[str] = typer.Option(None, "--run-dir", help="default: runs/<recipe>"),
-        smoke: bool = typer.Option(False, "--smoke", help="tiny sizes: the same recipe in seconds"),
-        fresh: bool = typer.Option(False, "--fresh", help="start over: delete what the run dir holds first")):
+def run(
+    recipe: str = typer.Argument(..., help="a name in recipes/ or a path to a YAML recipe"),
+    overrides: list[str] | None = typer.Argument(None, help="dotted key=value overrides"),
+    run_dir: str | None = typer.Option(None, "--run-dir", help="default: runs/<recipe>"),
+    smoke: bool = typer.Option(False, "--smoke", help="tiny sizes: the same recipe in seconds"),
+    fresh: bool = typer.Option(False, "--fresh", help="start over: delete what the run dir holds first"),
+):
     """Run a recipe; running the same command again resumes it and skips finished stages."""
     from align.api import run as run_recipe
     from align.engine.report import summary_table
@@ -87,8 +92,11 @@ def show(run_dir: Path, as_json: bool = typer.Option(False, "--json", help="mach
         return
     table = Table("stage", "status", "metrics", "last run because", title=f"{overview['recipe']} ({run_dir})")
     for stage in overview["stages"]:
-        shown = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                          for k, v in stage["metrics"].items() if k in stage["key_metrics"])
+        shown = ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+            for k, v in stage["metrics"].items()
+            if k in stage["key_metrics"]
+        )
         table.add_row(stage["name"], stage["status"], shown, "; ".join(stage["rerun_reasons"]))
     console.print(table)
 
@@ -107,14 +115,18 @@ def report(run_dir: Path):
 
 
 @world_app.command("build")
-def world_build(out: Optional[Path] = typer.Option(None, help="default: the package's world assets dir"),
-                size: str = typer.Option("full", help="full (shipped assets) or micro (seconds, for tests)"),
-                seed: int = typer.Option(0),
-                data_only: bool = typer.Option(False, help="regenerate datasets only, keep the models "
-                                               "(refused if their training corpora would change)"),
-                retrain_changed: bool = typer.Option(False, help="regenerate datasets and retrain only the models "
-                                                     "whose training corpora changed"),
-                rater_only: bool = typer.Option(False, help="retrain only world:rater from the shipped teacher")):
+def world_build(
+    out: Path | None = typer.Option(None, help="default: the package's world assets dir"),
+    size: str = typer.Option("full", help="full (shipped assets) or micro (seconds, for tests)"),
+    seed: int = typer.Option(0),
+    data_only: bool = typer.Option(
+        False, help="regenerate datasets only, keep the models (refused if their training corpora would change)"
+    ),
+    retrain_changed: bool = typer.Option(
+        False, help="regenerate datasets and retrain only the models whose training corpora changed"
+    ),
+    rater_only: bool = typer.Option(False, help="retrain only world:rater from the shipped teacher"),
+):
     """Rebuild the embedded world's tokenizer, datasets and models deterministically."""
     from align.bench.world_build import build_world, rebuild_data, rebuild_rater
 
@@ -135,13 +147,18 @@ def world_build(out: Optional[Path] = typer.Option(None, help="default: the pack
 
 
 @world_app.command("check")
-def world_check(limit: Optional[int] = typer.Option(None, help="first N training problems (default all)")):
+def world_check(limit: int | None = typer.Option(None, help="first N training problems (default all)")):
     """Measure verifier precision on base samples and one round of verifier-filtered self-training."""
     from align.bench.world_check import self_improvement_check
 
     result = self_improvement_check(limit=limit)
-    table = Table("policy", "pass@1 greedy", "pass@1 sampled", "pass@16",
-                  title=f"verifier precision {result['verifier_precision']:.1%} on {result['accepted_samples']} accepted")
+    table = Table(
+        "policy",
+        "pass@1 greedy",
+        "pass@1 sampled",
+        "pass@16",
+        title=f"verifier precision {result['verifier_precision']:.1%} on {result['accepted_samples']} accepted",
+    )
     for name in ("before", "verifier", "random_control"):
         m = result[name]
         table.add_row(name, f"{m['eval/pass@1']:.3f}", f"{m['eval/pass@1_sampled']:.3f}", f"{m['eval/pass@16']:.3f}")
@@ -161,14 +178,19 @@ app.add_typer(bench_app, name="bench")
 
 
 @bench_app.command("learning")
-def bench_learning(suite: List[str] = typer.Option(["rest-em", "rest-em-hard", "xwin", "dpkd", "alpagasus", "miniplm"],
-                                                   help="rest-em, rest-em-hard, xwin, dpkd, alpagasus and/or miniplm"),
-                   seeds: int = typer.Option(3, min=1, help="run each headline row under seed=0..N-1"),
-                   smoke: bool = typer.Option(False, "--smoke", help="tiny sizes (checks the plumbing only)"),
-                   render_only: bool = typer.Option(False, "--render-only", help="rewrite the report from its json"),
-                   out: Path = typer.Option(Path("reports/learning.md"))):
+def bench_learning(
+    suite: list[str] = typer.Option(
+        ["rest-em", "rest-em-hard", "xwin", "dpkd", "alpagasus", "miniplm"],
+        help="rest-em, rest-em-hard, xwin, dpkd, alpagasus and/or miniplm",
+    ),
+    seeds: int = typer.Option(3, min=1, help="run each headline row under seed=0..N-1"),
+    smoke: bool = typer.Option(False, "--smoke", help="tiny sizes (checks the plumbing only)"),
+    render_only: bool = typer.Option(False, "--render-only", help="rewrite the report from its json"),
+    out: Path = typer.Option(Path("reports/learning.md")),
+):
     """Run each recipe and its controls on the embedded world; write reports/learning.md with plots."""
-    from align.bench.learning import SUITES, bench_learning as run_bench
+    from align.bench.learning import SUITES
+    from align.bench.learning import bench_learning as run_bench
 
     unknown = [s for s in suite if s not in SUITES]
     if unknown:
@@ -178,9 +200,11 @@ def bench_learning(suite: List[str] = typer.Option(["rest-em", "rest-em-hard", "
 
 
 @bench_app.command("perf")
-def bench_perf(full: bool = typer.Option(False, "--full", help="700 prompts and a full xwin-pipeline run (~15 min)"),
-               smoke: bool = typer.Option(False, "--smoke", help="tiny sizes (checks the plumbing only)"),
-               out: Path = typer.Option(Path("reports/perf.md"))):
+def bench_perf(
+    full: bool = typer.Option(False, "--full", help="700 prompts and a full xwin-pipeline run (~15 min)"),
+    smoke: bool = typer.Option(False, "--smoke", help="tiny sizes (checks the plumbing only)"),
+    out: Path = typer.Option(Path("reports/perf.md")),
+):
     """Measure align against raw transformers/TRL side by side; write reports/perf.md (+ .json)."""
     from align.bench.perf import bench_perf as run_bench
 

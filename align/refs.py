@@ -12,7 +12,7 @@ Stages and scorers only ask `deferred(value)`; the loader and the engine give `f
 from __future__ import annotations
 
 import re
-from typing import Callable
+from collections.abc import Callable
 
 REF = re.compile(r"\$\{([^}]+)\}")
 KEEP = object()  # what a lookup returns to leave a reference as it is (for a later pass to fill)

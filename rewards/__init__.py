@@ -8,13 +8,14 @@ A scorer spec is what a recipe writes wherever a scorer is expected (`score`, `e
 `check_scorer(spec)` validates a spec without loading any model (values that are `${...}` references are
 left to run time); `make_scorer(spec)` builds the scorer.
 """
+
 from __future__ import annotations
 
 import importlib
 import math as _math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Callable, Optional, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -22,6 +23,8 @@ from align.errors import AlignError
 from align.refs import deferred
 
 Scorer = Callable[[Sequence, Sequence[str], Sequence[dict]], list]
+
+
 class Options(BaseModel):
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
@@ -43,10 +46,10 @@ class RewardModelOptions(Options):
 
 @dataclass(frozen=True)
 class Builtin:
-    target: str                      # "module:attr"
+    target: str  # "module:attr"
     options: type[Options] = NoOptions
-    factory: bool = False            # target(**options) builds the scorer; else target is the scorer
-    check_model: Optional[tuple[str, str]] = None  # (option naming a model, "module:fn" that checks it)
+    factory: bool = False  # target(**options) builds the scorer; else target is the scorer
+    check_model: tuple[str, str] | None = None  # (option naming a model, "module:fn" that checks it)
 
 
 BUILTIN = {
@@ -55,8 +58,12 @@ BUILTIN = {
     "regex": Builtin("rewards.verifiers:regex"),
     "gold_judge": Builtin("align.world.gold_judge:score"),  # the world's: imported only when used
     "code": Builtin("rewards.code:score", CodeOptions),
-    "reward_model": Builtin("rewards.reward_model:RewardModelScorer", RewardModelOptions, factory=True,
-                            check_model=("model", "rewards.reward_model:check_reward_model")),
+    "reward_model": Builtin(
+        "rewards.reward_model:RewardModelScorer",
+        RewardModelOptions,
+        factory=True,
+        check_model=("model", "rewards.reward_model:check_reward_model"),
+    ),
 }
 
 
@@ -121,11 +128,6 @@ def make_scorer(spec) -> Scorer:
     return partial(target, **options) if options else target
 
 
-def load_scorer(name: str) -> Scorer:
-    """A scorer from a plain name or `module:function` (kept for scripts; recipes go through make_scorer)."""
-    return make_scorer(name)
-
-
 def checked_scores(scorer: Scorer, prompts, completions, rows, name: str = "scorer") -> list[float]:
     """Call a scorer and insist on one finite float per completion: a bad scorer fails loudly here."""
     try:
@@ -134,13 +136,15 @@ def checked_scores(scorer: Scorer, prompts, completions, rows, name: str = "scor
         raise AlignError(f"scorer {name} called sys.exit({exc.code!r}) instead of returning scores") from None
     except (AlignError, KeyboardInterrupt):
         raise
-    except Exception as exc:  # noqa: BLE001 - a user scorer's own bug, reported as such
+    except Exception as exc:
         raise AlignError(f"scorer {name} raised {type(exc).__name__}: {exc}") from None
     if hasattr(scores, "tolist") and not isinstance(scores, (list, tuple)):
         scores = scores.tolist()  # numpy arrays and tensors are fine
     if not isinstance(scores, (list, tuple)) or len(scores) != len(completions):
-        raise ValueError(f"{name} returned {type(scores).__name__} of the wrong length "
-                         f"(expected a list of {len(completions)} numbers)")
+        raise ValueError(
+            f"{name} returned {type(scores).__name__} of the wrong length "
+            f"(expected a list of {len(completions)} numbers)"
+        )
     out = []
     for i, value in enumerate(scores):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not _math.isfinite(value):
@@ -153,9 +157,8 @@ def score_in_batches(scorer: Scorer, rows: list[dict], name: str, batch: int = 5
     """Scores of `rows` (prompt, completion, ...) in batches, checked; `advance(k)` reports progress."""
     scores: list[float] = []
     for start in range(0, len(rows), batch):
-        chunk = rows[start:start + batch]
+        chunk = rows[start : start + batch]
         scores += checked_scores(scorer, [r["prompt"] for r in chunk], [r["completion"] for r in chunk], chunk, name)
         if advance:
             advance(len(chunk))
     return scores
-

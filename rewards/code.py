@@ -19,9 +19,11 @@ Known limits: values crossing the boundary are plain data (None, bool, numbers, 
 dict), so tests that pass callables or mutate arguments in place cannot be judged; calls take positional
 arguments only.
 """
+
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import json
 import os
@@ -48,7 +50,7 @@ def extract_program(completion: str) -> str:
     return blocks[-1] if blocks else completion
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def script(*names: str) -> str:
     """A standalone script: the value protocol followed by `names`' sources (run with python -I: no imports)."""
     return "\n\n".join((HERE / name).read_text() for name in ("code_protocol.py", *names))
@@ -75,22 +77,41 @@ def sandbox_base() -> str | None:
 @functools.lru_cache(maxsize=1)
 def user_namespaces() -> bool:
     """Whether this machine lets an unprivileged user make the namespaces (asked once per process)."""
-    return bool(shutil.which("unshare")) and subprocess.run(
-        ["unshare", "-rn", "--mount", "--pid", "--fork", "--mount-proc", "true"], capture_output=True).returncode == 0
+    return (
+        bool(shutil.which("unshare"))
+        and subprocess.run(
+            ["unshare", "-rn", "--mount", "--pid", "--fork", "--mount-proc", "true"], capture_output=True
+        ).returncode
+        == 0
+    )
 
 
 def sandbox_command(workdir: Path, uid: int | None, entry: str) -> list[str]:
     """How to run `python entry` in `workdir`, sandboxed as well as this machine allows."""
     if uid is not None:
-        mounts = "; ".join(f"mount -t tmpfs -o size=16m tmpfs {d}" for d in ("/tmp", "/var/tmp", "/dev/shm")
-                           if os.path.isdir(d))
+        mounts = "; ".join(
+            f"mount -t tmpfs -o size=16m tmpfs {d}" for d in ("/tmp", "/var/tmp", "/dev/shm") if os.path.isdir(d)
+        )
         python = os.environ.get("ALIGN_SANDBOX_PYTHON", shutil.which("python3", path="/usr/bin:/bin") or "python3")
-        inner = (f"{mounts}; cd {workdir} && exec setpriv --reuid={uid} --regid={uid} --clear-groups "
-                 f"--no-new-privs {python} -I -S {entry}")
+        inner = (
+            f"{mounts}; cd {workdir} && exec setpriv --reuid={uid} --regid={uid} --clear-groups "
+            f"--no-new-privs {python} -I -S {entry}"
+        )
         return ["unshare", "--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc", "sh", "-c", inner]
     if user_namespaces():
-        return ["unshare", "-rn", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc",
-                sys.executable, "-I", "-S", entry]
+        return [
+            "unshare",
+            "-rn",
+            "--mount",
+            "--pid",
+            "--fork",
+            "--kill-child",
+            "--mount-proc",
+            sys.executable,
+            "-I",
+            "-S",
+            entry,
+        ]
     return [sys.executable, "-I", "-S", entry]  # rlimits and a clean env only
 
 
@@ -115,37 +136,52 @@ class SampleDir:
         shutil.rmtree(self.path, ignore_errors=True)
 
 
-def run_process(command: list[str], stdin: bytes, timeout_s: float, cwd: Path, cap: int = 1 << 20,
-                preexec=None) -> tuple[int | None, bytes]:
+def run_process(
+    command: list[str], stdin: bytes, timeout_s: float, cwd: Path, cap: int = 1 << 20, preexec=None
+) -> tuple[int | None, bytes]:
     """Run with a wall-time limit; kill its whole process group after. Output read from a file (capped)."""
     with tempfile.TemporaryFile() as output:
-        proc = subprocess.Popen(command, cwd=cwd, stdin=subprocess.PIPE, stdout=output, stderr=subprocess.DEVNULL,
-                                env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(cwd)},
-                                preexec_fn=preexec, start_new_session=preexec is None)
+        proc = subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdin=subprocess.PIPE,
+            stdout=output,
+            stderr=subprocess.DEVNULL,
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": str(cwd)},
+            preexec_fn=preexec,
+            start_new_session=preexec is None,
+        )
         try:
             proc.communicate(input=stdin, timeout=timeout_s)
             code = proc.returncode
         except subprocess.TimeoutExpired:
             code = None
         finally:
-            try:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
             proc.wait()
         output.seek(0)
         return code, output.read(cap)
 
 
-def judge_assert_tests(program: str, tests: str, entry_point: str | None, timeout_s: float,
-                       memory_mb: int) -> tuple[bool, str]:
+def judge_assert_tests(
+    program: str, tests: str, entry_point: str | None, timeout_s: float, memory_mb: int
+) -> tuple[bool, str]:
     """asserts / check(candidate) tests: the trusted judge process calls the sandboxed candidate."""
     with SampleDir(program) as sample:
-        job = {"mode": "check" if entry_point else "asserts", "tests": tests, "entry_point": entry_point,
-               "command": sandbox_command(sample.path, sample.uid, "server.py"), "workdir": str(sample.path),
-               "timeout_s": timeout_s, "memory_mb": memory_mb, "nproc": 64}
-        code, out = run_process([sys.executable, "-I", str(judge_script())], json.dumps(job).encode(),
-                                timeout_s + 10, sample.path.parent)
+        job = {
+            "mode": "check" if entry_point else "asserts",
+            "tests": tests,
+            "entry_point": entry_point,
+            "command": sandbox_command(sample.path, sample.uid, "server.py"),
+            "workdir": str(sample.path),
+            "timeout_s": timeout_s,
+            "memory_mb": memory_mb,
+            "nproc": 64,
+        }
+        code, out = run_process(
+            [sys.executable, "-I", str(judge_script())], json.dumps(job).encode(), timeout_s + 10, sample.path.parent
+        )
     try:
         verdict = json.loads(out.decode("utf-8").strip().splitlines()[-1])
         return bool(verdict["passed"]) and code == 0, str(verdict["reason"])
@@ -157,14 +193,14 @@ def normalise_output(text: str) -> list[str]:
     return [line.rstrip() for line in text.strip().splitlines()]
 
 
-def judge_stdio_tests(program: str, cases: list[tuple[str, str]], timeout_s: float,
-                      memory_mb: int) -> tuple[bool, str]:
+def judge_stdio_tests(program: str, cases: list[tuple[str, str]], timeout_s: float, memory_mb: int) -> tuple[bool, str]:
     """stdin/stdout cases: the sandbox gets each input; its output is compared here, outside."""
     with SampleDir(program) as sample:
         command = sandbox_command(sample.path, sample.uid, "candidate.py")
         for index, (given, expected) in enumerate(cases):
-            code, out = run_process(command, given.encode(), timeout_s, sample.path,
-                                    preexec=sandbox_limits(memory_mb, int(timeout_s) + 1))
+            code, out = run_process(
+                command, given.encode(), timeout_s, sample.path, preexec=sandbox_limits(memory_mb, int(timeout_s) + 1)
+            )
             if code != 0:
                 return False, f"case {index + 1}: " + ("time limit" if code is None else f"exit status {code}")
             if normalise_output(out.decode("utf-8", errors="replace")) != normalise_output(expected):
@@ -172,14 +208,16 @@ def judge_stdio_tests(program: str, cases: list[tuple[str, str]], timeout_s: flo
     return True, "passed"
 
 
-def run_tests(program: str, tests, timeout_s: float = 5.0, memory_mb: int = 512,
-              entry_point: str | None = None) -> bool:
+def run_tests(
+    program: str, tests, timeout_s: float = 5.0, memory_mb: int = 512, entry_point: str | None = None
+) -> bool:
     """True iff the program passes every test (see the module docstring for the formats)."""
     return judge(program, tests, timeout_s, memory_mb, entry_point)[0]
 
 
-def judge(program: str, tests, timeout_s: float = 5.0, memory_mb: int = 512,
-          entry_point: str | None = None) -> tuple[bool, str]:
+def judge(
+    program: str, tests, timeout_s: float = 5.0, memory_mb: int = 512, entry_point: str | None = None
+) -> tuple[bool, str]:
     """(passed, reason) for one program."""
     cases = stdio_cases(tests)
     if cases is not None:
@@ -187,8 +225,10 @@ def judge(program: str, tests, timeout_s: float = 5.0, memory_mb: int = 512,
     if isinstance(tests, list) and all(isinstance(t, str) for t in tests):
         tests = "\n".join(tests)
     if not isinstance(tests, str):
-        raise ValueError("'tests' must be Python asserts (a string or a list of lines), a HumanEval check "
-                         "function with an `entry_point`, or stdin/stdout cases")
+        raise ValueError(
+            "'tests' must be Python asserts (a string or a list of lines), a HumanEval check "
+            "function with an `entry_point`, or stdin/stdout cases"
+        )
     return judge_assert_tests(program, tests, entry_point, timeout_s, memory_mb)
 
 
@@ -199,5 +239,7 @@ def score(prompts, completions, rows, timeout_s: float = 5.0, workers: int = 2) 
             raise ValueError("the code verifier needs a 'tests' column")
     jobs = [(extract_program(c), r["tests"], r.get("entry_point")) for c, r in zip(completions, rows)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return [float(ok) for ok in pool.map(
-            lambda job: run_tests(job[0], job[1], timeout_s=timeout_s, entry_point=job[2]), jobs)]
+        return [
+            float(ok)
+            for ok in pool.map(lambda job: run_tests(job[0], job[1], timeout_s=timeout_s, entry_point=job[2]), jobs)
+        ]

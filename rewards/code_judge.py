@@ -1,13 +1,15 @@
-"""The judge, a trusted process outside the sandbox (appended to `code_protocol.py` and `code_limits.py`): it holds the tests
-and their expected values, starts the sandboxed server (`code_server.py`) that runs the candidate, and calls the
-candidate's functions through it. Only arguments go in; only plain return values come out; the verdict is
+"""The judge, a trusted process outside the sandbox (appended to `code_protocol.py` and `code_limits.py`): it holds
+the tests and their expected values, starts the sandboxed server (`code_server.py`) that runs the candidate, and
+calls the candidate's functions through it. Only arguments go in; only plain return values come out; the verdict is
 decided here. Tests come in two shapes:
 - `asserts` (MBPP): Python statements; every name they use but do not define (and is not a builtin) is the
   candidate's, e.g. `assert add(2, 3) == 5` calls the sandbox's `add(2, 3)` and compares here;
 - `check` (HumanEval): code defining `check(candidate)`, called with the candidate's `entry_point`.
 Reads the job as JSON on stdin, prints {"passed": bool, "reason": str} on stdout."""
+
 import ast
 import builtins
+import contextlib
 import json
 import os
 import select
@@ -24,9 +26,15 @@ class CandidateError(Exception):
 class Sandbox:
     def __init__(self, command, workdir, deadline, preexec):
         self.deadline = deadline
-        self.proc = subprocess.Popen(command, cwd=workdir, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8",
-                                                                     "HOME": workdir}, preexec_fn=preexec)
+        self.proc = subprocess.Popen(
+            command,
+            cwd=workdir,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir},
+            preexec_fn=preexec,
+        )
         self.buffer = b""
 
     def receive(self):
@@ -61,10 +69,8 @@ class Sandbox:
             raise CandidateError("unreadable reply") from None
 
     def close(self):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self.proc.wait()
 
 
@@ -91,6 +97,7 @@ def proxy(sandbox, name):
         if kwargs:
             raise CandidateError("keyword arguments are not supported across the sandbox")
         return sandbox.call(name, args)
+
     call.__name__ = name
     return call
 
@@ -112,7 +119,7 @@ def judge(job, preexec):
         return False, str(exc)
     except AssertionError as exc:
         return False, f"assertion failed {exc}".strip()
-    except Exception as exc:  # noqa: BLE001 - the tests raised on the candidate's values
+    except Exception as exc:
         return False, f"{type(exc).__name__}: {exc}"[:300]
     finally:
         sandbox.close()

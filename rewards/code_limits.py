@@ -1,4 +1,5 @@
 """rlimits for sandboxed processes (standard library only: also copied into the judge script)."""
+
 import os
 import signal
 
@@ -18,4 +19,5 @@ def sandbox_limits(memory_mb, cpu_s, nproc=64):
         resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
         resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
     return apply

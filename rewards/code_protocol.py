@@ -5,6 +5,7 @@ directions carry only plain data (None, bool, int, float, str, bytes, list, tupl
 candidate returns can run code on the judge's side. This file is also copied verbatim into the sandbox's
 server script, so it must stay self-contained.
 """
+
 import json
 import math
 
@@ -20,8 +21,16 @@ def encode(value, depth=0):
     if type(value) is float:
         return value if math.isfinite(value) else {"float": repr(value)}
     if isinstance(value, (bool, int, str, float)):  # subclasses travel as their plain value
-        return encode(bool(value) if isinstance(value, bool) else int(value) if isinstance(value, int)
-                      else str.__str__(value) if isinstance(value, str) else float(value), depth)
+        return encode(
+            bool(value)
+            if isinstance(value, bool)
+            else int(value)
+            if isinstance(value, int)
+            else str.__str__(value)
+            if isinstance(value, str)
+            else float(value),
+            depth,
+        )
     if isinstance(value, (bytes, bytearray)):
         return {"bytes": bytes(value).hex()}
     if isinstance(value, list):
@@ -46,7 +55,7 @@ def decode(data, depth=0):
     if type(data) is list:
         return [decode(v, depth + 1) for v in data]
     if type(data) is dict and len(data) == 1:
-        (tag, body), = data.items()
+        ((tag, body),) = data.items()
         if tag == "float" and body in ("inf", "-inf", "nan"):
             return float(body)
         if tag == "bytes" and type(body) is str:

@@ -3,6 +3,7 @@ the judge's calls to its functions, one JSON line per call. It never sees a test
 
 The candidate may tamper with everything here (it runs in this process): all it can change is the values the
 judge receives for its own calls, which is what a candidate function decides anyway."""
+
 import os
 import sys
 
@@ -17,7 +18,7 @@ def serve():
     try:
         with open("candidate.py", encoding="utf-8") as f:
             exec(compile(f.read(), "candidate.py", "exec"), namespace)
-    except BaseException as exc:  # noqa: BLE001 - any failure to load is the candidate's
+    except BaseException as exc:
         replies.write(dumps({"error": f"loading the program: {type(exc).__name__}: {exc}"[:300]}))
         replies.flush()
         return
@@ -30,7 +31,7 @@ def serve():
             if not callable(function):
                 raise NameError(f"the program defines no function {request['name']!r}")
             reply = {"value": encode(function(*decode(request["args"])))}
-        except BaseException as exc:  # noqa: BLE001
+        except BaseException as exc:
             reply = {"error": f"{type(exc).__name__}: {exc}"[:300]}
         replies.write(dumps(reply))
         replies.flush()

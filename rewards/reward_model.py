@@ -5,6 +5,7 @@ conversational rows render prompt + the assistant turn with the chat template; p
 `prompt + completion + eos` through the tokenizer with its special tokens. Batches are right-padded with
 the pad token, so the model reads the reward at the last real token, as in training. Sequences longer
 than `max_length` are cut at the end (training dropped such pairs instead)."""
+
 from __future__ import annotations
 
 import torch
@@ -38,8 +39,10 @@ def check_reward_model(spec: str) -> str:
         raise AlignError(f"{spec}: cannot read the model config ({exc})") from None
     architectures = config.architectures or []
     if not any(a.endswith("ForSequenceClassification") for a in architectures) or config.num_labels != 1:
-        raise AlignError(f"{spec} is not a reward model: expected a *ForSequenceClassification model with one "
-                         f"label, found {architectures or 'no architecture'} with {config.num_labels} labels")
+        raise AlignError(
+            f"{spec} is not a reward model: expected a *ForSequenceClassification model with one "
+            f"label, found {architectures or 'no architecture'} with {config.num_labels} labels"
+        )
     return path
 
 
@@ -53,7 +56,7 @@ def load_reward_model(spec: str):
         raise AlignError(f"{spec}: cannot load its tokenizer ({exc})") from None
     try:
         model = AutoModelForSequenceClassification.from_pretrained(path, dtype=torch.float32)
-    except Exception as exc:  # noqa: BLE001 - a corrupt weights file, whatever the library calls it
+    except Exception as exc:
         raise AlignError(f"{spec}: cannot load the reward model ({type(exc).__name__}: {exc})") from None
     return model.to(pick_device()).eval(), tokenizer
 
@@ -74,7 +77,7 @@ class RewardModelScorer:
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         scores = [0.0] * len(ids)
         for start in range(0, len(order), self.batch_size):
-            chosen = order[start:start + self.batch_size]
+            chosen = order[start : start + self.batch_size]
             batch = [ids[i] for i in chosen]
             width = max(map(len, batch))
             input_ids = torch.tensor([row + [self.pad_id] * (width - len(row)) for row in batch])

@@ -1,4 +1,5 @@
 """Binary verifiers for problems with a known answer: `math` (math-verify), `exact`, `regex`."""
+
 from __future__ import annotations
 
 import re

@@ -1,12 +1,13 @@
 """Cheap stages for engine tests: they obey the stage contract but do no ML."""
+
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 from pydantic import Field
 
 from align.data.jsonl import write_jsonl
-from align.stages.base import StageResult
-from align.stages.base import StageConfig
+from align.stages.base import StageConfig, StageResult
 
 CALLS: list[str] = []
 
@@ -14,7 +15,7 @@ CALLS: list[str] = []
 class EchoConfig(StageConfig):
     value: str = "x"
     source: str | None = None
-    sources: list[str] = []
+    sources: list[str] = Field(default_factory=list)
     fail: bool = False
 
 
@@ -22,13 +23,14 @@ def run_echo(config: EchoConfig, ctx):
     CALLS.append(config.value)
     if config.fail:
         raise RuntimeError("echo failed on purpose")
-    upstream = open(config.source).read().strip() if config.source else ""
-    upstream += "|".join(open(p).read().strip() for p in config.sources)
+    upstream = Path(config.source).read_text().strip() if config.source else ""
+    upstream += "|".join(Path(p).read_text().strip() for p in config.sources)
     write_jsonl(ctx.out_dir / "data.jsonl", [{"value": config.value, "upstream": upstream}])
     (ctx.out_dir / "value.txt").write_text(upstream + config.value)
     ctx.log({"echo/length": float(len(config.value))}, 0)
-    return StageResult(outputs={"data": "data.jsonl", "text": "value.txt"},
-                       metrics={"echo/length": float(len(config.value))})
+    return StageResult(
+        outputs={"data": "data.jsonl", "text": "value.txt"}, metrics={"echo/length": float(len(config.value))}
+    )
 
 
 class BoomConfig(StageConfig):

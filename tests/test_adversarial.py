@@ -1,6 +1,7 @@
 """A hostile but realistic user: bad recipes, overrides, data, models, scorers and run dirs. Each case must end
 with exit code 2, one line `error: ...` naming the culprit, no traceback, no DONE anywhere, and no earlier
 output lost. (Verifier escapes are in test_code_verifier.py; kills and resumes in test_e2e.py.)"""
+
 import json
 import re
 import shutil
@@ -13,8 +14,10 @@ from align.data.jsonl import write_jsonl
 from align.world import resolve, tasks
 
 runner = CliRunner()
-SAMPLES = [{"prompt": tasks.user("List 2 fruits."), "completion": c, "sample_index": i, "answer": "1"}
-           for i, c in enumerate(["fig, kiwi", "cat"])]
+SAMPLES = [
+    {"prompt": tasks.user("List 2 fruits."), "completion": c, "sample_index": i, "answer": "1"}
+    for i, c in enumerate(["fig, kiwi", "cat"])
+]
 
 
 def score_recipe(t, scorer: str) -> list[str]:
@@ -49,22 +52,44 @@ ROW = json.dumps({"messages": [{"role": "user", "content": "x"}, {"role": "assis
 CASES = {
     # recipes
     "recipe not yaml": (lambda t: recipe(t, "stages: [unclosed"), r"r\.yaml: line 1, column 18: not valid YAML"),
-    "recipe duplicate stage key": (lambda t: recipe(t, "stages:\n  a: {stage: evaluate, model: world:base}\n"
-                                                       "  a: {stage: evaluate, model: world:base}\n"), r"duplicate key 'a'"),
-    "recipe cyclic params": (lambda t: recipe(t, "a: ${b}\nb: ${a}\nstages:\n  s: {stage: evaluate, model: '${a}'}\n"),
-                             r"refers to itself"),
-    "recipe recursive anchor": (lambda t: recipe(t, "x: &x [*x]\nstages:\n  s: {stage: evaluate, model: world:base}\n"),
-                                r"refers to itself"),
-    "recipe unknown ref": (lambda t: recipe(t, "stages:\n  s: {stage: evaluate, model: '${nope}'}\n"),
-                           r"\$\{nope\}, which is not a recipe key or stage"),
-    "recipe stage without type": (lambda t: recipe(t, "stages:\n  s: {model: world:base}\n"), r"stage 's' has no `stage:`"),
-    "recipe it-name collision": (lambda t: recipe(t, "stages:\n  it1-e: {stage: evaluate, model: world:base}\n"
-                                                     "  l: {repeat: 1, stages: {e: {stage: evaluate, model: world:base}}}\n"),
-                                 r"two stages are named 'it1-e'"),
-    "recipe bad stage name": (lambda t: recipe(t, "stages:\n  'a b': {stage: evaluate, model: world:base}\n"),
-                              r"stage name 'a b'"),
-    "recipe bad repeat": (lambda t: recipe(t, "stages:\n  l: {repeat: 0, stages: {e: {stage: evaluate}}}\n"),
-                          r"l\.repeat must be a positive integer"),
+    "recipe duplicate stage key": (
+        lambda t: recipe(
+            t, "stages:\n  a: {stage: evaluate, model: world:base}\n  a: {stage: evaluate, model: world:base}\n"
+        ),
+        r"duplicate key 'a'",
+    ),
+    "recipe cyclic params": (
+        lambda t: recipe(t, "a: ${b}\nb: ${a}\nstages:\n  s: {stage: evaluate, model: '${a}'}\n"),
+        r"refers to itself",
+    ),
+    "recipe recursive anchor": (
+        lambda t: recipe(t, "x: &x [*x]\nstages:\n  s: {stage: evaluate, model: world:base}\n"),
+        r"refers to itself",
+    ),
+    "recipe unknown ref": (
+        lambda t: recipe(t, "stages:\n  s: {stage: evaluate, model: '${nope}'}\n"),
+        r"\$\{nope\}, which is not a recipe key or stage",
+    ),
+    "recipe stage without type": (
+        lambda t: recipe(t, "stages:\n  s: {model: world:base}\n"),
+        r"stage 's' has no `stage:`",
+    ),
+    "recipe it-name collision": (
+        lambda t: recipe(
+            t,
+            "stages:\n  it1-e: {stage: evaluate, model: world:base}\n"
+            "  l: {repeat: 1, stages: {e: {stage: evaluate, model: world:base}}}\n",
+        ),
+        r"two stages are named 'it1-e'",
+    ),
+    "recipe bad stage name": (
+        lambda t: recipe(t, "stages:\n  'a b': {stage: evaluate, model: world:base}\n"),
+        r"stage name 'a b'",
+    ),
+    "recipe bad repeat": (
+        lambda t: recipe(t, "stages:\n  l: {repeat: 0, stages: {e: {stage: evaluate}}}\n"),
+        r"l\.repeat must be a positive integer",
+    ),
     "recipe missing file": (lambda t: [str(t / "nope.yaml")], r"recipe file not found"),
     # overrides
     "override stages=1": (lambda t: ["sft", "stages=1"], r"`stages` must stay a non-empty mapping"),
@@ -74,43 +99,78 @@ CASES = {
     "override epochs zero": (lambda t: ["sft", "stages.sft.epochs=0"], r"key 'epochs'.*greater than 0"),
     "override scheduler typo": (lambda t: ["sft", "stages.sft.lr_scheduler=cosin"], r"key 'lr_scheduler'"),
     "override dtype typo": (lambda t: ["sft", "stages.sft.dtype=fp8"], r"key 'dtype'"),
-    "override trainer unknown field": (lambda t: ["sft", "stages.sft.trainer={max_grad_nrm: 1}"],
-                                       r"SFTConfig has no field\(s\) \['max_grad_nrm'\]"),
-    "override trainer owned field": (lambda t: ["sft", "stages.sft.trainer={learning_rate: 1}"],
-                                     r"trainer\.learning_rate: set `learning_rate`"),
-    "override dpo loss typo": (lambda t: ["xwin-pipeline", "stages.dpo.loss_type=sigmoidd"], r"unknown loss \['sigmoidd'\]"),
+    "override trainer unknown field": (
+        lambda t: ["sft", "stages.sft.trainer={max_grad_nrm: 1}"],
+        r"SFTConfig has no field\(s\) \['max_grad_nrm'\]",
+    ),
+    "override trainer owned field": (
+        lambda t: ["sft", "stages.sft.trainer={learning_rate: 1}"],
+        r"trainer\.learning_rate: set `learning_rate`",
+    ),
+    "override dpo loss typo": (
+        lambda t: ["xwin-pipeline", "stages.dpo.loss_type=sigmoidd"],
+        r"unknown loss \['sigmoidd'\]",
+    ),
     "override select rule typo": (lambda t: ["xwin-pipeline", "rs_selection=best"], r"stage 'rs_data': key 'rule'"),
-    "override backend typo": (lambda t: ["xwin-pipeline", "stages.xwin_set.backend=vlm"], r"stage 'xwin_set': key 'backend'"),
+    "override backend typo": (
+        lambda t: ["xwin-pipeline", "stages.xwin_set.backend=vlm"],
+        r"stage 'xwin_set': key 'backend'",
+    ),
     "override absurd n": (lambda t: ["xwin-pipeline", "n=100000000000"], r"n=100000000000 samples of 700 prompts need"),
-    "override eval nothing": (lambda t: ["sft", "stages.eval_sft.verifiable=null", "stages.eval_sft.instruct=null",
-                                         "stages.eval_sft.reference=null"], r"nothing to evaluate"),
+    "override eval nothing": (
+        lambda t: [
+            "sft",
+            "stages.eval_sft.verifiable=null",
+            "stages.eval_sft.instruct=null",
+            "stages.eval_sft.reference=null",
+        ],
+        r"nothing to evaluate",
+    ),
     # data
-    "data missing file in a late stage": (lambda t: ["xwin-pipeline", "data.prompts=missing.jsonl"],
-                                          r"stage 'pair_sample', key 'prompts' \(= \$\{data.prompts\}\): dataset not found"),
+    "data missing file in a late stage": (
+        lambda t: ["xwin-pipeline", "data.prompts=missing.jsonl"],
+        r"stage 'pair_sample', key 'prompts' \(= \$\{data.prompts\}\): dataset not found",
+    ),
     "data malformed json": (lambda t: ["sft", "data.sft=" + data(t, ROW + "\n{oops\n")], r"line 2: malformed JSON"),
     "data not an object": (lambda t: ["sft", "data.sft=" + data(t, "[1, 2]\n")], r"line 1: expected a JSON object"),
-    "data no assistant turn": (lambda t: ["sft", "data.sft=" + data(t, json.dumps(
-        {"messages": [{"role": "user", "content": "x"}]}))], r"no assistant turn"),
-    "data non-utf8": (lambda t: ["sft", "data.sft=" + data(t, b'{"prompt": "\xff", "completion": "x"}\n')],
-                      r"not valid UTF-8"),
-    "data bad tests column": (lambda t: ["eval", "stages.eval.verifiable=" + data(t, json.dumps({"prompt": "x",
-                                                                                               "tests": 3}))],
-                              r"record 1: 'tests' must be Python asserts"),
+    "data no assistant turn": (
+        lambda t: ["sft", "data.sft=" + data(t, json.dumps({"messages": [{"role": "user", "content": "x"}]}))],
+        r"no assistant turn",
+    ),
+    "data non-utf8": (
+        lambda t: ["sft", "data.sft=" + data(t, b'{"prompt": "\xff", "completion": "x"}\n')],
+        r"not valid UTF-8",
+    ),
+    "data bad tests column": (
+        lambda t: ["eval", "stages.eval.verifiable=" + data(t, json.dumps({"prompt": "x", "tests": 3}))],
+        r"record 1: 'tests' must be Python asserts",
+    ),
     # models
-    "model corrupt weights": (lambda t: ["eval", "model=" + model_copy(t, "weights")], r"m/model\.safetensors: not a readable"),
+    "model corrupt weights": (
+        lambda t: ["eval", "model=" + model_copy(t, "weights")],
+        r"m/model\.safetensors: not a readable",
+    ),
     "model without tokenizer": (lambda t: ["eval", "model=" + model_copy(t, "tokenizer")], r"has no tokenizer"),
     "model path missing": (lambda t: ["eval", f"model={t}/none/model"], r"model dir not found"),
-    "reward model is a policy": (lambda t: ["xwin-pipeline", "stages.eval_rs.scorers={rm: {name: reward_model, "
-                                            "model: 'world:base'}}"], r"world:base is not a reward model"),
+    "reward model is a policy": (
+        lambda t: ["xwin-pipeline", "stages.eval_rs.scorers={rm: {name: reward_model, model: 'world:base'}}"],
+        r"world:base is not a reward model",
+    ),
     # scorers
     "scorer syntax error": (lambda t: score_recipe(t, "tests.fake_scorers_broken:score"), r"syntax error in .*line 1"),
     "scorer not callable": (lambda t: score_recipe(t, "tests.fake_scorers:not_callable"), r"is not callable"),
-    "scorer raises": (lambda t: score_recipe(t, "tests.fake_scorers:raises"), r"scorer tests.fake_scorers:raises raised KeyError"),
+    "scorer raises": (
+        lambda t: score_recipe(t, "tests.fake_scorers:raises"),
+        r"scorer tests.fake_scorers:raises raised KeyError",
+    ),
     "scorer calls sys.exit(0)": (lambda t: score_recipe(t, "tests.fake_scorers:exits"), r"called sys\.exit\(0\)"),
     "scorer wrong length": (lambda t: score_recipe(t, "tests.fake_scorers:short"), r"wrong length"),
     "scorer bad option": (lambda t: score_recipe(t, "{name: code, timeout_s: -1}"), r"scorer 'code': timeout_s"),
     "scorer unknown option": (lambda t: score_recipe(t, "{name: math, strict: true}"), r"scorer 'math': strict"),
-    "scorer missing model option": (lambda t: score_recipe(t, "reward_model"), r"scorer 'reward_model': model: Field required"),
+    "scorer missing model option": (
+        lambda t: score_recipe(t, "reward_model"),
+        r"scorer 'reward_model': model: Field required",
+    ),
     # run dirs
     "run dir empty string": (lambda t: ["sft", "--run-dir", ""], r"--run-dir is empty"),
 }
@@ -141,8 +201,11 @@ def test_bad_input_gets_one_clear_line(tmp_path, case):
 
 
 def test_numpy_scores_are_accepted(tmp_path):
-    result = runner.invoke(app, ["run", *score_recipe(tmp_path, "tests.fake_scorers:as_array"),
-                                 "--run-dir", str(tmp_path / "run")])
+    result = runner.invoke(
+        app, ["run", *score_recipe(tmp_path, "tests.fake_scorers:as_array"), "--run-dir", str(tmp_path / "run")]
+    )
     assert result.exit_code == 0, result.output
-    assert [json.loads(line)["score"] for line in (tmp_path / "run" / "s" / "data.jsonl").read_text().splitlines()] \
-        == [1.0, 1.0]
+    assert [json.loads(line)["score"] for line in (tmp_path / "run" / "s" / "data.jsonl").read_text().splitlines()] == [
+        1.0,
+        1.0,
+    ]

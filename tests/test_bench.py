@@ -1,4 +1,5 @@
 """`align bench learning` at smoke size: every experiment runs and the report renders with its plots."""
+
 import json
 from pathlib import Path
 
@@ -11,8 +12,9 @@ pytestmark = pytest.mark.slow
 
 def test_bench_two_suites_run_render_and_rerender_alike(tmp_path):
     """The CI-sized check: two cheap suites at smoke size, their sections, and a render-only round trip."""
-    out = bench_learning(["rest-em", "alpagasus"], root=tmp_path / "runs", out=tmp_path / "learning.md", smoke=True,
-                         seeds=2)
+    out = bench_learning(
+        ["rest-em", "alpagasus"], root=tmp_path / "runs", out=tmp_path / "learning.md", smoke=True, seeds=2
+    )
     text = out.read_text()
     assert "## ReST-EM" in text and "## Instruction-data selection" in text and "AlpaGasus vs all data: **" in text
     assert "| iteration 2 |" in text and (tmp_path / "learning_rest_em.png").exists()
@@ -21,8 +23,11 @@ def test_bench_two_suites_run_render_and_rerender_alike(tmp_path):
     results = json.loads((tmp_path / "learning.json").read_text())
     assert [r["label"] for r in results["alpagasus"]] == [f"alpagasus seed={s}" for s in (0, 1)]
     assert [r["command"] for r in results["rest-em"]] == [
-        "align run rest-em seed=0 --smoke", "align run rest-em seed=1 --smoke",
-        "align run rest-em selection=random seed=0 --smoke", "align run rest-em selection=random seed=1 --smoke"]
+        "align run rest-em seed=0 --smoke",
+        "align run rest-em seed=1 --smoke",
+        "align run rest-em selection=random seed=0 --smoke",
+        "align run rest-em selection=random seed=1 --smoke",
+    ]
     seeds = [json.loads((Path(r["run_dir"]) / "run.json").read_text())["seed"] for r in results["rest-em"]]
     assert seeds == [0, 1, 0, 1]  # each run got its seed, not just its label
     rerendered = bench_learning([], root=tmp_path / "runs", out=tmp_path / "learning.md", render_only=True)
@@ -42,16 +47,20 @@ def test_bench_learning_smoke(tmp_path):
     assert "## Instruction-data selection" in text and "AlpaGasus vs all data: **" in text
     assert (tmp_path / "learning_rest_em.png").exists() and (tmp_path / "learning_xwin.png").exists()
     results = json.loads((tmp_path / "learning.json").read_text())
-    assert [r["group"] for r in results["rest-em-hard"]] == (["rest-em hard, 3 iterations"] * 3
-                                                            + ["rest-em hard, 1 iteration, 3x samples"] * 3
-                                                            + ["rest-em hard, 1 iteration, 3x samples, 4 epochs"] * 3)
+    assert [r["group"] for r in results["rest-em-hard"]] == (
+        ["rest-em hard, 3 iterations"] * 3
+        + ["rest-em hard, 1 iteration, 3x samples"] * 3
+        + ["rest-em hard, 1 iteration, 3x samples, 4 epochs"] * 3
+    )
     assert "| rest-em hard, 3 iterations | rest-em hard, 1 iteration, 3x samples, 4 epochs |" in text
     assert "| iteration 3 |" in text
     assert len(results["xwin"]) == 36 and "| xwin n=64 | DPO |" in text and "still breaks" in text
     assert "DPO beats RS beyond the spread, greedy and sampled, in any of the 11 runs whose RS" in text
     by_name = {r["label"]: r for r in results["xwin"]}  # the oracle's DPO lever reuses the oracle's RS stage
-    assert (by_name["xwin n=64, oracle RM, DPO + SFT term lr 1e-4 seed=1"]["stages"]["eval_rs"]
-            == by_name["xwin n=64, oracle RM (gold judge) seed=1"]["stages"]["eval_rs"])
+    assert (
+        by_name["xwin n=64, oracle RM, DPO + SFT term lr 1e-4 seed=1"]["stages"]["eval_rs"]
+        == by_name["xwin n=64, oracle RM (gold judge) seed=1"]["stages"]["eval_rs"]
+    )
     assert [m["method"] for m in results["dpkd_memory"]] == ["seqkd", "kd", "dpkd", "onpolicy"]
     assert all(m["peak_rss_mb"] > 100 for m in results["dpkd_memory"])  # a real process with torch loaded
     assert "| iteration 2 |" in text and "yes |" in text  # M-steps started from the base weights

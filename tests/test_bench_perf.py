@@ -1,5 +1,6 @@
 """`align bench perf`: the token count behind tokens/s, the report's target marks, and (bench-marked) the whole
 command at smoke size."""
+
 import pytest
 import torch
 
@@ -13,21 +14,60 @@ def test_generated_tokens_count_up_to_each_rows_eos():
 
 
 def results(speedup=3.2, sft=0.97, dpo_memory=1.1, overhead=0.02):
-    return {"command": "align bench perf --full", "cores": 2, "threads": 2, "torch": "2.13.0", "matmul_gflops": 60.0,
-            "sampling": {"prompts": 700, "n": 8, "temperature": 0.7, "max_new_tokens": 64, "raw_per_call_prompts": 32,
-                         "raw_s": 10.0, "align_s": 10.0 / speedup, "raw_tokens_per_s": 5000,
-                         "align_tokens_per_s": int(5000 * speedup), "speedup": speedup, "identical_samples": 5600,
-                         "samples": 5600, "mean_completion_tokens": 17.6, "flops_per_token": 1_800_000,
-                         "mean_context": 56.0},
-            "training": [{"stage": "sft", "steps": 40, "batch_size": 16, "raw_samples_per_s": 100.0,
-                          "align_samples_per_s": 100.0 * sft, "ratio": sft}],
-            "memory": [{"stage": "sft", "steps": 40, "peak_rss_mb": 600.0, "ratio": 1.0},
-                       {"stage": "dpo", "steps": 40, "peak_rss_mb": 600.0 * dpo_memory, "ratio": dpo_memory}],
-            "overhead": [{"command": "align run xwin-pipeline --fresh", "smoke": False, "wall_s": 400.0,
-                          "stage_work_s": 400 * (1 - overhead), "overhead_s": 400 * overhead,
-                          "overhead_share": overhead, "stage_wall_s": {"reward": 200.0}}],
-            "main_job_before": {"command": "align run xwin-pipeline seed=0", "stage_work_s": 420.0,
-                                "stage_wall_s": {"reward": 230.0}}}
+    return {
+        "command": "align bench perf --full",
+        "cores": 2,
+        "threads": 2,
+        "torch": "2.13.0",
+        "matmul_gflops": 60.0,
+        "sampling": {
+            "prompts": 700,
+            "n": 8,
+            "temperature": 0.7,
+            "max_new_tokens": 64,
+            "raw_per_call_prompts": 32,
+            "raw_s": 10.0,
+            "align_s": 10.0 / speedup,
+            "raw_tokens_per_s": 5000,
+            "align_tokens_per_s": int(5000 * speedup),
+            "speedup": speedup,
+            "identical_samples": 5600,
+            "samples": 5600,
+            "mean_completion_tokens": 17.6,
+            "flops_per_token": 1_800_000,
+            "mean_context": 56.0,
+        },
+        "training": [
+            {
+                "stage": "sft",
+                "steps": 40,
+                "batch_size": 16,
+                "raw_samples_per_s": 100.0,
+                "align_samples_per_s": 100.0 * sft,
+                "ratio": sft,
+            }
+        ],
+        "memory": [
+            {"stage": "sft", "steps": 40, "peak_rss_mb": 600.0, "ratio": 1.0},
+            {"stage": "dpo", "steps": 40, "peak_rss_mb": 600.0 * dpo_memory, "ratio": dpo_memory},
+        ],
+        "overhead": [
+            {
+                "command": "align run xwin-pipeline --fresh",
+                "smoke": False,
+                "wall_s": 400.0,
+                "stage_work_s": 400 * (1 - overhead),
+                "overhead_s": 400 * overhead,
+                "overhead_share": overhead,
+                "stage_wall_s": {"reward": 200.0},
+            }
+        ],
+        "main_job_before": {
+            "command": "align run xwin-pipeline seed=0",
+            "stage_work_s": 420.0,
+            "stage_wall_s": {"reward": 230.0},
+        },
+    }
 
 
 def test_the_report_marks_each_target_met_or_not():

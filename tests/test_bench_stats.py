@@ -1,4 +1,5 @@
 """The spread rule of `align bench learning` and the seeded ReST-EM section, on hand-built results."""
+
 from align.bench.rest_em import render_rest_em
 from align.bench.stats import change, holds, mean_sd, paired, step_holds, t_975
 
@@ -23,25 +24,42 @@ def test_paired_step_cancels_the_seeds_shared_luck_and_is_stricter_when_there_is
 
 
 def test_paired_takes_the_runs_that_have_both_stages_in_seed_order():
-    runs = [{"stages": {"a": {"m": 0.1}, "b": {"m": 0.3}}}, {"stages": {"a": {"m": 0.2}}},
-            {"stages": {"a": {"m": 0.4}, "b": {"m": 0.5}}}]
+    runs = [
+        {"stages": {"a": {"m": 0.1}, "b": {"m": 0.3}}},
+        {"stages": {"a": {"m": 0.2}}},
+        {"stages": {"a": {"m": 0.4}, "b": {"m": 0.5}}},
+    ]
     assert paired(runs, "a", "b", "m") == [(0.1, 0.3), (0.4, 0.5)]
 
 
 def run(group: str, seed: int, passes: list[float], digest: str = "base") -> dict:
     stages = {"eval_base" if i == 0 else f"it{i}-eval": {"eval/pass@1": p} for i, p in enumerate(passes)}
-    stages.update({f"it{i}-select": {"select/prompts_kept": 100 + i, "select/kept": 200} for i in range(1, len(passes))})
+    stages.update(
+        {f"it{i}-select": {"select/prompts_kept": 100 + i, "select/kept": 200} for i in range(1, len(passes))}
+    )
     stages["best"] = {"best/index": len(passes) - 1}
-    return {"label": f"{group} seed={seed}", "group": group, "seed": seed, "command": f"align run rest-em seed={seed}",
-            "wall_s": 10.0, "stages": stages, "key_metrics": {}, "model_digest": "base",
-            "start_weights": {f"it{i}-sft": digest for i in range(1, len(passes))}}
+    return {
+        "label": f"{group} seed={seed}",
+        "group": group,
+        "seed": seed,
+        "command": f"align run rest-em seed={seed}",
+        "wall_s": 10.0,
+        "stages": stages,
+        "key_metrics": {},
+        "model_digest": "base",
+        "start_weights": {f"it{i}-sft": digest for i in range(1, len(passes))},
+    }
 
 
 def test_seeded_rest_em_marks_each_iteration_and_compares_runs(tmp_path):
-    three = [run("rest-em hard, 3 iterations", s, [0.10 + d, 0.40 + d, 0.60 + d, 0.61 + d * d3])
-             for s, (d, d3) in enumerate(((0.0, 1), (0.01, -1), (0.02, 1)))]
-    one = [run("rest-em hard, 1 iteration, 3x samples", s, [0.10 + d, 0.45 + d], digest="other")
-           for s, d in enumerate((0.0, 0.01, 0.02))]
+    three = [
+        run("rest-em hard, 3 iterations", s, [0.10 + d, 0.40 + d, 0.60 + d, 0.61 + d * d3])
+        for s, (d, d3) in enumerate(((0.0, 1), (0.01, -1), (0.02, 1)))
+    ]
+    one = [
+        run("rest-em hard, 1 iteration, 3x samples", s, [0.10 + d, 0.45 + d], digest="other")
+        for s, d in enumerate((0.0, 0.01, 0.02))
+    ]
     text = "\n".join(render_rest_em(three + one, tmp_path))
     assert "mean ± sd over 3 seeds" in text
     assert "| iteration 1 | 0.410 ± 0.010 | +0.300 (holds; paired: holds) |" in text

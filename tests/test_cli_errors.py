@@ -1,4 +1,5 @@
 """Bad input: one clear error, a non-zero exit, and nothing half-written (in-process CLI runs)."""
+
 import json
 
 import pytest
@@ -18,11 +19,15 @@ def data_file(tmp_path, content: bytes | str) -> str:
 
 NON_UTF8 = b'{"prompt": "\xff", "completion": "x"}\n'
 CASES = {
-    "malformed json": (lambda t: ["sft", f"data.sft={data_file(t, json.dumps(GOOD_ROW) + chr(10) + '{oops' + chr(10))}"],
-                       r"line 2: malformed JSON"),
+    "malformed json": (
+        lambda t: ["sft", f"data.sft={data_file(t, json.dumps(GOOD_ROW) + chr(10) + '{oops' + chr(10))}"],
+        r"line 2: malformed JSON",
+    ),
     "missing column": (lambda t: ["sft", f"data.sft={data_file(t, json.dumps({'prompt': 'x'}))}"], r"missing column"),
-    "wrong type": (lambda t: ["sft", f"data.sft={data_file(t, json.dumps({'prompt': 1, 'completion': 'x'}))}"],
-                   r"'prompt' must be a string"),
+    "wrong type": (
+        lambda t: ["sft", f"data.sft={data_file(t, json.dumps({'prompt': 1, 'completion': 'x'}))}"],
+        r"'prompt' must be a string",
+    ),
     "empty dataset": (lambda t: ["sft", f"data.sft={data_file(t, '')}"], r"empty"),
     "non-utf8": (lambda t: ["sft", "data.sft=" + data_file(t, NON_UTF8)], r"not valid UTF-8"),
     "unknown recipe": (lambda t: ["no-such-recipe"], r"unknown recipe 'no-such-recipe'"),

@@ -1,4 +1,5 @@
 """The code verifier against real attacks by candidate code: each is contained and scores 0."""
+
 import os
 import subprocess
 import sys
@@ -8,17 +9,21 @@ from pathlib import Path
 import pytest
 
 import rewards.code as code_module
-from rewards import load_scorer
+from rewards import make_scorer
 from rewards.code import extract_program, run_tests
 
-code = load_scorer("code")
+code = make_scorer("code")
 ADD_TESTS = "assert add(2, 3) == 5\nassert add(-1, 1) == 0"
 
 
 def test_right_wrong_and_fenced_programs():
     rows = [{"tests": ADD_TESTS}] * 4
-    outs = ["def add(a, b):\n    return a + b", "def add(a, b):\n    return a - b",
-            "Here:\n```python\ndef add(a, b):\n    return a + b\n```", "def add(a, b) return"]
+    outs = [
+        "def add(a, b):\n    return a + b",
+        "def add(a, b):\n    return a - b",
+        "Here:\n```python\ndef add(a, b):\n    return a + b\n```",
+        "def add(a, b) return",
+    ]
     assert code(None, outs, rows) == [1.0, 0.0, 1.0, 0.0]
     assert extract_program("x\n```py\nprint(1)\n```\n") == "print(1)\n"
 
@@ -42,9 +47,7 @@ def test_fork_bomb_is_contained_and_leaves_no_process():
 
 
 def test_network_socket_fails():
-    attempt = ("import socket\n"
-               "s = socket.create_connection(('127.0.0.1', 22), timeout=2)\n"
-               "def ok():\n    return True")
+    attempt = "import socket\ns = socket.create_connection(('127.0.0.1', 22), timeout=2)\ndef ok():\n    return True"
     assert run_tests(attempt, "assert ok()") is False
     attempt_out = "import urllib.request\nurllib.request.urlopen('http://pypi.org', timeout=3)"
     assert run_tests(attempt_out, "") is False
@@ -93,8 +96,11 @@ def test_mbpp_assert_lists_and_stdio_cases():
     doubler = "n = int(input())\nprint(n * 2)"
     apps = {"inputs": ["3\n", "10\n"], "outputs": ["6\n", "20"]}
     contests = [{"input": "3\n", "output": "6"}, {"input": "4\n", "output": "8\n\n"}]
-    assert code(None, [doubler, doubler, "print(6)"], [{"tests": apps}, {"tests": contests}, {"tests": apps}]) \
-        == [1.0, 1.0, 0.0]
+    assert code(None, [doubler, doubler, "print(6)"], [{"tests": apps}, {"tests": contests}, {"tests": apps}]) == [
+        1.0,
+        1.0,
+        0.0,
+    ]
 
 
 def humaneval_problems():
@@ -127,9 +133,11 @@ def test_replacing_sys_exit_does_not_pass():
 
 
 def test_rewriting_the_tests_file_does_not_pass():
-    attack = ("import os\nfor name in os.listdir('.'):\n    if name != 'candidate.py':\n"
-              "        try:\n            os.remove(name)\n        except OSError:\n            pass\n"
-              "open('tests.py', 'w').write('')\n" + WRONG_ADD)
+    attack = (
+        "import os\nfor name in os.listdir('.'):\n    if name != 'candidate.py':\n"
+        "        try:\n            os.remove(name)\n        except OSError:\n            pass\n"
+        "open('tests.py', 'w').write('')\n" + WRONG_ADD
+    )
     assert run_tests(attack, ADD_TESTS) is False
 
 
@@ -141,7 +149,7 @@ def test_patching_open_does_not_pass():
 def test_expected_values_are_nowhere_in_the_sandbox():
     """The candidate searches its frames, every live object, its dir, stdin and /proc for the expected value and
     returns it when found: it finds nothing, because the expected value never enters the sandbox."""
-    attack = '''
+    attack = """
 import gc, os, sys
 
 def find(needle, number):
@@ -177,7 +185,7 @@ def find(needle, number):
 def add(a, b):
     number = 987654320 + len('x')  # built at run time: the program's own text does not contain it
     return number if find(str(number), number) else 0
-'''
+"""
     assert run_tests(attack, "assert add(1, 2) == 987654321") is False
     # the search does work: a copy planted where it looks is found
     assert run_tests(attack + "planted = [987654000 + len('x' * 321)]\n", "assert add(1, 2) == 987654321") is True
@@ -213,9 +221,11 @@ def test_host_processes_are_not_visible_in_proc():
     marker = f"align-proc-marker-{os.getpid()}"
     host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
     try:
-        attack = ("import os\ndef seen():\n    for pid in os.listdir('/proc'):\n        try:\n"
-                  f"            if {marker!r} in open(f'/proc/{{pid}}/cmdline').read():\n"
-                  "                return True\n        except OSError:\n            pass\n    return False\n")
+        attack = (
+            "import os\ndef seen():\n    for pid in os.listdir('/proc'):\n        try:\n"
+            f"            if {marker!r} in open(f'/proc/{{pid}}/cmdline').read():\n"
+            "                return True\n        except OSError:\n            pass\n    return False\n"
+        )
         assert run_tests(attack, "assert seen() is True") is False
         assert run_tests(attack.replace(marker, "python3"), "assert seen() is True") is True  # its own is
     finally:

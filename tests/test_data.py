@@ -3,8 +3,8 @@ import json
 import pytest
 
 from align.data.jsonl import read_jsonl, write_jsonl
-from align.loading.datasets import load_dataset
 from align.errors import AlignError
+from align.loading.datasets import load_dataset
 
 
 def write(tmp_path, text: str | bytes, name="d.jsonl"):
@@ -16,19 +16,22 @@ def write(tmp_path, text: str | bytes, name="d.jsonl"):
 GOOD_SFT = json.dumps({"prompt": "hi", "completion": "there"})
 
 
-@pytest.mark.parametrize("content, kind, message", [
-    (GOOD_SFT + "\n{not json\n", "sft", r"line 2: malformed JSON"),
-    ('{"prompt": "hi"}\n', "sft", r"record 1: missing column"),
-    ('{"prompt": 3, "completion": "x"}\n', "sft", r"record 1: 'prompt' must be a string"),
-    ("", "sft", r"the dataset is empty"),
-    ("\n\n", "sft", r"the dataset is empty"),
-    (b'{"prompt": "\xff\xfe", "completion": "x"}\n', "sft", r"line 1: not valid UTF-8"),
-    ('[1, 2]\n', "sft", r"line 1: expected a JSON object"),
-    ('{"messages": [{"role": "user", "content": "q"}]}\n', "sft", r"no assistant turn"),
-    ('{"messages": "hello"}\n', "sft", r"'messages' must be a non-empty list"),
-    ('{"prompt": "p", "chosen": "a", "rejected": "a"}\n', "preference", r"identical"),
-    ('{"prompt": "p", "answer": [1]}\n', "verifiable", r"'answer' must be a string or a number"),
-])
+@pytest.mark.parametrize(
+    "content, kind, message",
+    [
+        (GOOD_SFT + "\n{not json\n", "sft", r"line 2: malformed JSON"),
+        ('{"prompt": "hi"}\n', "sft", r"record 1: missing column"),
+        ('{"prompt": 3, "completion": "x"}\n', "sft", r"record 1: 'prompt' must be a string"),
+        ("", "sft", r"the dataset is empty"),
+        ("\n\n", "sft", r"the dataset is empty"),
+        (b'{"prompt": "\xff\xfe", "completion": "x"}\n', "sft", r"line 1: not valid UTF-8"),
+        ("[1, 2]\n", "sft", r"line 1: expected a JSON object"),
+        ('{"messages": [{"role": "user", "content": "q"}]}\n', "sft", r"no assistant turn"),
+        ('{"messages": "hello"}\n', "sft", r"'messages' must be a non-empty list"),
+        ('{"prompt": "p", "chosen": "a", "rejected": "a"}\n', "preference", r"identical"),
+        ('{"prompt": "p", "answer": [1]}\n', "verifiable", r"'answer' must be a string or a number"),
+    ],
+)
 def test_bad_data_names_file_record_and_problem(tmp_path, content, kind, message):
     path = write(tmp_path, content)
     with pytest.raises(AlignError, match=message) as info:
@@ -42,8 +45,10 @@ def test_missing_file_is_a_clear_error():
 
 
 def test_good_formats_load(tmp_path):
-    rows = [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]},
-            {"prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": "a"}]}]
+    rows = [
+        {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]},
+        {"prompt": [{"role": "user", "content": "q"}], "completion": [{"role": "assistant", "content": "a"}]},
+    ]
     path = tmp_path / "ok.jsonl"
     write_jsonl(path, rows)
     assert load_dataset(str(path), "sft") == rows

@@ -1,4 +1,5 @@
 """End-to-end runs of the real CLI in subprocesses: smoke run, resume, kill -9 mid-training."""
+
 import json
 import os
 import signal
@@ -15,8 +16,15 @@ pytestmark = pytest.mark.slow
 
 def align(*args, **kwargs):
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, str(ROOT / "cli.py"), *args], capture_output=True, text=True,
-                          env=env, cwd=kwargs.pop("cwd", ROOT), timeout=kwargs.pop("timeout", 300), **kwargs)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=kwargs.pop("cwd", ROOT),
+        timeout=kwargs.pop("timeout", 300),
+        **kwargs,
+    )
 
 
 def stage_json(run_dir: Path, dirname: str) -> dict:
@@ -55,8 +63,13 @@ def test_kill_during_training_then_resume_matches_uninterrupted(tmp_path):
     assert align("run", "sft", *args, "--run-dir", str(reference)).returncode == 0
 
     run_dir = tmp_path / "killed"
-    proc = subprocess.Popen([sys.executable, str(ROOT / "cli.py"), "run", "sft", *args, "--run-dir", str(run_dir)],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "cli.py"), "run", "sft", *args, "--run-dir", str(run_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     checkpoints = run_dir / "sft" / ".work" / "checkpoints"
     deadline = time.time() + 240
     while time.time() < deadline and not any(checkpoints.glob("checkpoint-*/trainer_state.json")):
@@ -79,8 +92,10 @@ def test_kill_during_training_then_resume_matches_uninterrupted(tmp_path):
     keys = [(r["stage"], r["step"], r["name"]) for r in rows]
     assert len(keys) == len(set(keys)), "a metric was logged twice for the same step after the resume"
     assert sorted(map(str, (k for k in keys if k[0] == "sft"))) == sorted(
-        str((r["stage"], r["step"], r["name"])) for r in map(json.loads, (reference / "metrics.jsonl").read_text()
-                                                             .splitlines()) if r["stage"] == "sft")
+        str((r["stage"], r["step"], r["name"]))
+        for r in map(json.loads, (reference / "metrics.jsonl").read_text().splitlines())
+        if r["stage"] == "sft"
+    )
 
 
 def weights(model_dir: Path) -> str:
@@ -91,15 +106,22 @@ def weights(model_dir: Path) -> str:
     return weights_digest(AutoModelForCausalLM.from_pretrained(str(model_dir)))
 
 
-@pytest.mark.parametrize("override, culprit", [
-    ("data.prompts=missing.jsonl", "stage 'pair_sample', key 'prompts' (= ${data.prompts}): dataset not found: "
-                                   "missing.jsonl"),
-    ("stages.xwin_score.scorer=nope", "stage 'xwin_score', key 'scorer': unknown scorer 'nope'"),
-    ("stages.policy_score.scorer={name: reward_model, batch_size: 0}", "stage 'policy_score', key 'scorer': "
-                                                                         "scorer 'reward_model': model: Field required"),
-    ("stages.xwin_set.backend=vlm", "stage 'xwin_set': key 'backend'"),
-    ("stages.dpo.trainer={max_grad_nrm: 1}", "stage 'dpo': trainer: DPOConfig has no field(s) ['max_grad_nrm']"),
-])
+@pytest.mark.parametrize(
+    "override, culprit",
+    [
+        (
+            "data.prompts=missing.jsonl",
+            "stage 'pair_sample', key 'prompts' (= ${data.prompts}): dataset not found: missing.jsonl",
+        ),
+        ("stages.xwin_score.scorer=nope", "stage 'xwin_score', key 'scorer': unknown scorer 'nope'"),
+        (
+            "stages.policy_score.scorer={name: reward_model, batch_size: 0}",
+            "stage 'policy_score', key 'scorer': scorer 'reward_model': model: Field required",
+        ),
+        ("stages.xwin_set.backend=vlm", "stage 'xwin_set': key 'backend'"),
+        ("stages.dpo.trainer={max_grad_nrm: 1}", "stage 'dpo': trainer: DPOConfig has no field(s) ['max_grad_nrm']"),
+    ],
+)
 def test_bad_input_in_a_late_stage_fails_before_anything_trains(tmp_path, override, culprit):
     """The first case goes through a real process (its exit status and whole stderr); the others call the same
     Typer app in this process, which skips a 4-second import of torch and TRL for each."""

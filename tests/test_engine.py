@@ -2,9 +2,9 @@ import json
 
 import pytest
 
-from align.engine.runner import Engine
 from align.engine.recipe import load_recipe
 from align.engine.runlog import read_metrics
+from align.engine.runner import Engine
 from tests.conftest import write_recipe
 
 CHAIN = """
@@ -126,7 +126,9 @@ def loop_recipe(tmp_path, repeat: int, after: str):
     """A repeat block whose `gen` stage appends to the previous iteration's text, then `after`."""
     seed = tmp_path / "seed.txt"
     seed.write_text("S")
-    return write_recipe(tmp_path, f"""
+    return write_recipe(
+        tmp_path,
+        f"""
 tracking: none
 stages:
   loop:
@@ -135,7 +137,8 @@ stages:
     stages:
       gen: {{stage: echo, value: g, source: "${{prev.gen.text}}"}}
   after: {after.replace("SEED", str(seed))}
-""")
+""",
+    )
 
 
 def test_repeat_block_threads_previous_iteration(tmp_path, fake_stages):
@@ -150,14 +153,17 @@ def test_repeat_block_threads_previous_iteration(tmp_path, fake_stages):
 def test_missing_initial_for_prev_is_an_error(tmp_path, fake_stages):
     from align.errors import AlignError
 
-    path = write_recipe(tmp_path, """
+    path = write_recipe(
+        tmp_path,
+        """
 tracking: none
 stages:
   loop:
     repeat: 2
     stages:
       gen: {stage: echo, value: g, source: "${prev.gen.text}"}
-""")
+""",
+    )
     with pytest.raises(AlignError, match="initial"):
         run(path, run_dir=tmp_path / "run")
 
@@ -207,7 +213,7 @@ def test_show_reports_running_pending_and_done(tmp_path, fake_stages):
     state["stages"]["c"]["status"], state["status"], state["pid"] = "running", "running", os.getpid()
     write_json(tmp_path / "run" / "run.json", state)
     assert run_overview(tmp_path / "run")["stages"][2]["status"] == "running"
-    state["pid"] = 2 ** 22 + 12345  # no such process: the run was killed
+    state["pid"] = 2**22 + 12345  # no such process: the run was killed
     write_json(tmp_path / "run" / "run.json", state)
     overview = run_overview(tmp_path / "run")
     assert overview["stages"][2]["status"] == "interrupted" and overview["status"] == "interrupted"

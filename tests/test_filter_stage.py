@@ -1,12 +1,13 @@
 """The `filter` stage: model scores through align.logprobs, the judge path, the audit file, and its errors."""
+
 import pytest
 
 from align.data.jsonl import read_jsonl, write_jsonl
-from align.training.logprobs import completion_logprobs
 from align.loading.models import load_causal_lm, load_tokenizer
 from align.runtime.progress import track
 from align.stages import filter as filter_stage
 from align.stages.base import StageContext
+from align.training.logprobs import completion_logprobs
 from align.world import resolve
 from tests.conftest import model_with_other_tokenizer
 
@@ -24,17 +25,20 @@ def rows(tmp_path, n=12):
 
 
 def mean_logprob(spec, row):
-    [scored] = completion_logprobs(load_causal_lm(spec, dtype="float32"), load_tokenizer(spec, padding_side="right"),
-                                   [row])
+    [scored] = completion_logprobs(
+        load_causal_lm(spec, dtype="float32"), load_tokenizer(spec, padding_side="right"), [row]
+    )
     return sum(scored.token_logprobs) / len(scored.token_logprobs)
 
 
-@pytest.mark.parametrize("method, first, second", [("ppl_diff", "small", "large"),
-                                                    ("difference", "teacher", "reference")])
+@pytest.mark.parametrize(
+    "method, first, second", [("ppl_diff", "small", "large"), ("difference", "teacher", "reference")]
+)
 def test_model_scores_keep_the_top_fraction_and_audit_every_row(tmp_path, method, first, second):
     data = rows(tmp_path)
-    config = filter_stage.Config(data=data, method=method, top_fraction=0.5,
-                                 **{first: "world:base", second: "world:teacher"})
+    config = filter_stage.Config(
+        data=data, method=method, top_fraction=0.5, **{first: "world:base", second: "world:teacher"}
+    )
     result = filter_stage.run(config, context(tmp_path))
     audit = read_jsonl(tmp_path / "scores.jsonl")
     assert [a["index"] for a in audit] == list(range(12)) and sum(a["kept"] for a in audit) == 6
@@ -55,7 +59,9 @@ def test_judge_by_scorer_keeps_by_inclusive_threshold(tmp_path):
     config = filter_stage.Config(data=data, method="judge", scorer="tests.fake_scorers:length", threshold=lengths[6])
     filter_stage.run(config, context(tmp_path))
     audit = read_jsonl(tmp_path / "scores.jsonl")
-    assert [a["kept"] for a in audit] == [a["score"] >= lengths[6] for a in audit] and sum(a["kept"] for a in audit) >= 6
+    assert [a["kept"] for a in audit] == [a["score"] >= lengths[6] for a in audit] and sum(
+        a["kept"] for a in audit
+    ) >= 6
 
 
 def test_a_judge_that_never_rates_is_an_error_with_counts(tmp_path, monkeypatch):
@@ -80,8 +86,9 @@ def test_a_rating_prompt_longer_than_the_graders_context_fails_before_generating
 
 
 def test_a_threshold_that_keeps_nothing_is_an_error(tmp_path):
-    config = filter_stage.Config(data=rows(tmp_path), method="judge", scorer="tests.fake_scorers:length",
-                                 threshold=10_000)
+    config = filter_stage.Config(
+        data=rows(tmp_path), method="judge", scorer="tests.fake_scorers:length", threshold=10_000
+    )
     with pytest.raises(ValueError, match="threshold 10000.0 keeps none of the 12 rows"):
         filter_stage.run(config, context(tmp_path))
     assert not (tmp_path / "data.jsonl").exists()
@@ -98,8 +105,9 @@ def test_config_errors():
 
 def test_meta_models_with_different_tokenizers_fail_naming_both(tmp_path):
     other = model_with_other_tokenizer(tmp_path)
-    config = filter_stage.Config(data="world:corpus", method="ppl_diff", small="world:base", large=str(other),
-                                 top_fraction=0.5)
+    config = filter_stage.Config(
+        data="world:corpus", method="ppl_diff", small="world:base", large=str(other), top_fraction=0.5
+    )
     with pytest.raises(ValueError, match="different tokenizers") as error:
         filter_stage.check(config)
     assert "world:base" in str(error.value) and str(other) in str(error.value)
@@ -133,8 +141,13 @@ def test_evaluate_heldout_nll_is_the_models_mean_token_nll(tmp_path):
 def test_same_size_as_and_the_audit_scorer(tmp_path):
     data = rows(tmp_path)
     write_jsonl(tmp_path / "five.jsonl", [{"x": i} for i in range(5)])
-    config = filter_stage.Config(data=data, method="judge", scorer="tests.fake_scorers:length",
-                                 same_size_as=str(tmp_path / "five.jsonl"), audit="tests.fake_scorers:length")
+    config = filter_stage.Config(
+        data=data,
+        method="judge",
+        scorer="tests.fake_scorers:length",
+        same_size_as=str(tmp_path / "five.jsonl"),
+        audit="tests.fake_scorers:length",
+    )
     result = filter_stage.run(config, context(tmp_path))
     audit = read_jsonl(tmp_path / "scores.jsonl")
     assert sum(a["kept"] for a in audit) == 5 and all(a["audit"] == a["score"] for a in audit)
@@ -146,8 +159,13 @@ def test_same_size_as_and_the_audit_scorer(tmp_path):
 
 def test_text_rows_are_scored_on_every_token(tmp_path):
     write_jsonl(tmp_path / "text.jsonl", [{"text": f"{a}+{a}={2 * a}"} for a in range(6)] + [{"text": "zz qq xx"}] * 2)
-    config = filter_stage.Config(data=str(tmp_path / "text.jsonl"), method="difference", teacher="world:teacher",
-                                 reference="world:base", top_fraction=0.5)
+    config = filter_stage.Config(
+        data=str(tmp_path / "text.jsonl"),
+        method="difference",
+        teacher="world:teacher",
+        reference="world:base",
+        top_fraction=0.5,
+    )
     filter_stage.run(config, context(tmp_path))
     audit = read_jsonl(tmp_path / "scores.jsonl")
     assert len(audit) == 8 and all(a["parsed"] for a in audit) and sum(a["kept"] for a in audit) == 4
@@ -173,8 +191,10 @@ def test_a_model_with_known_log_probs_pins_both_model_scores(tmp_path):
     shutil.copytree(uniform, tmp_path / "uniform2")
     data = rows(tmp_path, 4)
     scores = {}
-    for method, models in [("difference", {"teacher": "world:teacher", "reference": str(uniform)}),
-                           ("ppl_diff", {"small": str(uniform), "large": str(tmp_path / "uniform2")})]:
+    for method, models in [
+        ("difference", {"teacher": "world:teacher", "reference": str(uniform)}),
+        ("ppl_diff", {"small": str(uniform), "large": str(tmp_path / "uniform2")}),
+    ]:
         out = tmp_path / method
         out.mkdir()
         ctx = StageContext(out_dir=out, work_dir=out, seed=0, log=lambda *a: None, progress=track)

@@ -1,4 +1,5 @@
 """The data-selection scores and keep rules (align/filters.py) on hand-built cases."""
+
 import math
 
 import pytest
@@ -6,11 +7,25 @@ import pytest
 from align.data import filters
 
 
-@pytest.mark.parametrize("reply, score", [
-    ("4.5", 4.5), ("4.5\nThe response is accurate.", 4.5), ("Score: 4", 4.0), ("5/5", 5.0), ("**3**\nok", 3.0),
-    ("\n 2 \nbecause", 2.0), ("2.5/10", 1.25), ("0", 0.0),
-    ("", None), ("four", None), ("The response is fine.\n4", None), ("7", None), ("-1", None), ("3/0", None),
-])
+@pytest.mark.parametrize(
+    "reply, score",
+    [
+        ("4.5", 4.5),
+        ("4.5\nThe response is accurate.", 4.5),
+        ("Score: 4", 4.0),
+        ("5/5", 5.0),
+        ("**3**\nok", 3.0),
+        ("\n 2 \nbecause", 2.0),
+        ("2.5/10", 1.25),
+        ("0", 0.0),
+        ("", None),
+        ("four", None),
+        ("The response is fine.\n4", None),
+        ("7", None),
+        ("-1", None),
+        ("3/0", None),
+    ],
+)
 def test_parse_rating_reads_the_first_line_and_drops_what_it_cannot_read(reply, score):
     assert filters.parse_rating(reply) == score
 

@@ -1,19 +1,22 @@
 """The engine's contract with stages: a new stage is one module + one registry line; stage dirs are keyed by
 name; a re-run says why; every stage starts from its own seed; failures keep the last good output."""
+
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 import align
 from align.cli import app
+from align.engine.recipe import load_recipe
+from align.engine.report import run_overview, summary_table, write_report
 from align.engine.runner import Engine
 from align.engine.stage_dir import prepare as prepare_stage_dir
 from align.errors import AlignError
-from align.engine.recipe import load_recipe
-from align.engine.report import run_overview, summary_table, write_report
 from tests.conftest import write_recipe
 from tests.test_engine import CHAIN, run
+
 
 def test_toy_stage_is_one_module_and_one_registry_line(tmp_path, monkeypatch):
     from align import stages
@@ -21,8 +24,11 @@ def test_toy_stage_is_one_module_and_one_registry_line(tmp_path, monkeypatch):
     monkeypatch.setitem(stages.STAGES, "toy", "tests.toy_stage")  # the one registry line
     prompts = tmp_path / "p.jsonl"
     prompts.write_text('{"prompt": "x"}\n{"prompt": "yy"}\n')
-    path = write_recipe(tmp_path, f"tracking: none\nstages:\n  count: {{stage: toy, data: {prompts}, factor: 2}}\n"
-                                  f"  again: {{stage: toy, data: '${{count.data}}'}}\n")
+    path = write_recipe(
+        tmp_path,
+        f"tracking: none\nstages:\n  count: {{stage: toy, data: {prompts}, factor: 2}}\n"
+        f"  again: {{stage: toy, data: '${{count.data}}'}}\n",
+    )
     summaries = run(path, run_dir=tmp_path / "run")
     assert [s["metrics"]["toy/count"] for s in summaries] == [4.0, 2.0]
     overview = run_overview(tmp_path / "run")
@@ -31,8 +37,9 @@ def test_toy_stage_is_one_module_and_one_registry_line(tmp_path, monkeypatch):
     assert [c.header for c in table.columns][3:] == ["count"]  # the stage's key metric, not its detail
     assert "| toy/count |" in write_report(tmp_path / "run").read_text()
     # a bad dataset for the toy stage is caught before anything runs, like any built-in stage's
-    bad = write_recipe(tmp_path, f"tracking: none\nstages:\n  count: {{stage: toy, data: {tmp_path}/nope.jsonl}}\n",
-                       "bad.yaml")
+    bad = write_recipe(
+        tmp_path, f"tracking: none\nstages:\n  count: {{stage: toy, data: {tmp_path}/nope.jsonl}}\n", "bad.yaml"
+    )
     with pytest.raises(AlignError, match=r"stage 'count', key 'data'.*nope.jsonl"):
         run(bad, run_dir=tmp_path / "bad")
     assert not (tmp_path / "bad").exists()
@@ -43,7 +50,7 @@ def test_inserting_a_stage_reruns_only_the_new_stage(tmp_path, fake_stages):
     run(path, run_dir=tmp_path / "run")
     done = {p.parent.name: p.read_text() for p in (tmp_path / "run").glob("*/DONE")}
     fake_stages.CALLS.clear()
-    inserted = CHAIN.replace('  b: {', '  peek: {stage: echo, value: P, source: "${a.text}"}\n  b: {')
+    inserted = CHAIN.replace("  b: {", '  peek: {stage: echo, value: P, source: "${a.text}"}\n  b: {')
     summaries = run(write_recipe(tmp_path, inserted, "inserted.yaml"), run_dir=tmp_path / "run")
     assert fake_stages.CALLS == ["P"]
     assert [s["status"] for s in summaries] == ["skipped", "ran", "skipped", "skipped"]
@@ -92,8 +99,10 @@ def test_done_stage_with_altered_output_reruns(tmp_path, fake_stages):
 def test_user_overrides_win_over_smoke(tmp_path, fake_stages):
     text = CHAIN + "smoke: {stages.b.value: small}\n"
     assert load_recipe(str(write_recipe(tmp_path, text)), smoke=True).stages[1].config["value"] == "small"
-    assert load_recipe(str(write_recipe(tmp_path, text)), ["stages.b.value=mine"], smoke=True
-                       ).stages[1].config["value"] == "mine"
+    assert (
+        load_recipe(str(write_recipe(tmp_path, text)), ["stages.b.value=mine"], smoke=True).stages[1].config["value"]
+        == "mine"
+    )
 
 
 def test_failed_rerun_keeps_the_previous_output(tmp_path, fake_stages):
@@ -110,8 +119,9 @@ def test_failed_rerun_keeps_the_previous_output(tmp_path, fake_stages):
 
 def test_every_stage_starts_from_its_own_seed(tmp_path, fake_stages):
     alone = write_recipe(tmp_path, "tracking: none\nstages:\n  d: {stage: draw}\n", "alone.yaml")
-    after = write_recipe(tmp_path, "tracking: none\nstages:\n  x: {stage: draw, label: x}\n  d: {stage: draw}\n",
-                         "after.yaml")
+    after = write_recipe(
+        tmp_path, "tracking: none\nstages:\n  x: {stage: draw, label: x}\n  d: {stage: draw}\n", "after.yaml"
+    )
     run(alone, run_dir=tmp_path / "alone")
     run(after, run_dir=tmp_path / "after")
     first = json.loads((tmp_path / "alone" / "d" / "draws.json").read_text())
@@ -140,11 +150,17 @@ def test_failed_stage_records_its_innermost_frames(tmp_path, fake_stages):
     assert "run_stages" not in error  # the engine's outer frames are not what a user needs
 
 
-@pytest.mark.parametrize("text, message", [
-    ("stages:\n  a: {stage: echo}\n  a: {stage: echo, value: B}\n", "duplicate key 'a'"),
-    ("stages:\n  it1-a: {stage: echo}\n  loop: {repeat: 1, stages: {a: {stage: echo}}}\n", "two stages are named 'it1-a'"),
-    ("stages:\n  'a/b': {stage: echo}\n", "must be letters"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("stages:\n  a: {stage: echo}\n  a: {stage: echo, value: B}\n", "duplicate key 'a'"),
+        (
+            "stages:\n  it1-a: {stage: echo}\n  loop: {repeat: 1, stages: {a: {stage: echo}}}\n",
+            "two stages are named 'it1-a'",
+        ),
+        ("stages:\n  'a/b': {stage: echo}\n", "must be letters"),
+    ],
+)
 def test_stage_names_are_unique_dir_names(tmp_path, fake_stages, text, message):
     with pytest.raises(AlignError, match=message):
         load_recipe(str(write_recipe(tmp_path, "tracking: none\n" + text)))
@@ -153,7 +169,7 @@ def test_stage_names_are_unique_dir_names(tmp_path, fake_stages, text, message):
 def test_python_api_returns_metrics_and_outputs(tmp_path, fake_stages):
     result = align.run(str(write_recipe(tmp_path, CHAIN)), {"stages.b.value": "BB"}, run_dir=tmp_path / "run")
     assert result.metrics["b"] == {"echo/length": 2.0}
-    assert open(result.outputs["c"]["text"]).read() == "ABBC"
+    assert Path(result.outputs["c"]["text"]).read_text() == "ABBC"
     assert result.report.exists()
     again = align.run(str(write_recipe(tmp_path, CHAIN)), ["stages.b.value=BB"], run_dir=tmp_path / "run")
     assert [s["status"] for s in again.summaries] == ["skipped"] * 3 and again.metrics == result.metrics
@@ -163,9 +179,11 @@ def test_one_run_per_run_dir(tmp_path, fake_stages):
     from align.engine.runlock import RunLock
 
     path = write_recipe(tmp_path, CHAIN)
-    with RunLock(tmp_path / "run"):  # as if another `align run` held the dir
-        with pytest.raises(AlignError, match=r"in use by another `align run` \(pid \d+\)"):
-            run(path, run_dir=tmp_path / "run")
+    with (
+        RunLock(tmp_path / "run"),  # as if another `align run` held the dir
+        pytest.raises(AlignError, match=r"in use by another `align run` \(pid \d+\)"),
+    ):
+        run(path, run_dir=tmp_path / "run")
     assert fake_stages.CALLS == []
     run(path, run_dir=tmp_path / "run")  # released: runs
     assert fake_stages.CALLS == ["A", "B", "C"]

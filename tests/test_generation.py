@@ -47,26 +47,46 @@ def raw_generate(generator, prompts, params):
     from align.generation.generators import render_prompt
 
     tok, out, per_block = generator.tokenizer, [], generator.prompts_per_block(params)
-    sampling = ({"do_sample": False} if params.temperature == 0 else
-                {"do_sample": True, "temperature": params.temperature, "top_k": params.top_k or None,
-                 "top_p": params.top_p})
+    sampling = (
+        {"do_sample": False}
+        if params.temperature == 0
+        else {
+            "do_sample": True,
+            "temperature": params.temperature,
+            "top_k": params.top_k or None,
+            "top_p": params.top_p,
+        }
+    )
     for start in range(0, len(prompts), per_block):
         torch.manual_seed(params.seed + start)
-        enc = tok([render_prompt(tok, p) for p in prompts[start:start + per_block]], return_tensors="pt",
-                  padding=True, add_special_tokens=False)
-        ids = generator.model.generate(**enc, max_new_tokens=params.max_new_tokens, num_return_sequences=params.n,
-                                       pad_token_id=tok.pad_token_id, **sampling)
-        texts = tok.batch_decode(ids[:, enc.input_ids.shape[1]:], skip_special_tokens=True)
-        out += [texts[i:i + params.n] for i in range(0, len(texts), params.n)]
+        enc = tok(
+            [render_prompt(tok, p) for p in prompts[start : start + per_block]],
+            return_tensors="pt",
+            padding=True,
+            add_special_tokens=False,
+        )
+        ids = generator.model.generate(
+            **enc,
+            max_new_tokens=params.max_new_tokens,
+            num_return_sequences=params.n,
+            pad_token_id=tok.pad_token_id,
+            **sampling,
+        )
+        texts = tok.batch_decode(ids[:, enc.input_ids.shape[1] :], skip_special_tokens=True)
+        out += [texts[i : i + params.n] for i in range(0, len(texts), params.n)]
     return out
 
 
-@pytest.mark.parametrize("params,batch_rows", [
-    (SamplingParams(n=4, temperature=0.7, max_new_tokens=48, seed=3), 16),
-    (SamplingParams(n=4, temperature=0.7, max_new_tokens=48, seed=3), 64),
-    (SamplingParams(n=4, temperature=1.0, top_k=20, top_p=0.9, max_new_tokens=48), 64),
-    (SamplingParams(n=1, temperature=0, max_new_tokens=48), 16)], ids=["T0.7-alone", "T0.7-shared", "top-k-top-p",
-                                                                         "greedy"])
+@pytest.mark.parametrize(
+    "params,batch_rows",
+    [
+        (SamplingParams(n=4, temperature=0.7, max_new_tokens=48, seed=3), 16),
+        (SamplingParams(n=4, temperature=0.7, max_new_tokens=48, seed=3), 64),
+        (SamplingParams(n=4, temperature=1.0, top_k=20, top_p=0.9, max_new_tokens=48), 64),
+        (SamplingParams(n=1, temperature=0, max_new_tokens=48), 16),
+    ],
+    ids=["T0.7-alone", "T0.7-shared", "top-k-top-p", "greedy"],
+)
 def test_samples_are_generates_draw_for_draw(params, batch_rows):
     """align's decode loop (blocks sharing a batch, finished rows dropped) draws exactly `generate`'s samples."""
     from align.loading.datasets import load_dataset
@@ -88,10 +108,21 @@ def test_a_sliding_window_model_samples_as_generate_does(tmp_path):
 
     tok = load_tokenizer("world:base")
     torch.manual_seed(0)
-    MistralForCausalLM(MistralConfig(
-        vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-        num_key_value_heads=1, sliding_window=8, max_position_embeddings=256, pad_token_id=tok.pad_token_id,
-        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)).save_pretrained(str(tmp_path))
+    MistralForCausalLM(
+        MistralConfig(
+            vocab_size=len(tok),
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=2,
+            num_key_value_heads=1,
+            sliding_window=8,
+            max_position_embeddings=256,
+            pad_token_id=tok.pad_token_id,
+            bos_token_id=tok.bos_token_id,
+            eos_token_id=tok.eos_token_id,
+        )
+    ).save_pretrained(str(tmp_path))
     tok.save_pretrained(str(tmp_path))
     prompts = [row["prompt"] for row in load_dataset("world:instruct_train", "prompts", 6)]
     params = SamplingParams(n=2, temperature=1.0, max_new_tokens=24, seed=1)

@@ -74,8 +74,12 @@ def layer_of(module: str) -> int:
 
 def upward_imports(graph: dict[str, set[str]]) -> list[str]:
     """Every import of a module from a higher layer, as 'importer (layer) -> imported (layer)'."""
-    return sorted(f"{name} ({LAYERS[layer_of(name)][0]}) -> {dep} ({LAYERS[layer_of(dep)][0]})"
-                  for name, deps in graph.items() for dep in deps if layer_of(dep) > layer_of(name))
+    return sorted(
+        f"{name} ({LAYERS[layer_of(name)][0]}) -> {dep} ({LAYERS[layer_of(dep)][0]})"
+        for name, deps in graph.items()
+        for dep in deps
+        if layer_of(dep) > layer_of(name)
+    )
 
 
 def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
@@ -87,7 +91,7 @@ def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph[node]):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state and (cycle := visit(nxt)):
                 return cycle
         stack.pop()
@@ -108,23 +112,39 @@ def test_a_deliberate_upward_import_is_caught():
     graph = import_graph()
     graph["align.world.tasks"] = graph["align.world.tasks"] | {"align.stages.sft"}
     graph["align.stages.sft"] = graph["align.stages.sft"] | {"align.bench.learning"}
-    assert upward_imports(graph) == ["align.stages.sft (stages) -> align.bench.learning (bench)",
-                                     "align.world.tasks (world) -> align.stages.sft (stages)"]
+    assert upward_imports(graph) == [
+        "align.stages.sft (stages) -> align.bench.learning (bench)",
+        "align.world.tasks (world) -> align.stages.sft (stages)",
+    ]
 
 
 def test_the_parser_sees_imports_inside_functions(tmp_path):
     module = tmp_path / "m.py"
     module.write_text("def f():\n    from align.engine.runner import Engine\n    import align.bench.learning\n")
     assert imports_of("align.world.m", module, {"align.engine.runner", "align.bench.learning"}) == {
-        "align.engine.runner", "align.bench.learning"}
+        "align.engine.runner",
+        "align.bench.learning",
+    }
 
 
-@pytest.mark.parametrize("package", ["align.world", "align.data", "align.loading", "align.generation",
-                                     "align.training", "align.stages", "align.engine", "rewards"])
+@pytest.mark.parametrize(
+    "package",
+    [
+        "align.world",
+        "align.data",
+        "align.loading",
+        "align.generation",
+        "align.training",
+        "align.stages",
+        "align.engine",
+        "rewards",
+    ],
+)
 def test_only_the_entry_points_import_bench(package):
     graph = import_graph()
-    assert not {dep for name, deps in graph.items() if name.startswith(package) for dep in deps
-                if dep.startswith("align.bench")}
+    assert not {
+        dep for name, deps in graph.items() if name.startswith(package) for dep in deps if dep.startswith("align.bench")
+    }
 
 
 def test_the_world_imports_nothing_that_trains_or_runs():

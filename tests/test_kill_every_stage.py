@@ -3,6 +3,7 @@ separate process each time): every metric of the finished run equals an uninterr
 
 About 3 minutes, so it is marked `bench` and left out of the default test run (and CI):
 `python -m pytest -m bench tests/test_kill_every_stage.py`."""
+
 import json
 import os
 import signal
@@ -19,8 +20,13 @@ pytestmark = pytest.mark.bench
 
 
 def start(run_dir: Path) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, str(ROOT / "cli.py"), *ARGS, "--run-dir", str(run_dir)], cwd=ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "cli.py"), *ARGS, "--run-dir", str(run_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def stage_status(run_dir: Path, name: str) -> str | None:
@@ -32,8 +38,10 @@ def stage_status(run_dir: Path, name: str) -> str | None:
 
 def finished_metrics(run_dir: Path) -> tuple[dict, list]:
     stages = {p.parent.name: json.loads(p.read_text())["metrics"] for p in run_dir.glob("*/stage.json")}
-    rows = sorted(json.dumps({k: r[k] for k in ("stage", "step", "name", "value")}, sort_keys=True)
-                  for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()))
+    rows = sorted(
+        json.dumps({k: r[k] for k in ("stage", "step", "name", "value")}, sort_keys=True)
+        for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
+    )
     return stages, rows
 
 
@@ -45,8 +53,11 @@ def test_kill_inside_every_stage_then_resume_equals_uninterrupted(tmp_path):
     while True:  # start; kill -9 as soon as the next unfinished stage runs; start again ... until it finishes
         proc, killed = start(run_dir), False
         while proc.poll() is None and not killed:
-            running = [n for n in names if n not in hit and stage_status(run_dir, n) == "running"
-                       and not (run_dir / n / "DONE").exists()]
+            running = [
+                n
+                for n in names
+                if n not in hit and stage_status(run_dir, n) == "running" and not (run_dir / n / "DONE").exists()
+            ]
             if running:
                 os.killpg(proc.pid, signal.SIGKILL)
                 hit.append(running[0])

@@ -1,11 +1,12 @@
 """Distillation losses and log-probs against values computed by hand (math.log, not torch)."""
+
 import math
 
 import pytest
 import torch
 
 from align.training import losses
-from align.training.logprobs import collate, encode, sequence_logprob, token_logprobs, topk_logprobs
+from align.training.logprobs import collate, encode, token_logprobs, topk_logprobs
 
 
 def logs(*probs):
@@ -40,12 +41,8 @@ def test_cross_entropy_and_forward_kl_by_hand():
     assert float(losses.forward_kl(student(), values, ids, MASK)) == pytest.approx(expected)
     values, ids = teacher_full().topk(1, dim=-1)  # top-1 keeps only the teacher's argmax (mass dropped)
     assert float(losses.forward_kl(student(), values, ids, MASK)) == pytest.approx(
-        (-0.6 * math.log(0.2) - 0.5 * math.log(0.7)) / 2)
-
-
-def test_reverse_kl_by_hand():
-    expected = sum(sum(q * (math.log(q) - math.log(p)) for q, p in zip(qs, ps)) for qs, ps in ((Q, P), (Q1, P1))) / 2
-    assert float(losses.reverse_kl(student(), teacher_full(), MASK)) == pytest.approx(expected)
+        (-0.6 * math.log(0.2) - 0.5 * math.log(0.7)) / 2
+    )
 
 
 def test_dpkd_token_by_hand():
@@ -58,7 +55,8 @@ def test_dpkd_token_by_hand():
     assert stats == {"dpkd/agree": 0.5, "dpkd/uncached": 0}
     smoothed, _ = losses.dpkd_token(student(), values, ids, MASK, beta=0.1, label_smoothing=0.2)
     assert float(smoothed) == pytest.approx(
-        (-0.8 * math.log(sigmoid(0.1 * h0)) - 0.2 * math.log(sigmoid(-0.1 * h0)) + math.log(2)) / 2)
+        (-0.8 * math.log(sigmoid(0.1 * h0)) - 0.2 * math.log(sigmoid(-0.1 * h0)) + math.log(2)) / 2
+    )
     free, _ = losses.dpkd_token(student(), values, ids, MASK, beta=0.1, reference_free=True)
     assert float(free) == pytest.approx((-math.log(sigmoid(0.1 * (math.log(0.2) - math.log(0.5)))) + math.log(2)) / 2)
 
@@ -99,20 +97,15 @@ def test_offline_topk_covering_the_vocabulary_equals_online():
     assert float(losses.forward_kl(student_logps, values, ids, mask)) == pytest.approx(float(full_kd), abs=1e-6)
 
 
-def test_dpkd_sequence_and_mix_by_hand():
-    loss = losses.dpkd_sequence(torch.tensor([-2.0]), torch.tensor([-1.0]), torch.tensor([-1.5]),
-                                torch.tensor([-3.0]), beta=0.5)
-    assert float(loss) == pytest.approx(-math.log(sigmoid(0.5 * ((-2.0 + 1.5) - (-1.0 + 3.0)))))
+def test_mix_by_hand():
     assert float(losses.mix(torch.tensor(2.0), torch.tensor(4.0), 0.25)) == pytest.approx(2.5)
 
 
-def test_token_logprobs_shift_and_sequence_sums_by_hand():
+def test_token_logprobs_shift_by_hand():
     logits = torch.log(torch.tensor([[[0.5, 0.5], [0.9, 0.1], [0.3, 0.7]]]))  # [1, 3 positions, 2 tokens]
     ids = torch.tensor([[0, 1, 1]])
     per_token = token_logprobs(logits, ids)  # position t scores token t+1
     assert per_token.tolist()[0] == pytest.approx([math.log(0.5), math.log(0.1)])
-    mask = torch.tensor([[0, 1]])
-    assert float(sequence_logprob(per_token, mask)[0]) == pytest.approx(math.log(0.1))
     values, indices = topk_logprobs(logits, 1)
     assert indices[0, :, 0].tolist() == [0, 0] and values[0, 1, 0] == pytest.approx(math.log(0.9))
 
@@ -133,13 +126,15 @@ def test_encode_marks_exactly_the_completion_like_trl():
 
 @pytest.mark.slow
 def test_completion_logprobs_match_the_models_own_loss():
-    from align.training.logprobs import completion_logprobs
     from align.loading.models import load_causal_lm, load_tokenizer
+    from align.training.logprobs import completion_logprobs
     from align.world import tasks
 
     tokenizer, model = load_tokenizer("world:base", padding_side="right"), load_causal_lm("world:base")
-    rows = [{"prompt": tasks.user("List 2 fruits."), "completion": "fig, kiwi"},
-            {"prompt": "Compute 1+1. ", "completion": "2"}]
+    rows = [
+        {"prompt": tasks.user("List 2 fruits."), "completion": "fig, kiwi"},
+        {"prompt": "Compute 1+1. ", "completion": "2"},
+    ]
     got = completion_logprobs(model, tokenizer, rows, batch_size=2, top_k=3)
     for row, result in zip(rows, got):
         ids, mask = encode(tokenizer, row["prompt"], row["completion"])

@@ -1,4 +1,5 @@
 """Bad input to the sampling/scoring/preference stages: one clear error, exit != 0, nothing half-written."""
+
 import json
 
 import pytest
@@ -12,8 +13,11 @@ runner = CliRunner()
 
 
 def samples_file(tmp_path, prompts=("List 2 fruits.", "List 1 colors.")):
-    rows = [{"prompt": tasks.user(p), "completion": c, "sample_index": i, "policy": "test"}
-            for p in prompts for i, c in enumerate(["fig, kiwi", "cat"])]
+    rows = [
+        {"prompt": tasks.user(p), "completion": c, "sample_index": i, "policy": "test"}
+        for p in prompts
+        for i, c in enumerate(["fig, kiwi", "cat"])
+    ]
     path = tmp_path / "samples.jsonl"
     write_jsonl(path, rows)
     return path
@@ -27,11 +31,14 @@ def run_recipe(tmp_path, stages: str):
     return result
 
 
-@pytest.mark.parametrize("scorer, message", [
-    ("tests.fake_scorers:nan", "scores must be finite numbers"),
-    ("tests.fake_scorers:text", "scores must be finite numbers"),
-    ("nosuchscorer", "unknown scorer"),
-])
+@pytest.mark.parametrize(
+    "scorer, message",
+    [
+        ("tests.fake_scorers:nan", "scores must be finite numbers"),
+        ("tests.fake_scorers:text", "scores must be finite numbers"),
+        ("nosuchscorer", "unknown scorer"),
+    ],
+)
 def test_bad_scorer_output(tmp_path, scorer, message):
     path = samples_file(tmp_path)
     result = run_recipe(tmp_path, f"  score: {{stage: score, data: {path}, scorer: '{scorer}'}}\n")
@@ -41,8 +48,9 @@ def test_bad_scorer_output(tmp_path, scorer, message):
 
 def test_rm_dir_that_is_not_a_reward_model(tmp_path):
     path = samples_file(tmp_path)
-    result = run_recipe(tmp_path, f"  score: {{stage: score, data: {path}, scorer: "
-                                  f"{{name: reward_model, model: 'world:base'}}}}\n")
+    result = run_recipe(
+        tmp_path, f"  score: {{stage: score, data: {path}, scorer: {{name: reward_model, model: 'world:base'}}}}\n"
+    )
     assert result.exit_code != 0 and "is not a reward model" in result.output
 
 
@@ -58,7 +66,9 @@ def test_prompt_with_no_samples(tmp_path):
 
 def test_preference_row_with_chosen_equal_rejected(tmp_path):
     prefs = tmp_path / "prefs.jsonl"
-    write_jsonl(prefs, [{"prompt": "p", "chosen": "a", "rejected": "b"}, {"prompt": "q", "chosen": "x", "rejected": "x"}])
+    write_jsonl(
+        prefs, [{"prompt": "p", "chosen": "a", "rejected": "b"}, {"prompt": "q", "chosen": "x", "rejected": "x"}]
+    )
     for stage in ("dpo", "reward"):
         result = run_recipe(tmp_path, f"  t: {{stage: {stage}, model: 'world:base', data: {prefs}}}\n")
         assert result.exit_code != 0 and "record 2" in result.output and "identical" in result.output
@@ -69,19 +79,19 @@ def test_user_scorer_scores_samples(tmp_path):
     path = samples_file(tmp_path)
     result = run_recipe(tmp_path, f"  score: {{stage: score, data: {path}, scorer: 'tests.fake_scorers:length'}}\n")
     assert result.exit_code == 0, result.output
-    rows = [json.loads(l) for l in (tmp_path / "run" / "score" / "data.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (tmp_path / "run" / "score" / "data.jsonl").read_text().splitlines()]
     assert [r["score"] for r in rows] == [9.0, 3.0, 9.0, 3.0] and rows[0]["policy"] == "test"
 
 
 def test_pairs_with_rejected_from_another_policy(tmp_path):
     pool, policy = tmp_path / "pool.jsonl", tmp_path / "policy.jsonl"
-    rows = [json.loads(l) for l in samples_file(tmp_path).read_text().splitlines()]
+    rows = [json.loads(line) for line in samples_file(tmp_path).read_text().splitlines()]
     write_jsonl(pool, [dict(r, score=1.0 - 0.5 * r["sample_index"]) for r in rows])
     write_jsonl(policy, [dict(r, completion=r["completion"] + "!", score=0.2) for r in rows])
     stage = f"  pairs: {{stage: select, data: {pool}, rule: pairs, rejected: worst, rejected_from: {policy}}}\n"
     result = run_recipe(tmp_path, stage)
     assert result.exit_code == 0, result.output
-    out = [json.loads(l) for l in (tmp_path / "run" / "pairs" / "data.jsonl").read_text().splitlines()]
+    out = [json.loads(line) for line in (tmp_path / "run" / "pairs" / "data.jsonl").read_text().splitlines()]
     assert [(r["chosen"][0]["content"], r["rejected"][0]["content"]) for r in out] == [("fig, kiwi", "cat!")] * 2
     write_jsonl(policy, [dict(r, score=0.2) for r in rows if r["prompt"][0]["content"] == "List 2 fruits."])
     (tmp_path / "again").mkdir()

@@ -1,7 +1,7 @@
 import pytest
 
-from align.errors import AlignError
 from align.engine.recipe import load_recipe, parse_override
+from align.errors import AlignError
 from tests.conftest import write_recipe
 
 RECIPE = """
@@ -34,14 +34,17 @@ def test_substitution_smoke_and_overrides(tmp_path, fake_stages):
     assert second.config["source"] == "${first.text}"  # runtime reference left for the engine
 
 
-@pytest.mark.parametrize("override, message", [
-    ("nonexistent=1", "unknown recipe key 'nonexistent'"),
-    ("stages.third.value=1", "unknown stage 'third'"),
-    ("stages.first.bogus=1", "unknown key 'bogus'"),
-    ("stages.first.fail=notabool", "key 'fail'"),
-    ("seed=abc", "seed must be an integer"),
-    ("novalue", "is not key=value"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("nonexistent=1", "unknown recipe key 'nonexistent'"),
+        ("stages.third.value=1", "unknown stage 'third'"),
+        ("stages.first.bogus=1", "unknown key 'bogus'"),
+        ("stages.first.fail=notabool", "key 'fail'"),
+        ("seed=abc", "seed must be an integer"),
+        ("novalue", "is not key=value"),
+    ],
+)
 def test_bad_overrides_name_the_key(tmp_path, fake_stages, override, message):
     path = write_recipe(tmp_path, RECIPE)
     with pytest.raises(AlignError, match=message):
@@ -57,7 +60,9 @@ def test_unknown_stage_type_and_recipe(tmp_path, fake_stages):
 
 
 def test_repeat_block_expands_per_iteration(tmp_path, fake_stages):
-    path = write_recipe(tmp_path, """
+    path = write_recipe(
+        tmp_path,
+        """
 seed: 0
 stages:
   loop:
@@ -66,7 +71,8 @@ stages:
     stages:
       gen: {stage: echo, value: g, source: "${prev.gen.text}"}
       train: {stage: echo, value: t, source: "${gen.text}"}
-""")
+""",
+    )
     recipe = load_recipe(str(path))
     assert [s.name for s in recipe.stages] == ["it1-gen", "it1-train", "it2-gen", "it2-train", "it3-gen", "it3-train"]
     assert recipe.stages[2].aliases["prev"]["gen"] == "it1-gen"
@@ -87,13 +93,17 @@ def test_shipped_recipes_validate():
 
 def test_a_recipe_extends_another(tmp_path, fake_stages):
     write_recipe(tmp_path, RECIPE, name="parent.yaml")
-    path = write_recipe(tmp_path, """extends: parent.yaml
+    path = write_recipe(
+        tmp_path,
+        """extends: parent.yaml
 greeting: child
 stages:
   second: null
   third: {stage: echo, value: '${greeting}'}
 smoke: {stages.third.value: tiny}
-""", name="child.yaml")
+""",
+        name="child.yaml",
+    )
     recipe = load_recipe(str(path))
     assert recipe.name == "child"
     assert [s.name for s in recipe.stages] == ["first", "third"]  # second dropped, third appended

@@ -1,11 +1,12 @@
 """ReST-EM at smoke size: two iterations, every M-step starts from the base weights."""
+
 import json
 
 import pytest
 from transformers import AutoModelForCausalLM
 
-from align.engine.runner import Engine
 from align.engine.recipe import load_recipe
+from align.engine.runner import Engine
 from align.loading.digests import weights_digest
 from align.world import resolve
 
@@ -46,9 +47,13 @@ def test_two_iterations_each_m_step_starts_from_base(tmp_path):
 
 def test_verifier_off_control_keeps_the_same_counts(tmp_path):
     on = Engine(load_recipe("rest-em", ["tracking=none", "iterations=1"], smoke=True), tmp_path / "on").run()
-    off = Engine(load_recipe("rest-em", ["tracking=none", "iterations=1", "selection=random"], smoke=True),
-                 tmp_path / "off").run()
-    kept = lambda summaries: next(s for s in summaries if s["name"] == "it1-select")["metrics"]["select/kept"]
+    off = Engine(
+        load_recipe("rest-em", ["tracking=none", "iterations=1", "selection=random"], smoke=True), tmp_path / "off"
+    ).run()
+
+    def kept(summaries):
+        return next(s for s in summaries if s["name"] == "it1-select")["metrics"]["select/kept"]
+
     assert kept(on) == kept(off)
 
 
@@ -59,8 +64,18 @@ def test_rest_em_on_user_files_with_another_verifier(tmp_path):
     train, held_out = tmp_path / "train.jsonl", tmp_path / "eval.jsonl"
     write_jsonl(train, [{"prompt": r["prompt"], "answer": r"\d+[-+=;\d]*\\boxed\{\d+\}"} for r in rows[:8]])
     write_jsonl(held_out, [{"prompt": r["prompt"], "answer": r".*"} for r in rows[8:]])
-    recipe = load_recipe("rest-em", ["tracking=none", "iterations=1", f"data.train={train}",
-                                     f"data.eval={held_out}", "verifier=regex", "model=world:base"], smoke=True)
+    recipe = load_recipe(
+        "rest-em",
+        [
+            "tracking=none",
+            "iterations=1",
+            f"data.train={train}",
+            f"data.eval={held_out}",
+            "verifier=regex",
+            "model=world:base",
+        ],
+        smoke=True,
+    )
     summaries = Engine(recipe, tmp_path / "run").run()
     metrics = {s["name"]: s["metrics"] for s in summaries}
     assert metrics["it1-eval"]["eval/pass@1"] == 1.0  # `.*` accepts anything
@@ -80,6 +95,7 @@ def test_an_e_step_that_verifies_nothing_stops_the_loop_and_keeps_the_best(tmp_p
     overview = run_overview(tmp_path / "run")
     assert overview["status"] == "done"
     assert "kept nothing from 64 samples" in write_report(tmp_path / "run").read_text()
-    again = Engine(load_recipe("rest-em", ["tracking=none", "verifier=tests.fake_scorers:zero"], smoke=True),
-                   tmp_path / "run").run()  # a re-run stops at the same place and redoes nothing
+    again = Engine(
+        load_recipe("rest-em", ["tracking=none", "verifier=tests.fake_scorers:zero"], smoke=True), tmp_path / "run"
+    ).run()  # a re-run stops at the same place and redoes nothing
     assert [s["status"] for s in again if s["status"] == "ran"] == []

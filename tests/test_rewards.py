@@ -2,26 +2,35 @@ import pytest
 import torch
 
 from align.errors import AlignError
-from rewards import checked_scores, load_scorer
 from align.world.gold_judge import constraint_checks, gold_score
+from rewards import checked_scores, make_scorer
 
 C = {"count": 3, "category": "fruits", "case": "upper", "sorted": True, "exclude": "fig"}
 
 
 def test_gold_judge_all_satisfied():
     assert constraint_checks(C, "APPLE, KIWI, PEAR") == {
-        "count": True, "category": True, "distinct": True, "case": True, "sorted": True, "exclude": True}
+        "count": True,
+        "category": True,
+        "distinct": True,
+        "case": True,
+        "sorted": True,
+        "exclude": True,
+    }
     assert gold_score(C, "APPLE, KIWI, PEAR") == 1.0
 
 
-@pytest.mark.parametrize("completion, failed", [
-    ("APPLE, KIWI", "count"),
-    ("APPLE, CAT, KIWI", "category"),
-    ("APPLE, APPLE, KIWI", "distinct"),
-    ("apple, kiwi, pear", "case"),
-    ("PEAR, KIWI, APPLE", "sorted"),
-    ("APPLE, FIG, KIWI", "exclude"),
-])
+@pytest.mark.parametrize(
+    "completion, failed",
+    [
+        ("APPLE, KIWI", "count"),
+        ("APPLE, CAT, KIWI", "category"),
+        ("APPLE, APPLE, KIWI", "distinct"),
+        ("apple, kiwi, pear", "case"),
+        ("PEAR, KIWI, APPLE", "sorted"),
+        ("APPLE, FIG, KIWI", "exclude"),
+    ],
+)
 def test_gold_judge_each_constraint_violated(completion, failed):
     checks = constraint_checks(C, completion)
     assert [name for name, ok in checks.items() if not ok] == [failed]
@@ -37,23 +46,23 @@ def test_gold_judge_optional_constraints_and_cases():
 
 
 def test_math_verifier():
-    math = load_scorer("math")
+    math = make_scorer("math")
     rows = [{"answer": "52"}] * 4
     outs = ["37-8=29;29+9=38;\\boxed{52}", "\\boxed{51}", "no answer", "\\boxed{52.0}"]
     assert math(None, outs, rows) == [1.0, 0.0, 0.0, 1.0]
 
 
 def test_exact_and_regex():
-    assert load_scorer("exact")(None, ["The Paris.", "London"], [{"answer": "paris"}] * 2) == [1.0, 0.0]
-    assert load_scorer("regex")(None, ["abc123", "abc"], [{"answer": r"abc\d+"}] * 2) == [1.0, 0.0]
+    assert make_scorer("exact")(None, ["The Paris.", "London"], [{"answer": "paris"}] * 2) == [1.0, 0.0]
+    assert make_scorer("regex")(None, ["abc123", "abc"], [{"answer": r"abc\d+"}] * 2) == [1.0, 0.0]
 
 
 def test_user_scorer_path_and_bad_names():
-    assert load_scorer("rewards.verifiers:exact")(None, ["a"], [{"answer": "a"}]) == [1.0]
+    assert make_scorer("rewards.verifiers:exact")(None, ["a"], [{"answer": "a"}]) == [1.0]
     with pytest.raises(AlignError, match="unknown scorer"):
-        load_scorer("nope")
+        make_scorer("nope")
     with pytest.raises(AlignError, match="cannot load scorer"):
-        load_scorer("rewards.verifiers:nope")
+        make_scorer("rewards.verifiers:nope")
 
 
 @pytest.mark.parametrize("bad", [[float("nan")], ["1"], [None], [True], []])
@@ -66,8 +75,7 @@ def test_gold_judge_reads_constraints_from_the_worlds_instructions_when_a_row_ha
     import random
 
     from align.data.jsonl import read_jsonl
-    from align.world import resolve, tasks
-    from align.world import gold_judge
+    from align.world import gold_judge, resolve, tasks
 
     rng = random.Random(0)
     for _ in range(2000):  # the parser inverts the generator exactly

@@ -78,7 +78,7 @@ def test_ranked_pair_takes_rejected_from_another_policy():
 
 def test_ranked_pair_subsamples_candidates():
     g = group(*[i / 10 for i in range(10)])
-    chosen, _ = selection.ranked_pair(g, random.Random(3), "worst", num_candidates=3)
+    _chosen, _ = selection.ranked_pair(g, random.Random(3), "worst", num_candidates=3)
     # with 3 random candidates the best is rarely the global best: over seeds it varies
     bests = {selection.ranked_pair(g, random.Random(s), "worst", num_candidates=3)[0]["score"] for s in range(20)}
     assert len(bests) > 1 and max(bests) <= 0.9
@@ -99,9 +99,9 @@ def test_all_pairs_orders_and_caps():
 
 def test_select_scores_in_place_for_data_and_rejected_from_with_one_scorer(tmp_path, monkeypatch):
     from align.data.jsonl import read_jsonl, write_jsonl
+    from align.runtime.progress import track
     from align.stages import select
     from align.stages.base import StageContext
-    from align.runtime.progress import track
     from rewards import make_scorer
 
     samples = lambda outs: [{"prompt": "p", "completion": c, "sample_index": i} for i, c in enumerate(outs)]  # noqa
@@ -109,8 +109,13 @@ def test_select_scores_in_place_for_data_and_rejected_from_with_one_scorer(tmp_p
     write_jsonl(tmp_path / "policy.jsonl", samples(["aaa", "a"]))
     built = []
     monkeypatch.setattr(select, "make_scorer", lambda spec: built.append(spec) or make_scorer(spec))
-    config = select.Config(data=str(tmp_path / "pool.jsonl"), rule="pairs", rejected="worst",
-                           rejected_from=str(tmp_path / "policy.jsonl"), scorer="tests.fake_scorers:length")
+    config = select.Config(
+        data=str(tmp_path / "pool.jsonl"),
+        rule="pairs",
+        rejected="worst",
+        rejected_from=str(tmp_path / "policy.jsonl"),
+        scorer="tests.fake_scorers:length",
+    )
     ctx = StageContext(out_dir=tmp_path, work_dir=tmp_path, seed=0, log=lambda *a: None, progress=track)
     select.run(config, ctx)
     [pair] = read_jsonl(tmp_path / "data.jsonl")
@@ -137,8 +142,9 @@ def test_select_source_pairs_needs_no_scores_and_a_rejected_pool(tmp_path):
 
     write_jsonl(tmp_path / "teacher.jsonl", [{"prompt": p, "completion": f"T {p}", "sample_index": 0} for p in "abc"])
     write_jsonl(tmp_path / "student.jsonl", [{"prompt": p, "completion": f"S {p}", "sample_index": 0} for p in "cba"])
-    config = select.Config(data=str(tmp_path / "teacher.jsonl"), rule="source_pairs",
-                           rejected_from=str(tmp_path / "student.jsonl"))
+    config = select.Config(
+        data=str(tmp_path / "teacher.jsonl"), rule="source_pairs", rejected_from=str(tmp_path / "student.jsonl")
+    )
     select.run(config, StageContext(out_dir=tmp_path, work_dir=tmp_path, seed=0, log=lambda *a: None, progress=track))
     pairs = read_jsonl(tmp_path / "data.jsonl")
     assert [(r["prompt"], r["chosen"], r["rejected"]) for r in pairs] == [(p, f"T {p}", f"S {p}") for p in "abc"]
@@ -152,9 +158,11 @@ def test_select_pairs_min_margin_drops_narrow_pairs_and_says_how_many(tmp_path):
     from align.stages import select
     from align.stages.base import StageContext
 
-    rows = [{"prompt": p, "completion": c, "score": s, "sample_index": i}
-            for p, outs in {"a": [("a1", 5.0), ("a2", 1.0)], "b": [("b1", 3.0), ("b2", 2.5)]}.items()
-            for i, (c, s) in enumerate(outs)]
+    rows = [
+        {"prompt": p, "completion": c, "score": s, "sample_index": i}
+        for p, outs in {"a": [("a1", 5.0), ("a2", 1.0)], "b": [("b1", 3.0), ("b2", 2.5)]}.items()
+        for i, (c, s) in enumerate(outs)
+    ]
     write_jsonl(tmp_path / "scored.jsonl", rows)
     ctx = StageContext(out_dir=tmp_path, work_dir=tmp_path, seed=0, log=lambda *a: None, progress=track)
     config = select.Config(data=str(tmp_path / "scored.jsonl"), rule="pairs", rejected="worst", min_margin=1.0)

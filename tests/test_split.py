@@ -1,4 +1,5 @@
 """The `split` stage: disjoint named parts in order, `null` = the rest, seeded shuffle, and its errors."""
+
 import pytest
 
 from align.data.jsonl import read_jsonl, write_jsonl

@@ -1,11 +1,11 @@
 """The real stages, in-process at tiny sizes."""
+
 import json
 
-import pytest
 import torch
 
-from align.engine.runner import Engine
 from align.engine.recipe import load_recipe
+from align.engine.runner import Engine
 from align.training.sft import training_rows
 from tests.conftest import write_recipe
 
@@ -14,8 +14,16 @@ def test_training_rows_pick_the_loss_mode():
     from align.loading.models import load_tokenizer
 
     tok = load_tokenizer("world:base")
-    messages = [{"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"},
-                              {"role": "user", "content": "q2"}, {"role": "assistant", "content": "a2"}]}]
+    messages = [
+        {
+            "messages": [
+                {"role": "user", "content": "q"},
+                {"role": "assistant", "content": "a"},
+                {"role": "user", "content": "q2"},
+                {"role": "assistant", "content": "a2"},
+            ]
+        }
+    ]
     rows, assistant_only = training_rows(messages, tok)
     assert assistant_only and rows == messages
     tok.chat_template = "{% for m in messages %}{{ m['content'] }}{% endfor %}"  # no generation marks
@@ -27,14 +35,17 @@ def test_training_rows_pick_the_loss_mode():
 def test_lora_sft_saves_a_merged_model_and_evaluate_reports(tmp_path):
     from transformers import AutoModelForCausalLM
 
-    path = write_recipe(tmp_path, """
+    path = write_recipe(
+        tmp_path,
+        """
 name: lora
 tracking: none
 stages:
   sft: {stage: sft, model: world:base, data: world:sft, limit: 16, max_steps: 3, batch_size: 4,
         learning_rate: 0.01, lora: {r: 4, alpha: 8}}
   eval: {stage: evaluate, model: "${sft.model}", limit: 3, samples: 2, max_new_tokens: 24}
-""")
+""",
+    )
     summaries = Engine(load_recipe(str(path)), tmp_path / "run").run()
     model_dir = tmp_path / "run" / "sft" / "model"
     assert (model_dir / "model.safetensors").exists() and not (model_dir / "adapter_config.json").exists()
@@ -62,21 +73,27 @@ def test_sample_resumes_from_saved_chunks(tmp_path):
     import json
 
     from align.data.jsonl import write_jsonl
-    from align.stages.base import StageContext
     from align.runtime.progress import track
     from align.stages import sample
+    from align.stages.base import StageContext
 
-    config = sample.Config(model="world:base", prompts="world:instruct_test", n=2, limit=4, chunk=2,
-                           max_new_tokens=16)
+    config = sample.Config(model="world:base", prompts="world:instruct_test", n=2, limit=4, chunk=2, max_new_tokens=16)
     work = tmp_path / "work"
     work.mkdir()
-    marker = [{"prompt": [{"role": "user", "content": f"p{i}"}], "completion": "from the killed run",
-               "sample_index": 0, "policy": "x"} for i in range(4)]
+    marker = [
+        {
+            "prompt": [{"role": "user", "content": f"p{i}"}],
+            "completion": "from the killed run",
+            "sample_index": 0,
+            "policy": "x",
+        }
+        for i in range(4)
+    ]
     write_jsonl(work / "chunk-00000.jsonl", marker)  # the first chunk finished before the kill
     ctx = StageContext(out_dir=tmp_path / "out", work_dir=work, seed=0, log=lambda *a: None, progress=track)
     (tmp_path / "out").mkdir()
     result = sample.run(config, ctx)
-    rows = [json.loads(l) for l in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (tmp_path / "out" / "data.jsonl").read_text().splitlines()]
     assert rows[:4] == marker  # reused, not resampled
     assert len(rows) == 8 and all(r["completion"] != "from the killed run" for r in rows[4:])
     assert result.metrics["sample/completions"] == 8

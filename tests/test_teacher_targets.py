@@ -1,16 +1,17 @@
 """The `teacher` stage caches the teacher's responses and top-k log-probs once; the cache says what it was built
 from, so a student with another tokenizer, or other rows, is refused."""
+
 import pytest
 import torch
 
 from align.data.jsonl import read_jsonl, write_jsonl
+from align.engine.recipe import load_recipe
 from align.engine.runner import Engine
 from align.errors import AlignError
-from align.training.logprobs import completion_logprobs
-from align.loading.models import load_causal_lm, load_tokenizer
-from align.engine.recipe import load_recipe
-from align.training.teacher_targets import check_matches, load
 from align.loading.digests import weights_digest
+from align.loading.models import load_causal_lm, load_tokenizer
+from align.training.logprobs import completion_logprobs
+from align.training.teacher_targets import check_matches, load
 from align.world import resolve
 from tests.conftest import write_recipe
 
@@ -20,9 +21,12 @@ pytestmark = pytest.mark.slow
 def test_teacher_stage_caches_exact_topk_targets(tmp_path):
     rows = read_jsonl(resolve("world:reference_train"))[:6]
     write_jsonl(tmp_path / "refs.jsonl", rows)
-    path = write_recipe(tmp_path, f"tracking: none\nstages:\n  teacher: {{stage: teacher, model: 'world:teacher', "
-                                  f"data: {tmp_path}/refs.jsonl, targets_on: [responses, references], top_k: 103, "
-                                  f"max_new_tokens: 16, batch_size: 4}}\n")
+    path = write_recipe(
+        tmp_path,
+        f"tracking: none\nstages:\n  teacher: {{stage: teacher, model: 'world:teacher', "
+        f"data: {tmp_path}/refs.jsonl, targets_on: [responses, references], top_k: 103, "
+        f"max_new_tokens: 16, batch_size: 4}}\n",
+    )
     [summary] = Engine(load_recipe(str(path)), tmp_path / "run").run()
     stage = tmp_path / "run" / "teacher"
     responses = read_jsonl(stage / "responses.jsonl")

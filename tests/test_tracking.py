@@ -1,12 +1,13 @@
 """wandb receives every metric of one optimizer step in one row at that step (also under `processes: 2`),
 and summaries in the run summary; metrics.jsonl survives a torn last line."""
+
 import json
 
 import pytest
 
 from align.engine import runlog
-from align.engine.runner import Engine
 from align.engine.recipe import load_recipe
+from align.engine.runner import Engine
 from tests.conftest import write_recipe
 
 
@@ -32,8 +33,11 @@ def fake_wandb(monkeypatch):
 
 
 def sft_recipe(tmp_path, processes: int):
-    return write_recipe(tmp_path, f"stages:\n  tune: {{stage: sft, model: 'world:base', data: 'world:sft', "
-                                  f"limit: 32, max_steps: 4, logging_steps: 2, batch_size: 4, processes: {processes}}}\n")
+    return write_recipe(
+        tmp_path,
+        f"stages:\n  tune: {{stage: sft, model: 'world:base', data: 'world:sft', "
+        f"limit: 32, max_steps: 4, logging_steps: 2, batch_size: 4, processes: {processes}}}\n",
+    )
 
 
 def check_rows(fake: FakeWandb):
@@ -77,10 +81,11 @@ def test_run_report_draws_each_scale_on_its_own_axis(tmp_path):
     """Rates share the 0-1 axis; a reward-model score (about 5) or a NLL gets a panel of its own."""
     from align.engine.report import axis_groups, plot_evaluations
 
-    stages = [{"name": "eval_sft", "metrics": {"eval/gold_score": 0.8, "eval/win_rate": 0.5}},
-              {"name": "eval_rs", "metrics": {"eval/gold_score": 0.9, "eval/rm_score": 5.2, "eval/heldout_nll": 0.4}},
-              {"name": "eval_dpo", "metrics": {"eval/heldout_nll": 1.3}}]
+    stages = [
+        {"name": "eval_sft", "metrics": {"eval/gold_score": 0.8, "eval/win_rate": 0.5}},
+        {"name": "eval_rs", "metrics": {"eval/gold_score": 0.9, "eval/rm_score": 5.2, "eval/heldout_nll": 0.4}},
+        {"name": "eval_dpo", "metrics": {"eval/heldout_nll": 1.3}},
+    ]
     names = ["eval/gold_score", "eval/heldout_nll", "eval/rm_score", "eval/win_rate"]
-    assert axis_groups(stages, names) == [["eval/gold_score", "eval/win_rate"], ["eval/heldout_nll"],
-                                          ["eval/rm_score"]]
+    assert axis_groups(stages, names) == [["eval/gold_score", "eval/win_rate"], ["eval/heldout_nll"], ["eval/rm_score"]]
     assert plot_evaluations(stages, tmp_path / "evaluation.png") and (tmp_path / "evaluation.png").stat().st_size > 0

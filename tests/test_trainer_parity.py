@@ -1,22 +1,31 @@
 """align agrees with the TRL trainers it wraps: the RM scorer reads a pair exactly as RewardTrainer trained on it,
 DPO's first logged loss is the known value at policy = reference, and `trainer:` fields reach the TRL config."""
+
 import math
 
 import pytest
 import torch
 
-from align.errors import AlignError
 from align.engine.runlog import read_metrics
+from align.errors import AlignError
 from align.stages import dpo, reward, sft
 from align.world import tasks
 from tests.conftest import write_recipe
 
 pytestmark = pytest.mark.slow
 
-CHAT_PAIRS = [{"prompt": tasks.user(f"List {n} fruits."), "chosen": tasks.assistant("fig, kiwi, plum"[: 5 * n]),
-               "rejected": tasks.assistant("cat")} for n in (1, 2, 3, 1, 2, 3, 1, 2)]
-TEXT_PAIRS = [{"prompt": f"Compute {a}+{b}. ", "chosen": f"{a + b}", "rejected": f"{a + b + 1}"}
-              for a, b in ((1, 2), (3, 4), (5, 1), (2, 2), (4, 3), (6, 1), (1, 1), (7, 2))]
+CHAT_PAIRS = [
+    {
+        "prompt": tasks.user(f"List {n} fruits."),
+        "chosen": tasks.assistant("fig, kiwi, plum"[: 5 * n]),
+        "rejected": tasks.assistant("cat"),
+    }
+    for n in (1, 2, 3, 1, 2, 3, 1, 2)
+]
+TEXT_PAIRS = [
+    {"prompt": f"Compute {a}+{b}. ", "chosen": f"{a + b}", "rejected": f"{a + b + 1}"}
+    for a, b in ((1, 2), (3, 4), (5, 1), (2, 2), (4, 3), (6, 1), (1, 1), (7, 2))
+]
 
 
 @pytest.mark.parametrize("pairs", [CHAT_PAIRS, TEXT_PAIRS], ids=["chat", "plain-text"])
@@ -31,11 +40,16 @@ def test_reward_model_scores_pairs_as_the_trainer_saw_them(tmp_path, pairs):
 
     config = reward.Config(model="world:base", data="unused", max_steps=3, batch_size=4, learning_rate=1e-3)
     tokenizer = load_tokenizer("world:base", padding_side="right")
-    model = AutoModelForSequenceClassification.from_pretrained(locate_model("world:base"), num_labels=1,
-                                                               dtype=torch.float32)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        locate_model("world:base"), num_labels=1, dtype=torch.float32
+    )
     model.config.pad_token_id = tokenizer.pad_token_id
-    trainer = RewardTrainer(model=model, args=config.trainer_args(tmp_path / "ck", 0),
-                            processing_class=tokenizer, train_dataset=Dataset.from_list(pairs))
+    trainer = RewardTrainer(
+        model=model,
+        args=config.trainer_args(tmp_path / "ck", 0),
+        processing_class=tokenizer,
+        train_dataset=Dataset.from_list(pairs),
+    )
     trainer.train()
     save_policy(trainer.model, tokenizer, tmp_path / "rm")
     trainer.model.eval()
@@ -50,14 +64,17 @@ def test_reward_model_scores_pairs_as_the_trainer_saw_them(tmp_path, pairs):
 
 
 def dpo_first_loss(tmp_path, loss_type: str, beta: float) -> float:
-    from align.engine.runner import Engine
     from align.data.jsonl import write_jsonl
     from align.engine.recipe import load_recipe
+    from align.engine.runner import Engine
 
     write_jsonl(tmp_path / "prefs.jsonl", CHAT_PAIRS)
-    path = write_recipe(tmp_path, f"tracking: none\nstages:\n  dpo: {{stage: dpo, model: 'world:base', "
-                                  f"data: {tmp_path / 'prefs.jsonl'}, loss_type: {loss_type}, beta: {beta}, "
-                                  f"max_steps: 1, logging_steps: 1, batch_size: 8, learning_rate: 0.001}}\n")
+    path = write_recipe(
+        tmp_path,
+        f"tracking: none\nstages:\n  dpo: {{stage: dpo, model: 'world:base', "
+        f"data: {tmp_path / 'prefs.jsonl'}, loss_type: {loss_type}, beta: {beta}, "
+        f"max_steps: 1, logging_steps: 1, batch_size: 8, learning_rate: 0.001}}\n",
+    )
     Engine(load_recipe(str(path)), tmp_path / "run").run()
     [loss] = [m["value"] for m in read_metrics(tmp_path / "run") if m["name"] == "train/loss" and m["step"] == 1]
     return loss

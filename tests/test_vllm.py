@@ -1,5 +1,6 @@
 """The vLLM backend behind the same interface: it runs only with a CUDA GPU and vllm installed (`align[gpu]`);
 elsewhere these tests skip, saying so, and asking for it is one clear error."""
+
 import pytest
 
 from align.errors import AlignError

@@ -32,7 +32,10 @@ def test_generation_is_deterministic_and_splits_are_disjoint(family):
     train_b, test_b = tasks.generate_split(family, 5, 150, 40)
     assert train_a == train_b and test_a == test_b
     assert tasks.generate_split(family, 6, 150, 40)[0] != train_a
-    prompts = lambda rows: {r["prompt"][0]["content"] for r in rows}
+
+    def prompts(rows):
+        return {r["prompt"][0]["content"] for r in rows}
+
     assert not prompts(train_a) & prompts(test_a)
     assert len(prompts(train_a)) == 150 and len(prompts(test_a)) == 40
 
@@ -40,9 +43,12 @@ def test_generation_is_deterministic_and_splits_are_disjoint(family):
 def test_shipped_splits_are_disjoint():
     from align.data.jsonl import read_jsonl
 
-    for family, train_names in [("arith", ["arith_train"]), ("arith_hard", ["arith_hard_train"]),
-                                ("instruct", ["instruct_train", "sft", "sft_crowd"]),
-                                ("reference", ["reference_train"])]:
+    for family, train_names in [
+        ("arith", ["arith_train"]),
+        ("arith_hard", ["arith_hard_train"]),
+        ("instruct", ["instruct_train", "sft", "sft_crowd"]),
+        ("reference", ["reference_train"]),
+    ]:
         held_out = {json.dumps(r["prompt"]) for r in read_jsonl(resolve(f"world:{family}_test"))}
         for name in train_names:
             rows = read_jsonl(resolve(f"world:{name}"))
@@ -52,8 +58,8 @@ def test_shipped_splits_are_disjoint():
 
 def test_hard_arith_is_the_base_kind_of_chain_past_100_and_never_in_its_pretraining():
     """The hard split differs from the base's problems only by passing 100, and the base never saw a held-out one."""
-    from align.data.jsonl import read_jsonl
     from align.bench.world_check import expression
+    from align.data.jsonl import read_jsonl
 
     train, test = tasks.generate_split("arith_hard", 0, 300, 60)
     for problem in train + test:
@@ -113,8 +119,8 @@ def test_crowd_demos_break_each_constraint_in_one_clear_mode():
 
 
 def test_data_only_rebuild_keeps_models_and_refuses_changed_corpora(tmp_path, monkeypatch):
-    from align.errors import AlignError
     from align.bench import world_build as build
+    from align.errors import AlignError
 
     root = tmp_path / "world"
     manifest = build.build_world(root, size="micro", seed=0)
@@ -142,11 +148,13 @@ def test_retrain_changed_retrains_only_the_changed_model_as_a_full_build_would(t
     assert (root / "teacher" / "model.safetensors").read_bytes() == teacher
     assert (root / "base" / "model.safetensors").read_bytes() != base
     assert manifest["models"]["base"]["corpus_sha256"] == build.corpus_digest(
-        build.make_datasets(build.SIZES["micro"], 0)["_base_corpus"])
+        build.make_datasets(build.SIZES["micro"], 0)["_base_corpus"]
+    )
     assert not any(p.name.endswith(".building") for p in root.iterdir())
     full = build.build_world(tmp_path / "full", size="micro", seed=0)
     assert (tmp_path / "full" / "base" / "model.safetensors").read_bytes() == (
-        root / "base" / "model.safetensors").read_bytes()
+        root / "base" / "model.safetensors"
+    ).read_bytes()
     assert full["models"]["base"]["corpus_sha256"] == manifest["models"]["base"]["corpus_sha256"]
 
 
@@ -160,8 +168,8 @@ def test_shipped_models_load_and_generate(name):
 
 
 def test_micro_world_build(tmp_path):
-    from align.data.jsonl import read_jsonl
     from align.bench.world_build import build_world
+    from align.data.jsonl import read_jsonl
 
     manifest = build_world(tmp_path / "world", size="micro", seed=0)
     root = tmp_path / "world"
@@ -188,8 +196,10 @@ def test_the_shipped_rater_answers_the_rating_prompt_with_a_parseable_score():
     from align.data import filters
     from align.generation.generators import HFGenerator, SamplingParams
 
-    chats = [filters.rating_messages("List 2 fruits, in upper case.", "", response)
-             for response in ("APPLE, PEAR", "cat, dog, owl")]
+    chats = [
+        filters.rating_messages("List 2 fruits, in upper case.", "", response)
+        for response in ("APPLE, PEAR", "cat, dog, owl")
+    ]
     replies = HFGenerator("world:rater").generate(chats, SamplingParams(n=1, temperature=0, max_new_tokens=8))
     scores = [filters.parse_rating(r[0]) for r in replies]
     assert all(s is not None for s in scores) and scores[0] > scores[1]  # a right answer beats a wrong one
@@ -198,16 +208,24 @@ def test_the_shipped_rater_answers_the_rating_prompt_with_a_parseable_score():
 def test_composition_knows_right_and_wrong_answers_of_each_family():
     from align.bench.composition import composition, family_and_right
 
-    arith = {"prompt": tasks.user("Compute 3+4."), "completion": tasks.assistant(
-        tasks.arith_solution_clean({"expr": "3+4"}))}
+    arith = {
+        "prompt": tasks.user("Compute 3+4."),
+        "completion": tasks.assistant(tasks.arith_solution_clean({"expr": "3+4"})),
+    }
     wrong_arith = {"prompt": tasks.user("Compute 3+4."), "completion": tasks.assistant("\\boxed{8}")}
     listing = {"prompt": tasks.user("List 2 fruits, in upper case."), "completion": tasks.assistant("APPLE, PEAR")}
     wrong_listing = {"prompt": tasks.user("List 2 fruits, in upper case."), "completion": tasks.assistant("apple")}
     reverse = {"prompt": tasks.user("Reverse: cat dog owl"), "completion": tasks.assistant("owl dog cat")}
     wrong_reverse = {"prompt": tasks.user("Reverse: cat dog owl"), "completion": tasks.assistant("cat dog owl")}
     rows = [arith, wrong_arith, listing, wrong_listing, reverse, wrong_reverse]
-    assert [family_and_right(r) for r in rows] == [("arith", True), ("arith", False), ("instruct", True),
-                                                   ("instruct", False), ("reference", True), ("reference", False)]
+    assert [family_and_right(r) for r in rows] == [
+        ("arith", True),
+        ("arith", False),
+        ("instruct", True),
+        ("instruct", False),
+        ("reference", True),
+        ("reference", False),
+    ]
     shares = composition(rows)
     assert shares["right"] == 0.5 and shares["arith"] == pytest.approx(1 / 3) and shares["right_reference"] == 0.5
 
@@ -217,10 +235,12 @@ def test_arith_working_tells_a_lucky_right_answer_from_right_working():
 
     right = tasks.arith_solution_clean({"expr": "30+2+1"})  # 30+2=32;32+1=33;\boxed{33}
     lucky = "30+1=31;31+2=33;\\boxed{33}"  # the right answer, reached by the wrong working
-    rows = [{"prompt": tasks.user("Compute 30+2+1."), "completion": tasks.assistant(right), "score": 1.0},
-            {"prompt": tasks.user("Compute 30+2+1."), "completion": lucky, "score": 1.0},
-            {"prompt": tasks.user("Compute 30+2+1+5."), "completion": "\\boxed{30}", "score": 0.0},
-            {"prompt": tasks.user("List 2 fruits."), "completion": "Apple, Pear"}]  # not arithmetic: ignored
+    rows = [
+        {"prompt": tasks.user("Compute 30+2+1."), "completion": tasks.assistant(right), "score": 1.0},
+        {"prompt": tasks.user("Compute 30+2+1."), "completion": lucky, "score": 1.0},
+        {"prompt": tasks.user("Compute 30+2+1+5."), "completion": "\\boxed{30}", "score": 0.0},
+        {"prompt": tasks.user("List 2 fruits."), "completion": "Apple, Pear"},
+    ]  # not arithmetic: ignored
     found = arith_working(rows)
     assert found["2"] == {"rows": 2, "right_working": 0.5, "score": 1.0}
     assert found["3"] == {"rows": 1, "right_working": 0.0, "score": 0.0}
@@ -231,9 +251,11 @@ def test_arith_working_tells_a_lucky_right_answer_from_right_working():
 def test_instruct_failures_counts_each_broken_check_where_it_applies():
     from align.bench.composition import instruct_failures
 
-    rows = [{"prompt": tasks.user("List 2 fruits, without plum."), "completion": "Apple, Plum"},  # breaks exclude
-            {"prompt": tasks.user("List 2 fruits, without plum."), "completion": "Apple, Pear"},
-            {"prompt": tasks.user("List 2 fruits, in upper case."), "completion": "APPLE"},  # breaks count
-            {"prompt": tasks.user("Compute 3+4."), "completion": "7"}]  # not an instruction: ignored
+    rows = [
+        {"prompt": tasks.user("List 2 fruits, without plum."), "completion": "Apple, Plum"},  # breaks exclude
+        {"prompt": tasks.user("List 2 fruits, without plum."), "completion": "Apple, Pear"},
+        {"prompt": tasks.user("List 2 fruits, in upper case."), "completion": "APPLE"},  # breaks count
+        {"prompt": tasks.user("Compute 3+4."), "completion": "7"},
+    ]  # not an instruction: ignored
     failures = instruct_failures(rows)
     assert failures["exclude"] == 0.5 and failures["count"] == pytest.approx(1 / 3) and failures["case"] == 0.0

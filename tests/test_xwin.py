@@ -1,11 +1,12 @@
 """The Xwin pipeline at smoke size, in-process: every stage runs and hands the next what it needs."""
+
 import json
 
 import pytest
 from transformers import AutoModelForCausalLM
 
-from align.engine.runner import Engine
 from align.engine.recipe import load_recipe
+from align.engine.runner import Engine
 from align.loading.digests import weights_digest
 
 pytestmark = pytest.mark.slow
@@ -13,8 +14,13 @@ pytestmark = pytest.mark.slow
 
 def test_xwin_pipeline_smoke(tmp_path):
     Engine(load_recipe("xwin-pipeline", ["tracking=none"], smoke=True), tmp_path / "run").run()
-    folder = lambda name: tmp_path / "run" / name
-    rows = lambda name: [json.loads(l) for l in (folder(name) / "data.jsonl").read_text().splitlines()]
+
+    def folder(name):
+        return tmp_path / "run" / name
+
+    def rows(name):
+        return [json.loads(line) for line in (folder(name) / "data.jsonl").read_text().splitlines()]
+
     stages = {p.parent.name: json.loads(p.read_text()) for p in (tmp_path / "run").glob("*/stage.json")}
     assert len(stages) == 17
     # rm/pair_accuracy (the trainer's own held-out evaluation) agrees with the RM scorer on the held-out pairs
@@ -35,11 +41,16 @@ def test_xwin_pipeline_smoke(tmp_path):
     policy = {(json.dumps(r["prompt"]), r["completion"]) for r in rows("policy_score")}
     for p in pairs:  # chosen from the Xwin-Set, rejected from the RS policy's own samples
         assert (json.dumps(p["prompt"]), p["rejected"][0]["content"]) in policy
-        assert any(p["chosen"][0]["content"] == r["completion"] for r in rows("xwin_score")
-                   if json.dumps(r["prompt"]) == json.dumps(p["prompt"]))
+        assert any(
+            p["chosen"][0]["content"] == r["completion"]
+            for r in rows("xwin_score")
+            if json.dumps(r["prompt"]) == json.dumps(p["prompt"])
+        )
     assert len(rows("rs_data")) == 16  # one best response per prompt
     for name in ("eval_rs", "eval_dpo"):
-        assert {"eval/gold_score", "eval/gold_score_sampled", "eval/win_rate", "eval/rm_score"} <= set(stages[name]["metrics"])
+        assert {"eval/gold_score", "eval/gold_score_sampled", "eval/win_rate", "eval/rm_score"} <= set(
+            stages[name]["metrics"]
+        )
     rs_model = AutoModelForCausalLM.from_pretrained(str(folder("rs") / "model"))
     assert stages["dpo"]["values"]["start_weights"] == weights_digest(rs_model.float())  # DPO after RS
     xwin_set = rows("xwin_set")
@@ -55,12 +66,23 @@ def test_dpo_variants_train(tmp_path, loss):
     from align.world import tasks
 
     prefs = tmp_path / "prefs.jsonl"
-    write_jsonl(prefs, [{"prompt": tasks.user(f"List {n} fruits."), "chosen": tasks.assistant("fig, kiwi"[: 3 * n]),
-                         "rejected": tasks.assistant("cat")} for n in (1, 2, 3, 1, 2, 3, 1, 2)])
+    write_jsonl(
+        prefs,
+        [
+            {
+                "prompt": tasks.user(f"List {n} fruits."),
+                "chosen": tasks.assistant("fig, kiwi"[: 3 * n]),
+                "rejected": tasks.assistant("cat"),
+            }
+            for n in (1, 2, 3, 1, 2, 3, 1, 2)
+        ],
+    )
     recipe = tmp_path / "r.yaml"
     smoothing = "label_smoothing: 0.1, " if loss == "robust" else ""
-    recipe.write_text(f"tracking: none\nstages:\n  dpo: {{stage: dpo, model: 'world:base', data: {prefs}, "
-                      f"loss_type: {loss}, {smoothing}max_steps: 2, batch_size: 4, max_length: 64}}\n")
+    recipe.write_text(
+        f"tracking: none\nstages:\n  dpo: {{stage: dpo, model: 'world:base', data: {prefs}, "
+        f"loss_type: {loss}, {smoothing}max_steps: 2, batch_size: 4, max_length: 64}}\n"
+    )
     [summary] = Engine(load_recipe(str(recipe)), tmp_path / "run").run()
     assert summary["metrics"]["train/steps"] == 2
     assert (tmp_path / "run" / "dpo" / "model" / "model.safetensors").exists()
@@ -76,12 +98,19 @@ def test_inserting_an_evaluate_stage_mid_pipeline_reruns_only_it(tmp_path):
     doc = yaml.safe_load(find_recipe("xwin-pipeline").read_text())
     stages = list(doc["stages"].items())
     at = [name for name, _ in stages].index("reward") + 1
-    probe = {"stage": "evaluate", "model": "${sft.model}", "instruct": "${data.eval}", "verifiable": None,
-             "reference": None, "scorers": {"rm_score": {"name": "reward_model", "model": "${reward.model}"}}}
+    probe = {
+        "stage": "evaluate",
+        "model": "${sft.model}",
+        "instruct": "${data.eval}",
+        "verifiable": None,
+        "reference": None,
+        "scorers": {"rm_score": {"name": "reward_model", "model": "${reward.model}"}},
+    }
     doc["stages"] = dict(stages[:at] + [("eval_rm_on_sft", probe)] + stages[at:])
     doc["smoke"]["stages.eval_rm_on_sft.limit"] = 8
     (tmp_path / "inserted.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
-    summaries = Engine(load_recipe(str(tmp_path / "inserted.yaml"), ["tracking=none"], smoke=True),
-                       tmp_path / "run").run()
+    summaries = Engine(
+        load_recipe(str(tmp_path / "inserted.yaml"), ["tracking=none"], smoke=True), tmp_path / "run"
+    ).run()
     assert [s["name"] for s in summaries if s["status"] == "ran"] == ["eval_rm_on_sft"]
     assert {name: (tmp_path / "run" / name / "DONE").read_text() for name in done} == done

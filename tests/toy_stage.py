@@ -1,4 +1,5 @@
 """A toy stage, written as a newcomer would add one: this module plus one registry line (see test_foundations)."""
+
 from pydantic import Field
 
 from align.data.jsonl import write_jsonl
@@ -14,6 +15,9 @@ class Config(StageConfig):
 def run(config: Config, ctx: StageContext) -> StageResult:
     rows = load_dataset(config.data, "prompts")
     write_jsonl(ctx.out_dir / "data.jsonl", [{"prompt": r["prompt"], "length": len(str(r["prompt"]))} for r in rows])
-    return StageResult(outputs={"data": "data.jsonl"}, values={"rows": len(rows)},
-                       metrics={"toy/count": len(rows) * config.factor, "toy/detail": 1.0},
-                       key_metrics=["toy/count"])
+    return StageResult(
+        outputs={"data": "data.jsonl"},
+        values={"rows": len(rows)},
+        metrics={"toy/count": len(rows) * config.factor, "toy/detail": 1.0},
+        key_metrics=["toy/count"],
+    )

@@ -4,14 +4,11 @@
 the right ones. The world knows the answers (arith: the worked solution; instruct: the gold judge's checks;
 reference: the transformation), so the share of right rows in a filter's kept set shows what the filter found.
 """
-from __future__ import annotations
 
-import re
+from __future__ import annotations
 
 from align.data.rows import completion_text, prompt_text
 from align.world import tasks
-
-ARITH = re.compile(r"Compute (.+)\.")
 
 
 def family_and_right(row: dict) -> tuple[str, bool]:
@@ -19,8 +16,8 @@ def family_and_right(row: dict) -> tuple[str, bool]:
 
     prompt = prompt_text(row["prompt"], roles=False)
     answer = completion_text(row["completion"]).strip()
-    if match := ARITH.fullmatch(prompt):
-        return "arith", tasks.arith_fully_correct(match.group(1), answer)
+    if expr := tasks.arith_expression(prompt):
+        return "arith", tasks.arith_fully_correct(expr, answer)
     if (constraints := tasks.constraints_from_prompt(prompt)) is not None:
         return "instruct", gold_score(constraints, answer) == 1.0
     op, _, words = prompt.partition(": ")
@@ -62,16 +59,20 @@ def arith_working(rows: list[dict]) -> dict[str, dict[str, float]]:
     """Per operation count (and "all"): rows, the share whose completion shows exactly the right working, and the
     mean `score` where rows carry one (an evaluate stage's greedy pass@1). Of a `select` stage's kept samples,
     the right-working share is the answer verifier's precision: a right answer reached by wrong working passes it."""
-    
 
     groups: dict[str, list[tuple[bool, float | None]]] = {}
     for row in rows:
-        match = ARITH.fullmatch(prompt_text(row["prompt"], roles=False))
-        if not match:
+        expr = tasks.arith_expression(prompt_text(row["prompt"], roles=False))
+        if not expr:
             continue
-        right = tasks.arith_fully_correct(match.group(1), completion_text(row["completion"]))
-        for key in ("all", str(len(tasks.arith_steps(match.group(1))))):
+        right = tasks.arith_fully_correct(expr, completion_text(row["completion"]))
+        for key in ("all", str(len(tasks.arith_steps(expr)))):
             groups.setdefault(key, []).append((right, row.get("score")))
-    return {key: {"rows": len(found), "right_working": sum(r for r, _ in found) / len(found),
-                  **({"score": sum(s for _, s in found) / len(found)} if found[0][1] is not None else {})}
-            for key, found in sorted(groups.items())}
+    return {
+        key: {
+            "rows": len(found),
+            "right_working": sum(r for r, _ in found) / len(found),
+            **({"score": sum(s for _, s in found) / len(found)} if found[0][1] is not None else {}),
+        }
+        for key, found in sorted(groups.items())
+    }

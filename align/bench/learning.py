@@ -4,6 +4,7 @@ Each experiment is an ordinary `align run` (the command is printed in the report
 its first stages with the main run starts from a copy of that run's dir, so the engine's own resume
 logic skips the shared prefix instead of recomputing it.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,12 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from align.bench.distill import render_dpkd
-from align.bench.xwin import add_failures, render_xwin
 from align.bench.rest_em import render_rest_em
 from align.bench.selection import add_composition, render_alpagasus, render_selection
-from align.engine.runner import Engine
+from align.bench.xwin import add_failures, render_xwin
 from align.engine.recipe import load_recipe
 from align.engine.report import run_overview
+from align.engine.runner import Engine
 
 
 def run_name(group: str, seed: int | None) -> str:
@@ -47,29 +48,40 @@ class Experiment:
         return " ".join(["align run", self.recipe, *map(shlex.quote, self.args())])
 
 
-def seeded(label: str, recipe: str, seeds: int, overrides: tuple[str, ...] = (),
-           copy_from: str | None = None) -> list[Experiment]:
+def seeded(
+    label: str, recipe: str, seeds: int, overrides: tuple[str, ...] = (), copy_from: str | None = None
+) -> list[Experiment]:
     """One experiment per seed 0..seeds-1."""
     return [Experiment(label, recipe, list(overrides), copy_from, seed) for seed in range(seeds)]
 
 
-XWIN_VARIANTS = [("xwin n=64, RS random pick", ("rs_selection=random",)), ("xwin n=16", ("n=16",)),
-                 ("xwin n=4", ("n=4",)), ("xwin n=64, rejected rank 2", ("rejected=rank", "rejected_rank=2")),
-                 ("xwin n=64, rejected from the Xwin-Set", ("rejected_from=null",))]
+XWIN_VARIANTS = [
+    ("xwin n=64, RS random pick", ("rs_selection=random",)),
+    ("xwin n=16", ("n=16",)),
+    ("xwin n=4", ("n=4",)),
+    ("xwin n=64, rejected rank 2", ("rejected=rank", "rejected_rank=2")),
+    ("xwin n=64, rejected from the Xwin-Set", ("rejected_from=null",)),
+]
 # DPO levers (issue 15), each from the main run's RS model: DPO-side guards, on-policy pairs, and the oracle, the gold
 # judge as the RM for the Xwin-Set and the policy's samples (the ceiling: RS and DPO on pairs the RM cannot beat).
 # (label, overrides, the run whose finished stages it reuses)
 ORACLE = ("stages.xwin_score.scorer=gold_judge", "stages.policy_score.scorer=gold_judge")
-DPO_LEVERS = [("xwin n=64, DPO + SFT term", ("stages.dpo.loss_type=[sigmoid, sft]",), "xwin n=64"),
-              ("xwin n=64, DPO lr 5e-5", ("stages.dpo.learning_rate=5e-5",), "xwin n=64"),
-              ("xwin n=64, robust DPO (label smoothing 0.1)", ("stages.dpo.loss_type=robust",
-                                                               "stages.dpo.label_smoothing=0.1"), "xwin n=64"),
-              ("xwin n=64, on-policy pairs", ("stages.dpo_pairs.data=${policy_score.data}", "rejected_from=null"),
-               "xwin n=64"),
-              ("xwin n=64, oracle RM (gold judge)", ORACLE, "xwin n=64"),
-              ("xwin n=64, oracle RM, DPO + SFT term lr 1e-4", (*ORACLE, "stages.dpo.loss_type=[sigmoid, sft]",
-                                                                 "stages.dpo.learning_rate=1e-4"),
-               "xwin n=64, oracle RM (gold judge)")]
+DPO_LEVERS = [
+    ("xwin n=64, DPO + SFT term", ("stages.dpo.loss_type=[sigmoid, sft]",), "xwin n=64"),
+    ("xwin n=64, DPO lr 5e-5", ("stages.dpo.learning_rate=5e-5",), "xwin n=64"),
+    (
+        "xwin n=64, robust DPO (label smoothing 0.1)",
+        ("stages.dpo.loss_type=robust", "stages.dpo.label_smoothing=0.1"),
+        "xwin n=64",
+    ),
+    ("xwin n=64, on-policy pairs", ("stages.dpo_pairs.data=${policy_score.data}", "rejected_from=null"), "xwin n=64"),
+    ("xwin n=64, oracle RM (gold judge)", ORACLE, "xwin n=64"),
+    (
+        "xwin n=64, oracle RM, DPO + SFT term lr 1e-4",
+        (*ORACLE, "stages.dpo.loss_type=[sigmoid, sft]", "stages.dpo.learning_rate=1e-4"),
+        "xwin n=64, oracle RM (gold judge)",
+    ),
+]
 HARD = ("data.train=world:arith_hard_train", "data.eval=world:arith_hard_test")
 
 
@@ -82,17 +94,32 @@ def suite_experiments(seeds: int = 3) -> dict[str, list[Experiment]]:
         "rest-em": seeded("rest-em", "rest-em", seeds)
         + seeded("rest-em (verifier off)", "rest-em", seeds, ("selection=random",), copy_from="rest-em"),
         "rest-em-hard": seeded("rest-em hard, 3 iterations", "rest-em", seeds, (*HARD, "iterations=3"))
-        + seeded("rest-em hard, 1 iteration, 3x samples", "rest-em", seeds, (*HARD, "iterations=1", "samples=48"),
-                 copy_from="rest-em hard, 3 iterations")
+        + seeded(
+            "rest-em hard, 1 iteration, 3x samples",
+            "rest-em",
+            seeds,
+            (*HARD, "iterations=1", "samples=48"),
+            copy_from="rest-em hard, 3 iterations",
+        )
         # the same, with an M-step at least as long as iteration 3's (its E-step keeps about half as many rows)
-        + seeded("rest-em hard, 1 iteration, 3x samples, 4 epochs", "rest-em", seeds,
-                 (*HARD, "iterations=1", "samples=48", "stages.rest.stages.sft.epochs=4"),
-                 copy_from="rest-em hard, 1 iteration, 3x samples"),
+        + seeded(
+            "rest-em hard, 1 iteration, 3x samples, 4 epochs",
+            "rest-em",
+            seeds,
+            (*HARD, "iterations=1", "samples=48", "stages.rest.stages.sft.epochs=4"),
+            copy_from="rest-em hard, 1 iteration, 3x samples",
+        ),
         "xwin": seeded("xwin n=64", "xwin-pipeline", seeds)
-        + [exp for label, overrides in XWIN_VARIANTS
-           for exp in seeded(label, "xwin-pipeline", seeds, overrides, copy_from="xwin n=64")]
-        + [exp for label, overrides, source in DPO_LEVERS
-           for exp in seeded(label, "xwin-pipeline", seeds, overrides, copy_from=source)],
+        + [
+            exp
+            for label, overrides in XWIN_VARIANTS
+            for exp in seeded(label, "xwin-pipeline", seeds, overrides, copy_from="xwin n=64")
+        ]
+        + [
+            exp
+            for label, overrides, source in DPO_LEVERS
+            for exp in seeded(label, "xwin-pipeline", seeds, overrides, copy_from=source)
+        ],
     }
 
 
@@ -113,18 +140,25 @@ def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
     Engine(recipe, run_dir).run()
     overview = run_overview(run_dir)
     starts = {s["name"]: s["values"]["start_weights"] for s in overview["stages"] if "start_weights" in s["values"]}
-    return {"label": exp.name, "group": exp.label, "seed": exp.seed, "command": exp.command() + (" --smoke" if smoke else ""),
-            "run_dir": str(run_dir), "wall_s": round(sum(s["wall_s"] for s in overview["stages"]), 1),
-            "stages": {s["name"]: s["metrics"] for s in overview["stages"]},
-            "stage_wall_s": {s["name"]: s["wall_s"] for s in overview["stages"]},
-            "key_metrics": {s["name"]: s["key_metrics"] for s in overview["stages"]}, "start_weights": starts,
-            "model_digest": model_digest(recipe.params.get("model", ""))}
+    return {
+        "label": exp.name,
+        "group": exp.label,
+        "seed": exp.seed,
+        "command": exp.command() + (" --smoke" if smoke else ""),
+        "run_dir": str(run_dir),
+        "wall_s": round(sum(s["wall_s"] for s in overview["stages"]), 1),
+        "stages": {s["name"]: s["metrics"] for s in overview["stages"]},
+        "stage_wall_s": {s["name"]: s["wall_s"] for s in overview["stages"]},
+        "key_metrics": {s["name"]: s["key_metrics"] for s in overview["stages"]},
+        "start_weights": starts,
+        "model_digest": model_digest(recipe.params.get("model", "")),
+    }
 
 
 def model_digest(spec: str) -> str | None:
     """The weights fingerprint of the recipe's starting model, to show where training started."""
-    from align.loading.models import load_causal_lm
     from align.loading.digests import weights_digest
+    from align.loading.models import load_causal_lm
 
     try:
         return weights_digest(load_causal_lm(spec, dtype="float32", device="cpu"))
@@ -132,8 +166,14 @@ def model_digest(spec: str) -> str | None:
         return None
 
 
-def bench_learning(suites: list[str], root: Path = Path("runs/bench"), out: Path = Path("reports/learning.md"),
-                   smoke: bool = False, render_only: bool = False, seeds: int = 3) -> Path:
+def bench_learning(
+    suites: list[str],
+    root: Path = Path("runs/bench"),
+    out: Path = Path("reports/learning.md"),
+    smoke: bool = False,
+    render_only: bool = False,
+    seeds: int = 3,
+) -> Path:
     results_path = out.with_suffix(".json")
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for suite in [] if render_only else suites:
@@ -150,8 +190,9 @@ def bench_learning(suites: list[str], root: Path = Path("runs/bench"), out: Path
         if suite == "dpkd":  # peak memory per method, each alone in a fresh process, on seed 0's teacher targets
             from align.bench.memory import measure_memory
 
-            results["dpkd_memory"] = measure_memory(Path(results[suite][0]["run_dir"]), root / "dpkd-memory",
-                                                    steps=4 if smoke else 100)
+            results["dpkd_memory"] = measure_memory(
+                Path(results[suite][0]["run_dir"]), root / "dpkd-memory", steps=4 if smoke else 100
+            )
         results.setdefault("wall_s", {})[suite] = round(time.time() - started, 1)  # the bench's own clock
         out.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=2))
@@ -160,15 +201,23 @@ def bench_learning(suites: list[str], root: Path = Path("runs/bench"), out: Path
 
 
 def render_learning(results: dict, folder: Path) -> str:
-    lines = ["# Learning effects on the embedded world", "",
-             "Generated by `align bench learning` (raw numbers: `reports/learning.json`; times are the sum of the "
-             "run's stage wall times on 2 CPU cores). Each section says over how many seeds its rows ran "
-             "(`--seeds`); with 200 held-out items, a one-seed difference of about ±3 points is noise.", ""]
+    lines = [
+        "# Learning effects on the embedded world",
+        "",
+        "Generated by `align bench learning` (raw numbers: `reports/learning.json`; times are the sum of the "
+        "run's stage wall times on 2 CPU cores). Each section says over how many seeds its rows ran "
+        "(`--seeds`); with 200 held-out items, a one-seed difference of about ±3 points is noise.",
+        "",
+    ]
     if results.get("wall_s"):
         clocks = results["wall_s"]
-        lines += ["Wall time of the last `align bench learning` of each suite (the bench's clock, everything "
-                  "included): " + ", ".join(f"{suite} {seconds / 60:.0f} min" for suite, seconds in clocks.items())
-                  + (f"; {sum(clocks.values()) / 60:.0f} min together." if len(clocks) > 1 else "."), ""]
+        lines += [
+            "Wall time of the last `align bench learning` of each suite (the bench's clock, everything "
+            "included): "
+            + ", ".join(f"{suite} {seconds / 60:.0f} min" for suite, seconds in clocks.items())
+            + (f"; {sum(clocks.values()) / 60:.0f} min together." if len(clocks) > 1 else "."),
+            "",
+        ]
     rest_em = results.get("rest-em", []) + results.get("rest-em-hard", [])
     if rest_em:
         lines += render_rest_em(rest_em, folder)

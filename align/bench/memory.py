@@ -7,6 +7,7 @@ high-water mark (VmHWM), so nothing else in the bench counts. The claim the issu
 `dpkd` run stays within 1.2x of a plain CE run, because the teacher is not in memory (only its cached top-k);
 `onpolicy` keeps the teacher loaded and is shown for contrast.
 """
+
 from __future__ import annotations
 
 import os
@@ -20,13 +21,26 @@ METHODS = ("seqkd", "kd", "dpkd", "onpolicy")
 
 
 def stage_spec(method: str, run_dir: Path, steps: int, teacher: str, student: str) -> dict:
-    spec = {"stage": "distill", "method": method, "model": student, "max_steps": steps, "batch_size": 16,
-            "max_length": 128, "data": str(run_dir / "teacher_targets" / "responses.jsonl")}
+    spec = {
+        "stage": "distill",
+        "method": method,
+        "model": student,
+        "max_steps": steps,
+        "batch_size": 16,
+        "max_length": 128,
+        "data": str(run_dir / "teacher_targets" / "responses.jsonl"),
+    }
     if method in ("kd", "dpkd"):
         spec.update(targets=str(run_dir / "teacher_targets" / "responses.targets.safetensors"), teacher=teacher)
     if method == "onpolicy":
         spec.update(teacher=teacher, data="world:reference_train")
     return spec
+
+
+def align_run(recipe, run_dir, *flags: str) -> list[str]:
+    """`align run RECIPE --fresh --run-dir RUN_DIR [flags]` as a fresh Python process (the installed app, without
+    relying on the `align` script being on PATH)."""
+    return [sys.executable, "-m", "align.cli", "run", str(recipe), "--fresh", "--run-dir", str(run_dir), *flags]
 
 
 def peak_rss_mb(command: list[str], env: dict) -> float:
@@ -49,19 +63,27 @@ def peak_rss_mb(command: list[str], env: dict) -> float:
     return round(peak_kb / 1024, 1)
 
 
-def measure_memory(run_dir: Path, work: Path, steps: int = 30, teacher: str = "world:teacher",
-                   student: str = "world:base") -> list[dict]:
+def measure_memory(
+    run_dir: Path, work: Path, steps: int = 30, teacher: str = "world:teacher", student: str = "world:base"
+) -> list[dict]:
     """One row per method: peak RSS (MB) of its student run, and its ratio to `seqkd` (plain CE, same rows)."""
     work.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "WANDB_MODE": "offline"}
     rows = []
     for method in METHODS:
         recipe = work / f"{method}.yaml"
-        recipe.write_text(yaml.safe_dump({"tracking": "none", "stages": {
-            method: stage_spec(method, run_dir.resolve(), steps, teacher, student)}}))
-        command = [sys.executable, "-c", "from align.cli import app; app()", "run", str(recipe), "--fresh",
-                   "--run-dir", str(work / method)]
-        rows.append({"method": method, "peak_rss_mb": peak_rss_mb(command, env), "steps": steps,
-                     "command": f"align run {recipe.name} (max_steps {steps}, batch 16)"})
+        recipe.write_text(
+            yaml.safe_dump(
+                {"tracking": "none", "stages": {method: stage_spec(method, run_dir.resolve(), steps, teacher, student)}}
+            )
+        )
+        rows.append(
+            {
+                "method": method,
+                "peak_rss_mb": peak_rss_mb(align_run(recipe, work / method), env),
+                "steps": steps,
+                "command": f"align run {recipe.name} (max_steps {steps}, batch 16)",
+            }
+        )
     plain = rows[0]["peak_rss_mb"]
     return [dict(row, ratio=round(row["peak_rss_mb"] / plain, 3)) for row in rows]

@@ -2,15 +2,31 @@
 which a claimed difference holds (the difference of the means exceeds the sum of the two standard deviations),
 and for a step within one run (each seed's later stage trained from its own earlier one) the paired test beside it:
 does the 95% confidence interval of the mean per-seed difference exclude zero."""
+
 from __future__ import annotations
 
-RULE = ("A claim *holds* when the difference of the means exceeds the sum of the two standard deviations. A step "
-        "within a run (each seed's later stage trained from that seed's earlier one) also shows the *paired* test: "
-        "whether the 95% confidence interval of the mean per-seed difference excludes zero (paired t; with 3 seeds, "
-        "the mean difference exceeds 2.48 times the sd of the differences). It is reported beside the verdict, "
-        "not in its place.")
-T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262, 10: 2.228,
-         15: 2.131, 20: 2.086, 30: 2.042}  # two-sided 95% quantiles of Student's t by degrees of freedom
+RULE = (
+    "A claim *holds* when the difference of the means exceeds the sum of the two standard deviations. A step "
+    "within a run (each seed's later stage trained from that seed's earlier one) also shows the *paired* test: "
+    "whether the 95% confidence interval of the mean per-seed difference excludes zero (paired t; with 3 seeds, "
+    "the mean difference exceeds 2.48 times the sd of the differences). It is reported beside the verdict, "
+    "not in its place."
+)
+T_975 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    15: 2.131,
+    20: 2.086,
+    30: 2.042,
+}  # two-sided 95% quantiles of Student's t by degrees of freedom
 
 
 def mean_sd(values: list[float]) -> tuple[float, float]:
@@ -19,12 +35,11 @@ def mean_sd(values: list[float]) -> tuple[float, float]:
 
 
 def values(results: list[dict], stage: str, metric: str) -> list[float]:
-    return [float(v) for r in results
-            if isinstance(v := r["stages"].get(stage, {}).get(metric), (int, float)) and not isinstance(v, bool)]
-
-
-def summary(found: list[float]) -> str:
-    return "{:.3f} ± {:.3f}".format(*mean_sd(found)) if found else "—"
+    return [
+        float(v)
+        for r in results
+        if isinstance(v := r["stages"].get(stage, {}).get(metric), (int, float)) and not isinstance(v, bool)
+    ]
 
 
 def holds(a: list[float], b: list[float], sign: int = 1) -> bool:
@@ -62,8 +77,11 @@ def outcome(a: list[float], b: list[float], sign: int = 1) -> str:
 
 
 def verdict(a: list[float], b: list[float]) -> str:
-    return {"better": "**holds**: the first is better", "worse": "**does not hold**: the second is better",
-            "within": "**does not hold**: within the spread"}[outcome(a, b)]
+    return {
+        "better": "**holds**: the first is better",
+        "worse": "**does not hold**: the second is better",
+        "within": "**does not hold**: within the spread",
+    }[outcome(a, b)]
 
 
 def groups(results: list[dict]) -> dict[str, list[dict]]:
@@ -80,10 +98,12 @@ def seeds_sentence(by_group: dict[str, list[dict]]) -> str:
     return f"Cells are mean ± sd over {seeds} seeds (`seed=0..{seeds - 1}`). " if seeds > 1 else "One seed. "
 
 
-def cell(found: list[float], seeds: int, digits: int = 3) -> str:
-    """mean ± sd over seeds; a bare value for one seed; the count when some seeds did not get there."""
+def over_seeds(found: list[float], seeds: int | None = None, digits: int = 3) -> str:
+    """mean ± sd over seeds; a bare value for one seed; the count when some of the `seeds` runs did not get there
+    (default: as many seeds as values found)."""
     if not found:
         return "—"
+    seeds = seeds or len(found)
     mean, sd = mean_sd(found)
     text = f"{mean:.{digits}f}" if seeds == 1 else f"{mean:.{digits}f} ± {sd:.{digits}f}"
     return text if len(found) == seeds else f"{text} ({len(found)} of {seeds} seeds)"
@@ -98,6 +118,7 @@ def change(pairs: list[tuple[float, float]]) -> str:
     if len(pairs) < 2:
         return f"{delta:+.3f} (one seed)"
     mark = {"better": "holds", "worse": "holds, worse", "within": "within the spread"}[
-        outcome([b for _, b in pairs], [a for a, _ in pairs])]
+        outcome([b for _, b in pairs], [a for a, _ in pairs])
+    ]
     paired_mark = "holds" if step_holds(pairs) else "holds, worse" if step_holds(pairs, -1) else "does not"
     return f"{delta:+.3f} ({mark}; paired: {paired_mark})"

@@ -9,6 +9,7 @@ score alone on the first line. Its tokenizer is the world's plus the rating prom
 tokens. A real tokenizer spends few tokens on them, and so the whole prompt fits a small context. The triples'
 prompts never appear in `world:sft_crowd` or `world:instruct_test`, the data it is used on and evaluated with.
 """
+
 from __future__ import annotations
 
 import random
@@ -19,9 +20,14 @@ from pathlib import Path
 from align.data import filters
 from align.world import tasks
 
-NOISE = 0.5        # sd of the noise on the 0-5 training ratings
-FIXED_STRINGS = [filters.RATING_SYSTEM, *filters.RATING_REQUEST.values(), "###Instruction:\n", "\n\n### Input:\n",
-                 "\n\n### Response:\n"]
+NOISE = 0.5  # sd of the noise on the 0-5 training ratings
+FIXED_STRINGS = [
+    filters.RATING_SYSTEM,
+    *filters.RATING_REQUEST.values(),
+    "###Instruction:\n",
+    "\n\n### Input:\n",
+    "\n\n### Response:\n",
+]
 
 
 def triples(seed: int, count: int, avoid: set[str]) -> list[dict]:
@@ -29,8 +35,11 @@ def triples(seed: int, count: int, avoid: set[str]) -> list[dict]:
     from align.world.gold_judge import gold_score
 
     rng = random.Random(f"rater-{seed}")
-    writers = [lambda c: tasks.instruct_response(c, rng), lambda c: tasks.instruct_response_noisy(c, rng),
-               lambda c: tasks.instruct_response_mixed(c, rng)]
+    writers = [
+        lambda c: tasks.instruct_response(c, rng),
+        lambda c: tasks.instruct_response_noisy(c, rng),
+        lambda c: tasks.instruct_response_mixed(c, rng),
+    ]
     out = []
     while len(out) < count:
         problem = tasks.make_instruct_problem(rng)
@@ -38,8 +47,7 @@ def triples(seed: int, count: int, avoid: set[str]) -> list[dict]:
         if text in avoid:
             continue
         response = rng.choice(writers)(problem["constraints"])
-        out.append({"instruction": text, "response": response,
-                    "gold": gold_score(problem["constraints"], response)})
+        out.append({"instruction": text, "response": response, "gold": gold_score(problem["constraints"], response)})
     return out
 
 
@@ -50,8 +58,13 @@ def noisy_rating(gold: float, rng: random.Random) -> float:
 def rating_rows(items: list[dict], seed: int) -> list[dict]:
     """Training chats: the rating prompt, then the noisy score alone on the first line."""
     rng = random.Random(f"rater-labels-{seed}")
-    return [{"messages": filters.rating_messages(t["instruction"], "", t["response"])
-             + tasks.assistant(f"{noisy_rating(t['gold'], rng):g}")} for t in items]
+    return [
+        {
+            "messages": filters.rating_messages(t["instruction"], "", t["response"])
+            + tasks.assistant(f"{noisy_rating(t['gold'], rng):g}")
+        }
+        for t in items
+    ]
 
 
 def rater_tokenizer(tokenizer):
@@ -67,7 +80,8 @@ def agreement(model_dir: Path, items: list[dict]) -> dict:
 
     chats = [filters.rating_messages(t["instruction"], "", t["response"]) for t in items]
     replies = make_generator(str(model_dir), backend="hf").generate(
-        chats, SamplingParams(n=1, temperature=0, max_new_tokens=8, seed=0))
+        chats, SamplingParams(n=1, temperature=0, max_new_tokens=8, seed=0)
+    )
     scores = [filters.parse_rating(r[0]) for r in replies]
     pairs = [(s, 5 * t["gold"]) for s, t in zip(scores, items) if s is not None]
     result = {"held_out_triples": len(items), "parsed": len(pairs) / len(items)}
@@ -76,15 +90,26 @@ def agreement(model_dir: Path, items: list[dict]) -> dict:
     rated, gold = [s for s, _ in pairs], [g for _, g in pairs]
     kept = [(s >= 4.5, g == 5) for s, g in pairs]
     varied = len(set(rated)) > 1 and len(set(gold)) > 1
-    return {**result, "pearson_r": statistics.correlation(rated, gold) if varied else None,
-            "mean_abs_error": statistics.fmean(abs(s - g) for s, g in pairs),
-            "keep_agreement": statistics.fmean(a == b for a, b in kept),
-            "keep_precision": sum(a and b for a, b in kept) / max(sum(a for a, _ in kept), 1),
-            "keep_recall": sum(a and b for a, b in kept) / max(sum(b for _, b in kept), 1)}
+    return {
+        **result,
+        "pearson_r": statistics.correlation(rated, gold) if varied else None,
+        "mean_abs_error": statistics.fmean(abs(s - g) for s, g in pairs),
+        "keep_agreement": statistics.fmean(a == b for a, b in kept),
+        "keep_precision": sum(a and b for a, b in kept) / max(sum(a for a, _ in kept), 1),
+        "keep_recall": sum(a and b for a, b in kept) / max(sum(b for _, b in kept), 1),
+    }
 
 
-def build_rater(assets: Path, datasets: dict, seed: int, out_dir: Path, train: int = 4000, held_out: int = 400,
-                epochs: float = 8, learning_rate: float = 1e-3) -> dict:
+def build_rater(
+    assets: Path,
+    datasets: dict,
+    seed: int,
+    out_dir: Path,
+    train: int = 4000,
+    held_out: int = 400,
+    epochs: float = 8,
+    learning_rate: float = 1e-3,
+) -> dict:
     """Fine-tune `assets/teacher` into `out_dir` and measure its agreement with the gold judge."""
     import torch
 
@@ -100,15 +125,29 @@ def build_rater(assets: Path, datasets: dict, seed: int, out_dir: Path, train: i
     model = load_causal_lm(str(assets / "teacher"), dtype="float32", device="cpu")
     model.resize_token_embeddings(len(tokenizer))
     torch.manual_seed(seed)
-    config = TrainingConfig(model="(teacher)", epochs=epochs, learning_rate=learning_rate, batch_size=32,
-                            warmup=0.03, max_length=256, save_steps=10**9, logging_steps=50)
+    config = TrainingConfig(
+        model="(teacher)",
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=32,
+        warmup=0.03,
+        max_length=256,
+        save_steps=10**9,
+        logging_steps=50,
+    )
     with tempfile.TemporaryDirectory() as work:
         ctx = StageContext(out_dir=out_dir, work_dir=Path(work), seed=seed, log=lambda *a: None)
         trainer = build_trainer(config, ctx, rating_rows(train_items, seed), model, tokenizer, "world: rater")
         final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     trainer.model.to(torch.float16).save_pretrained(str(out_dir), safe_serialization=True)
     tokenizer.save_pretrained(str(out_dir))
-    return {"from": "teacher", "noise_sd": NOISE, "train_triples": train, "epochs": epochs,
-            "learning_rate": learning_rate, "final_loss": final.get("train/loss"),
-            "parameters": sum(p.numel() for p in trainer.model.parameters()),
-            "agreement": agreement(out_dir, held_out_items)}
+    return {
+        "from": "teacher",
+        "noise_sd": NOISE,
+        "train_triples": train,
+        "epochs": epochs,
+        "learning_rate": learning_rate,
+        "final_loss": final.get("train/loss"),
+        "parameters": sum(p.numel() for p in trainer.model.parameters()),
+        "agreement": agreement(out_dir, held_out_items),
+    }

@@ -8,25 +8,28 @@
   which ranks exactly as d does. Keep the top fraction.
 - MiniPLM: difference r = mean log p_teacher - mean log p_reference per token; keep the top fraction (0.5).
 """
+
 from __future__ import annotations
 
 import re
 
 # The released AlpaGasus rating script (rating/chatgpt_rating.py), verbatim: system message, the triple's
 # format, and the user request for the accuracy dimension (and the helpfulness alternative it carries).
-RATING_SYSTEM = ("We would like to request your feedback on the performance of AI assistant in response to the "
-                 "instruction and the given input displayed following.")
+RATING_SYSTEM = (
+    "We would like to request your feedback on the performance of AI assistant in response to the "
+    "instruction and the given input displayed following."
+)
 RATING_REQUEST = {
     "accuracy": "Please rate according to the accuracy of the response to the instruction and the input. Each "
-                "assistant receives a score on a scale of 0 to 5, where a higher score indicates higher level of "
-                "the accuracy. Please first output a single line containing value indicating the scores. In the "
-                "subsequent line, please provide a comprehensive explanation of your evaluation, avoiding any "
-                "potential bias. \n\n",
+    "assistant receives a score on a scale of 0 to 5, where a higher score indicates higher level of "
+    "the accuracy. Please first output a single line containing value indicating the scores. In the "
+    "subsequent line, please provide a comprehensive explanation of your evaluation, avoiding any "
+    "potential bias. \n\n",
     "helpfulness": "Please rate according to the helpfulness of the response to the instruction and the input. Each "
-                   "assistant receives an score on a scale of 0 to 5, where a higher score indicates higher level of "
-                   "the helpfulness. Please first output a single line containing value indicating the scores. In "
-                   "the subsequent line, please provide a comprehensive explanation of your evaluation, avoiding "
-                   "any potential bias. \n\n",
+    "assistant receives an score on a scale of 0 to 5, where a higher score indicates higher level of "
+    "the helpfulness. Please first output a single line containing value indicating the scores. In "
+    "the subsequent line, please provide a comprehensive explanation of your evaluation, avoiding "
+    "any potential bias. \n\n",
 }
 TRIPLET = "###Instruction:\n{instruction}\n\n### Input:\n{input}\n\n### Response:\n{output}\n\n"
 NUMBER = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)(?:\s*/\s*(\d+(?:\.\d+)?))?")
@@ -35,8 +38,10 @@ NUMBER = re.compile(r"(?<![\w.])(-?\d+(?:\.\d+)?)(?:\s*/\s*(\d+(?:\.\d+)?))?")
 def rating_messages(instruction: str, input_text: str, response: str, dimension: str = "accuracy") -> list[dict]:
     """The chat the grader answers: the full triple (instruction, input and response), then the request."""
     triplet = TRIPLET.format(instruction=instruction, input=input_text, output=response)
-    return [{"role": "system", "content": RATING_SYSTEM},
-            {"role": "user", "content": triplet + RATING_REQUEST[dimension]}]
+    return [
+        {"role": "system", "content": RATING_SYSTEM},
+        {"role": "user", "content": triplet + RATING_REQUEST[dimension]},
+    ]
 
 
 def parse_rating(reply: str, scale: float = 5.0) -> float | None:
@@ -66,8 +71,12 @@ def difference_score(logp_teacher: float, logp_reference: float) -> float:
     return logp_teacher - logp_reference
 
 
-def keep_mask(scores: list[float | None], threshold: float | None = None, top_fraction: float | None = None,
-              count: int | None = None) -> list[bool]:
+def keep_mask(
+    scores: list[float | None],
+    threshold: float | None = None,
+    top_fraction: float | None = None,
+    count: int | None = None,
+) -> list[bool]:
     """Which rows to keep: score >= threshold (inclusive), or the floor(top_fraction * N) (or `count`) highest
     scores of all N rows (ties go to the earlier row). A row without a score (None) is never kept."""
     if sum(rule is not None for rule in (threshold, top_fraction, count)) != 1:

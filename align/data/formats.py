@@ -2,6 +2,7 @@
 
 Every problem names the record and what is wrong, so a bad row fails in a second instead of an hour into a run.
 """
+
 from __future__ import annotations
 
 from align.errors import AlignError
@@ -30,9 +31,13 @@ def stdio_cases(tests) -> list[tuple[str, str]] | None:
 
 
 def is_messages(value) -> bool:
-    return (isinstance(value, list) and len(value) > 0
-            and all(isinstance(m, dict) and isinstance(m.get("role"), str)
-                    and isinstance(m.get("content"), str) for m in value))
+    return (
+        isinstance(value, list)
+        and len(value) > 0
+        and all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str) for m in value
+        )
+    )
 
 
 def is_text(value) -> bool:
@@ -50,7 +55,9 @@ def check_row(row: dict, columns: tuple[str, ...]) -> str | None:
                 return "'messages' has no assistant turn to learn from"
         elif column in ("prompt", "completion", "chosen", "rejected"):
             if not is_text(value):
-                return f"'{column}' must be a string or a list of {{role, content}} messages, got {type(value).__name__}"
+                return (
+                    f"'{column}' must be a string or a list of {{role, content}} messages, got {type(value).__name__}"
+                )
         elif column == "text":
             if not isinstance(value, str) or not value:
                 return f"'text' must be a non-empty string, got {type(value).__name__}"
@@ -60,8 +67,10 @@ def check_row(row: dict, columns: tuple[str, ...]) -> str | None:
         elif column == "tests":
             asserts = isinstance(value, str) or (isinstance(value, list) and all(isinstance(t, str) for t in value))
             if not asserts and stdio_cases(value) is None:
-                return ("'tests' must be Python asserts (a string or a list of strings) or stdin/stdout cases "
-                        f"({{inputs, outputs}} or a list of {{input, output}}), got {type(value).__name__}")
+                return (
+                    "'tests' must be Python asserts (a string or a list of strings) or stdin/stdout cases "
+                    f"({{inputs, outputs}} or a list of {{input, output}}), got {type(value).__name__}"
+                )
         elif column == "sample_index" and (not isinstance(value, int) or isinstance(value, bool)):
             return f"'sample_index' must be an integer, got {type(value).__name__}"
     if "chosen" in columns and row["chosen"] == row["rejected"]:
@@ -78,8 +87,10 @@ def validate(rows: list[dict], kind: str, source: str) -> list[dict]:
         matching = [cols for cols in options if all(c in row for c in cols)]
         if not matching:
             wanted = " or ".join("/".join(cols) for cols in options)
-            raise AlignError(f"{source}: record {index + 1}: missing column(s) for a {kind} dataset: "
-                             f"needs {wanted}, has {sorted(row)}")
+            raise AlignError(
+                f"{source}: record {index + 1}: missing column(s) for a {kind} dataset: "
+                f"needs {wanted}, has {sorted(row)}"
+            )
         problem = check_row(row, matching[0])
         if problem:
             raise AlignError(f"{source}: record {index + 1}: {problem}")

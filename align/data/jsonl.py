@@ -1,10 +1,11 @@
 """JSONL, the format every stage reads and writes: strict on read (one clear error per bad line), atomic on write."""
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from align.errors import AlignError
 

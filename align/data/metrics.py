@@ -1,4 +1,5 @@
 """Evaluation metrics as pure functions: pass@k, Rouge-L, pairwise win-rate."""
+
 from __future__ import annotations
 
 from math import comb

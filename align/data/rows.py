@@ -1,4 +1,5 @@
 """Views of one row in TRL's formats: its prompt as text, its prompt/completion pair, its completion as text."""
+
 from __future__ import annotations
 
 

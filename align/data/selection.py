@@ -5,6 +5,7 @@ A *group* is the list of scored samples of one prompt: dicts with at least `comp
 - `verified`: ReST-EM's E-step filter: keep samples with score >= threshold, at most `cap` per problem chosen
   at random; repeats count (a solution sampled often is kept often), `unique` drops them first.
 - `random_subset`: the verifier-off control: up to `cap` samples at random, scores ignored.
+- `pick`: the per-sample rules above by name, as the `select` stage (and `align world check`) apply them.
 - `all_pairs`: every better/worse pair of a prompt (capped): dense data for a reward model.
 - `ranked_pair`: the Xwin-Set pair rule: chosen = rank 1, rejected = rank k after sub-sampling N
   candidates; `worst` and `random` rejected are the common ablations; rejected may come from another
@@ -12,6 +13,7 @@ A *group* is the list of scored samples of one prompt: dicts with at least `comp
 - `source_pairs`: the preference is given by where a response came from, not by a score: chosen from one
   pool (a teacher's responses), rejected from another (the student's samples): DPKD's sequence form.
 """
+
 from __future__ import annotations
 
 import random
@@ -48,23 +50,54 @@ def best_of_n(group: Group) -> dict:
     return ranked(group)[0]
 
 
-def verified(group: Group, cap: int, rng: random.Random, threshold: float = CORRECT_THRESHOLD,
-             unique: bool = False) -> Group:
+def accepted(group: Group, threshold: float = CORRECT_THRESHOLD, unique: bool = False) -> Group:
+    """The group's correct samples (score >= threshold); with `unique`, each distinct completion once."""
+    return [s for s in (distinct(group) if unique else group) if is_correct(s["score"], threshold)]
+
+
+def verified(
+    group: Group, cap: int, rng: random.Random, threshold: float = CORRECT_THRESHOLD, unique: bool = False
+) -> Group:
     """Repeats are kept (the paper keeps up to `cap` verified samples a problem; it describes no deduplication):
     deduplicating first keeps the policy's usual right solution once but each rare lucky variant (a right
     answer reached by wrong working) once too, so as the policy improves the kept data fills with the rare
     ones (reports/learning.md shows the share of kept samples whose working is right)."""
-    accepted = [s for s in (distinct(group) if unique else group) if is_correct(s["score"], threshold)]
-    return rng.sample(accepted, min(cap, len(accepted)))
+    correct = accepted(group, threshold, unique)
+    return rng.sample(correct, min(cap, len(correct)))
 
 
 def random_subset(group: Group, cap: int, rng: random.Random) -> Group:
     return rng.sample(group, min(cap, len(group)))
 
 
-def ranked_pair(group: Group, rng: random.Random, rejected: Literal["rank", "worst", "random"] = "rank",
-                rejected_rank: int = 2, num_candidates: int | None = None,
-                rejected_pool: Group | None = None) -> tuple[dict, dict] | None:
+def pick(
+    group: Group,
+    rule: str,
+    cap: int,
+    rng: random.Random,
+    threshold: float = CORRECT_THRESHOLD,
+    unique: bool = False,
+    match_verified: bool = True,
+) -> Group:
+    """What a per-sample rule keeps of one prompt's group: `best_of_n` (its best), `verified` (at most `cap`
+    correct ones, at random) or `random` (the verifier-off control: as many as `verified` would keep, or `cap`
+    without `match_verified`, drawn at random with scores ignored). ReST-EM's E-step is `verified`."""
+    if rule == "best_of_n":
+        return [best_of_n(group)]
+    if rule == "verified":
+        return verified(group, cap, rng, threshold, unique)
+    count = min(cap, len(accepted(group, threshold, unique))) if match_verified else cap
+    return random_subset(group, count, rng) if count else []
+
+
+def ranked_pair(
+    group: Group,
+    rng: random.Random,
+    rejected: Literal["rank", "worst", "random"] = "rank",
+    rejected_rank: int = 2,
+    num_candidates: int | None = None,
+    rejected_pool: Group | None = None,
+) -> tuple[dict, dict] | None:
     """(chosen, rejected) or None when the group cannot give a pair with a real preference.
 
     Candidates are the distinct completions, optionally sub-sampled to `num_candidates` first.
@@ -81,8 +114,11 @@ def ranked_pair(group: Group, rng: random.Random, rejected: Literal["rank", "wor
         return None
     order = ranked(candidates)
     chosen = order[0]
-    others = order[1:] if rejected_pool is None else ranked(
-        [s for s in distinct(rejected_pool) if s["completion"] != chosen["completion"]])
+    others = (
+        order[1:]
+        if rejected_pool is None
+        else ranked([s for s in distinct(rejected_pool) if s["completion"] != chosen["completion"]])
+    )
     if not others:
         return None
     if rejected == "worst":

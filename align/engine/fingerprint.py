@@ -1,4 +1,5 @@
 """Content hashes that decide whether a stage's finished work can be reused."""
+
 from __future__ import annotations
 
 import hashlib
@@ -52,7 +53,7 @@ def relative_to_run(value, run_dir: str):
     if isinstance(value, list):
         return [relative_to_run(v, run_dir) for v in value]
     if isinstance(value, str) and value.startswith(run_dir + "/"):
-        return "<run>" + value[len(run_dir):]
+        return "<run>" + value[len(run_dir) :]
     return value
 
 
@@ -62,10 +63,14 @@ def stage_inputs(stage_type: str, config: dict, upstream: dict[str, str], run_di
     Outputs of upstream stages (inside the run dir) are covered by their stage hashes, not re-read. Recorded
     in stage.json, so a re-run can say which of these changed."""
     inside = Path(run_dir).resolve()
-    files = {p: path_digest(Path(p)) for p in referenced_paths(config)
-             if not Path(p).resolve().is_relative_to(inside)}
-    return {"type": stage_type, "config": relative_to_run(config, str(Path(run_dir))), "seed": seed,
-            "upstream": upstream, "inputs": files}
+    files = {p: path_digest(Path(p)) for p in referenced_paths(config) if not Path(p).resolve().is_relative_to(inside)}
+    return {
+        "type": stage_type,
+        "config": relative_to_run(config, str(Path(run_dir))),
+        "seed": seed,
+        "upstream": upstream,
+        "inputs": files,
+    }
 
 
 def inputs_hash(inputs: dict) -> str:
@@ -88,8 +93,9 @@ def changes(old: dict | None, new: dict, defaults: dict | None = None) -> list[s
         if key not in old_config and key in defaults and new_config.get(key) == defaults[key]:
             continue
         if old_config.get(key, "<unset>") != new_config.get(key, "<unset>"):
-            reasons.append(f"config {key}: {short(old_config.get(key, '<unset>'))} -> "
-                           f"{short(new_config.get(key, '<unset>'))}")
+            reasons.append(
+                f"config {key}: {short(old_config.get(key, '<unset>'))} -> {short(new_config.get(key, '<unset>'))}"
+            )
     if old.get("seed") != new["seed"]:
         reasons.append("seed changed")
     for name in sorted(set(old.get("upstream", {})) | set(new["upstream"])):

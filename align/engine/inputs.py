@@ -5,14 +5,16 @@ Each stage config declares its inputs on its fields (`dataset_field`, `model_fie
 (loaded and validated), model dirs, scorer names and options, and the stage's own `check(config)`. Only a
 value that is still a `${stage.output}` reference (an earlier stage's output) is left to run time.
 """
+
 from __future__ import annotations
 
-from align.loading.datasets import load_dataset
 from align.errors import AlignError
+from align.loading.datasets import load_dataset
 from align.loading.models import check_weights
 from align.refs import deferred
 from align.stages.base import declared_inputs
 from rewards import check_scorer
+
 
 class InputChecker:
     """Checks inputs stage by stage, loading each dataset once however many stages read it."""

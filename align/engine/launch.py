@@ -9,6 +9,7 @@ Several machines (`nnodes`, `node_rank`, `rdzv_endpoint`): every machine runs th
 own `node_rank`, and each node's local rank 0 writes the stage's outputs into that machine's run dir (the
 replicas are identical), so the next stages run on every machine with no shared filesystem.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,11 +20,11 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 
-from align.runtime.distributed import is_node_main, rank
+from align.engine.runlog import append_metrics
 from align.errors import AlignError
+from align.runtime.distributed import is_node_main, rank
 from align.runtime.progress import track
 from align.runtime.quiet import quiet_libraries
-from align.engine.runlog import append_metrics
 from align.runtime.seeding import seed_everything
 from align.stages import stage_module
 from align.stages.base import StageContext, StageResult
@@ -41,24 +42,52 @@ def torchrun_command(config, payload: Path) -> list[str]:
     nodes = getattr(config, "nnodes", 1)
     if nodes > 1:
         host, port = config.rdzv_endpoint.rsplit(":", 1)
-        where = ["--nnodes", str(nodes), "--node_rank", str(config.node_rank), "--master_addr", host,
-                 "--master_port", port]
+        where = [
+            "--nnodes",
+            str(nodes),
+            "--node_rank",
+            str(config.node_rank),
+            "--master_addr",
+            host,
+            "--master_port",
+            port,
+        ]
     else:
         where = ["--master_addr", "127.0.0.1", "--master_port", str(free_port())]
-    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(config.processes), *where,
-            "-m", "align.engine.launch", str(payload)]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(config.processes),
+        *where,
+        "-m",
+        "align.engine.launch",
+        str(payload),
+    ]
 
 
 def run_distributed(stage_type: str, stage_name: str, config, ctx: StageContext, metrics_path: Path) -> StageResult:
     """Run the stage under torchrun and return this node's local rank 0's StageResult."""
     payload = ctx.work_dir / "launch.json"
-    payload.write_text(json.dumps({"stage": stage_type, "stage_name": stage_name,
-                                   "config": config.model_dump(mode="json"),
-                                   "out_dir": str(ctx.out_dir), "work_dir": str(ctx.work_dir),
-                                   "seed": ctx.seed, "metrics": str(metrics_path)}))
+    payload.write_text(
+        json.dumps(
+            {
+                "stage": stage_type,
+                "stage_name": stage_name,
+                "config": config.model_dump(mode="json"),
+                "out_dir": str(ctx.out_dir),
+                "work_dir": str(ctx.work_dir),
+                "seed": ctx.seed,
+                "metrics": str(metrics_path),
+            }
+        )
+    )
     if subprocess.run(torchrun_command(config, payload)).returncode != 0:
-        raise AlignError(f"{stage_type} failed under torchrun with {config.processes} processes per node on "
-                         f"{getattr(config, 'nnodes', 1)} node(s) (see its output above)")
+        raise AlignError(
+            f"{stage_type} failed under torchrun with {config.processes} processes per node on "
+            f"{getattr(config, 'nnodes', 1)} node(s) (see its output above)"
+        )
     result_file = ctx.out_dir / ".result.json"
     result = json.loads(result_file.read_text())
     result_file.unlink()
@@ -83,8 +112,13 @@ def main(payload_path: str) -> None:
 
     out_dir = Path(payload["out_dir"]) if main_rank else Path(payload["work_dir"]) / f"rank-{rank()}-out"
     out_dir.mkdir(parents=True, exist_ok=True)  # other ranks' outputs go nowhere: rank 0's are the stage's
-    ctx = StageContext(out_dir=out_dir, work_dir=Path(payload["work_dir"]), seed=payload["seed"],
-                       log=log, progress=track if main_rank else silent_progress)
+    ctx = StageContext(
+        out_dir=out_dir,
+        work_dir=Path(payload["work_dir"]),
+        seed=payload["seed"],
+        log=log,
+        progress=track if main_rank else silent_progress,
+    )
     seed_everything(ctx.seed)
     result = module.run(config, ctx)
     if main_rank:

@@ -53,8 +53,9 @@ class Outputs:
         if stage not in self.values:
             raise AlignError(f"stage {plan.name!r} refers to ${{{ref}}}, but {stage!r} is not an earlier stage")
         if len(rest) != 1 or rest[0] not in self.values[stage]:
-            raise AlignError(f"stage {plan.name!r} refers to ${{{ref}}}: stage {stage!r} has outputs "
-                             f"{sorted(self.values[stage])}")
+            raise AlignError(
+                f"stage {plan.name!r} refers to ${{{ref}}}: stage {stage!r} has outputs {sorted(self.values[stage])}"
+            )
         deps.add(stage)
         return self.values[stage][rest[0]]
 
@@ -63,8 +64,10 @@ class Outputs:
         initial = plan.aliases.get("initial", {})
         key = ref.removeprefix("prev.")
         if key not in initial:
-            raise AlignError(f"stage {plan.name!r}: ${{{ref}}} has no value in iteration 1: "
-                             f"add `initial: {{{key}: ...}}` to the repeat block")
+            raise AlignError(
+                f"stage {plan.name!r}: ${{{ref}}} has no value in iteration 1: "
+                f"add `initial: {{{key}: ...}}` to the repeat block"
+            )
         return self.resolve(initial[key], plan, deps)
 
     def iterations(self, block: str, inner: str) -> list[str]:

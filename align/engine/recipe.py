@@ -23,6 +23,7 @@ parent's, a stage of the same name replaces the parent's, and `name: null` under
 stage's output and is filled in by the engine when that stage has run; inside a repeat block,
 `${prev.stage.output}` is the previous iteration's output.
 """
+
 from __future__ import annotations
 
 import re
@@ -44,6 +45,7 @@ STAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")  # a stage's name is its 
 @dataclass
 class StagePlan:
     """One stage instance to run: its unique name (with `itN-` inside loops) and raw config."""
+
     name: str
     type: str
     config: dict
@@ -97,8 +99,9 @@ def apply_override(doc: dict, path: list[str], value, source: str) -> None:
         if not isinstance(node, dict) or part not in node:
             where = ".".join(path[: depth + 1])
             if depth == 1 and path[0] == "stages":
-                raise AlignError(f"{source}: unknown stage {part!r} in {'.'.join(path)} "
-                                 f"(stages: {', '.join(doc['stages'])})")
+                raise AlignError(
+                    f"{source}: unknown stage {part!r} in {'.'.join(path)} (stages: {', '.join(doc['stages'])})"
+                )
             raise AlignError(f"{source}: unknown recipe key {where!r}")
         node = node[part]
     leaf = path[-1]
@@ -134,8 +137,9 @@ def expand(stages: dict, source: str) -> list[StagePlan]:
         if "repeat" in spec:
             extra = set(spec) - {"repeat", "stages", "initial"}
             if extra or not isinstance(spec.get("stages"), dict):
-                raise AlignError(f"{source}: repeat block {name!r} needs `repeat` and `stages` "
-                                 f"(unknown keys: {sorted(extra)})")
+                raise AlignError(
+                    f"{source}: repeat block {name!r} needs `repeat` and `stages` (unknown keys: {sorted(extra)})"
+                )
             count = spec["repeat"]
             if not isinstance(count, int) or isinstance(count, bool) or count < 1:
                 raise AlignError(f"{source}: {name}.repeat must be a positive integer, got {count!r}")
@@ -144,8 +148,17 @@ def expand(stages: dict, source: str) -> list[StagePlan]:
                 for child in expand(spec["stages"], source):
                     aliases = {s: iteration_name(it, s) for s in inner}
                     aliases["prev"] = {s: iteration_name(it - 1, s) for s in inner} if it > 1 else None
-                    plans.append(StagePlan(iteration_name(it, child.name), child.type, child.config, it, name,
-                                           child.name, {**aliases, "initial": spec.get("initial", {})}))
+                    plans.append(
+                        StagePlan(
+                            iteration_name(it, child.name),
+                            child.type,
+                            child.config,
+                            it,
+                            name,
+                            child.name,
+                            {**aliases, "initial": spec.get("initial", {})},
+                        )
+                    )
             continue
         if "stage" not in spec:
             raise AlignError(f"{source}: stage {name!r} has no `stage:` type")
@@ -174,8 +187,10 @@ def load_recipe(name_or_path: str, overrides: list[str] = (), smoke: bool = Fals
     try:
         return build_recipe(path, overrides, smoke)
     except RecursionError:
-        raise AlignError(f"{path}: the recipe refers to itself: a YAML anchor that contains itself, or "
-                         f"${{...}} parameters that refer to each other in a cycle") from None
+        raise AlignError(
+            f"{path}: the recipe refers to itself: a YAML anchor that contains itself, or "
+            f"${{...}} parameters that refer to each other in a cycle"
+        ) from None
 
 
 def read_yaml(path: Path):
@@ -260,9 +275,16 @@ def build_recipe(path: Path, overrides: list[str], smoke: bool) -> Recipe:
         plan.raw = written_config(doc["stages"], plan)
     validate_names(plans, source)
     validate_stages(plans)
-    return Recipe(name=str(doc.get("name", path.stem)), description=str(doc.get("description", "")),
-                  seed=doc["seed"], tracking=doc["tracking"], wandb_project=str(doc["wandb_project"]),
-                  params=params, stages=plans, resolved=resolved)
+    return Recipe(
+        name=str(doc.get("name", path.stem)),
+        description=str(doc.get("description", "")),
+        seed=doc["seed"],
+        tracking=doc["tracking"],
+        wandb_project=str(doc["wandb_project"]),
+        params=params,
+        stages=plans,
+        resolved=resolved,
+    )
 
 
 def written_config(stages: dict, plan: StagePlan) -> dict:
@@ -279,11 +301,15 @@ def validate_names(plans: list[StagePlan], source: str) -> None:
     seen: set[str] = set()
     for plan in plans:
         if not STAGE_NAME.fullmatch(plan.name) or plan.name == "wandb":
-            raise AlignError(f"{source}: stage name {plan.name!r} must be letters, digits, '_' or '-' "
-                             f"(it names the stage's dir) and not 'wandb'")
+            raise AlignError(
+                f"{source}: stage name {plan.name!r} must be letters, digits, '_' or '-' "
+                f"(it names the stage's dir) and not 'wandb'"
+            )
         if plan.name in seen:
-            raise AlignError(f"{source}: two stages are named {plan.name!r} (a repeat block names its stages "
-                             f"it<N>-<name>): rename one")
+            raise AlignError(
+                f"{source}: two stages are named {plan.name!r} (a repeat block names its stages "
+                f"it<N>-<name>): rename one"
+            )
         seen.add(plan.name)
 
 
@@ -291,8 +317,9 @@ def validate_stages(plans: list[StagePlan]) -> None:
     """Every stage type exists and every config matches its schema, before anything runs."""
     for plan in plans:
         if plan.type not in STAGES:
-            raise AlignError(f"stage {plan.name!r}: unknown stage type {plan.type!r} "
-                             f"(known: {', '.join(sorted(STAGES))})")
+            raise AlignError(
+                f"stage {plan.name!r}: unknown stage type {plan.type!r} (known: {', '.join(sorted(STAGES))})"
+            )
         try:
             stage_module(plan.type).Config(**plan.config)
         except ValidationError as exc:

@@ -1,4 +1,5 @@
 """What a run shows a person: `align show` (overview), the end-of-run table, report.md with plots."""
+
 from __future__ import annotations
 
 import os
@@ -7,9 +8,8 @@ from pathlib import Path
 
 from rich.table import Table
 
-from align.errors import AlignError
 from align.engine.runlog import read_json, read_metrics
-
+from align.errors import AlignError
 
 
 def key_metrics(stages: list[dict]) -> list[str]:
@@ -36,8 +36,12 @@ def run_overview(run_dir: Path) -> dict:
     if not (run_dir / "run.json").exists():
         raise AlignError(f"{run_dir} is not a run dir (no run.json)")
     state = read_json(run_dir / "run.json")
-    if not isinstance(state, dict) or not isinstance(state.get("stages"), dict) or "recipe" not in state or \
-            not all(isinstance(e, dict) and isinstance(e.get("dir"), str) for e in state["stages"].values()):
+    if (
+        not isinstance(state, dict)
+        or not isinstance(state.get("stages"), dict)
+        or "recipe" not in state
+        or not all(isinstance(e, dict) and isinstance(e.get("dir"), str) for e in state["stages"].values())
+    ):
         raise AlignError(f"{run_dir / 'run.json'} is not a run record (corrupt or of the wrong shape)")
     alive = state.get("status") == "running" and pid_alive(state.get("pid"))
     run_status = "interrupted" if state.get("status") == "running" and not alive else state.get("status")
@@ -56,14 +60,20 @@ def run_overview(run_dir: Path) -> dict:
         else:
             status = "pending"
         done = status == "done"
-        stages.append({"name": name, "dir": str(stage_dir), "status": status,
-                       "metrics": info.get("metrics", {}) if done else {},
-                       "key_metrics": info.get("key_metrics", []) if done else [],
-                       "outputs": info.get("outputs", {}) if done else {},
-                       "values": info.get("values", {}) if done else {},
-                       "rerun_reasons": entry.get("rerun_reasons", info.get("rerun_reasons", [])),
-                       "stopped": info.get("stopped"),
-                       "wall_s": info.get("wall_s") if done else None})
+        stages.append(
+            {
+                "name": name,
+                "dir": str(stage_dir),
+                "status": status,
+                "metrics": info.get("metrics", {}) if done else {},
+                "key_metrics": info.get("key_metrics", []) if done else [],
+                "outputs": info.get("outputs", {}) if done else {},
+                "values": info.get("values", {}) if done else {},
+                "rerun_reasons": entry.get("rerun_reasons", info.get("rerun_reasons", [])),
+                "stopped": info.get("stopped"),
+                "wall_s": info.get("wall_s") if done else None,
+            }
+        )
     return {"recipe": state["recipe"], "status": run_status, "stages": stages}
 
 
@@ -84,10 +94,11 @@ def summary_table(summaries: list[dict], title: str) -> Table:
     return table
 
 
-def cell(value) -> str:
-    """Counts as integers, other numbers to 3 decimals, nothing for a metric the stage does not have."""
+def cell(value, missing: str = "") -> str:
+    """One number as every table shows it (the run's summary, report.md, the bench reports): counts as integers,
+    other numbers to 3 decimals, `missing` for a metric a stage does not have."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return ""
+        return missing
     return str(int(value)) if float(value).is_integer() and abs(value) >= 1 else f"{value:.3f}"
 
 
@@ -156,25 +167,39 @@ def write_report(run_dir: Path) -> Path:
     overview = run_overview(run_dir)
     state = read_json(run_dir / "run.json")
     shown = key_metrics(overview["stages"])
-    lines = [f"# Run report: {overview['recipe']}", "",
-             f"Run dir `{run_dir}`, status **{overview['status']}**, seed {state.get('seed')}.",
-             "Versions: " + ", ".join(f"{k} {v}" for k, v in state.get("versions", {}).items()), "",
-             "| stage | status | wall s | " + " | ".join(shown) + " |",
-             "|---|---|---|" + "---|" * len(shown)]
+    lines = [
+        f"# Run report: {overview['recipe']}",
+        "",
+        f"Run dir `{run_dir}`, status **{overview['status']}**, seed {state.get('seed')}.",
+        "Versions: " + ", ".join(f"{k} {v}" for k, v in state.get("versions", {}).items()),
+        "",
+        "| stage | status | wall s | " + " | ".join(shown) + " |",
+        "|---|---|---|" + "---|" * len(shown),
+    ]
     for stage in overview["stages"]:
-        cells = [f"{stage['metrics'][m]:.3f}" if isinstance(stage["metrics"].get(m), (int, float)) else ""
-                 for m in shown]
-        lines.append(f"| {stage['name']} | {stage['status']} | {stage['wall_s'] if stage['wall_s'] is not None else ''} | " + " | ".join(cells) + " |")
+        cells = [cell(stage["metrics"].get(m)) for m in shown]
+        lines.append(
+            f"| {stage['name']} | {stage['status']} | {stage['wall_s'] if stage['wall_s'] is not None else ''} | "
+            + " | ".join(cells)
+            + " |"
+        )
     for stage in overview["stages"]:
         if stage.get("stopped"):
-            lines += ["", f"**Loop stopped early at `{stage['name']}`:** {stage['stopped']}. Its later stages did not "
-                          "run; stages after the loop used the iterations that finished."]
+            lines += [
+                "",
+                f"**Loop stopped early at `{stage['name']}`:** {stage['stopped']}. Its later stages did not "
+                "run; stages after the loop used the iterations that finished.",
+            ]
     if plot_training(read_metrics(run_dir), run_dir / "training_loss.png"):
         lines += ["", "![training loss](training_loss.png)"]
     if plot_evaluations(overview["stages"], run_dir / "evaluation.png"):
         lines += ["", "![evaluation](evaluation.png)"]
-    lines += ["", "Reproduce: `align run <recipe>` with the resolved recipe in `recipe.yaml` "
-                  f"(`align run {run_dir / 'recipe.yaml'}`).", ""]
+    lines += [
+        "",
+        "Reproduce: `align run <recipe>` with the resolved recipe in `recipe.yaml` "
+        f"(`align run {run_dir / 'recipe.yaml'}`).",
+        "",
+    ]
     out = run_dir / "report.md"
     tmp = run_dir / ".report.md.tmp"
     tmp.write_text("\n".join(lines))

@@ -2,6 +2,7 @@
 
 The kernel drops the lock when the process ends, however it ends (kill -9 included), so a dead run never
 blocks the next one; the pid written into the file only names the holder in the error message."""
+
 from __future__ import annotations
 
 import fcntl
@@ -25,8 +26,10 @@ class RunLock:
             handle.seek(0)
             holder = handle.read().strip() or "unknown"
             handle.close()
-            raise AlignError(f"{self.path.parent} is in use by another `align run` (pid {holder}): wait for it, "
-                             f"or stop it, then run again") from None
+            raise AlignError(
+                f"{self.path.parent} is in use by another `align run` (pid {holder}): wait for it, "
+                f"or stop it, then run again"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))

@@ -3,8 +3,10 @@
 metrics.jsonl is always written, one `{stage, step, name, value, time}` per line; wandb (offline unless
 the user configures it, `tracking=none` to disable) receives the same values.
 """
+
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -57,18 +59,18 @@ def versions() -> dict:
 
     found = {"python": platform.python_version()}
     for package in ("align", "torch", "transformers", "trl", "peft", "accelerate", "datasets"):
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             found[package] = md.version(package)
-        except md.PackageNotFoundError:
-            pass
     return found
 
 
 def append_metrics(path: Path, stage: str, metrics: dict, step: int | None) -> None:
     """All rows in one append-mode write, each a whole line (a torn tail is repaired by `begin_stage`)."""
     now = time.time()
-    text = "".join(json.dumps({"stage": stage, "step": step, "name": name, "value": value, "time": now}) + "\n"
-                   for name, value in metrics.items())
+    text = "".join(
+        json.dumps({"stage": stage, "step": step, "name": name, "value": value, "time": now}) + "\n"
+        for name, value in metrics.items()
+    )
     with open(path, "ab") as f:
         f.write(text.encode("utf-8"))
 
@@ -89,20 +91,29 @@ class RunLog:
         """Record a new attempt at the run (stages keep their last status until they run again); start wandb."""
         state = read_json(self.run_dir / "run.json") or {"wandb_id": uuid.uuid4().hex[:12], "attempts": 0}
         previous = state.get("stages", {})
-        state.update({
-            "recipe": self.recipe.name, "seed": self.recipe.seed, "versions": versions(),
-            "status": "running", "pid": os.getpid(), "started": time.time(), "ended": None,
-            "attempts": state.get("attempts", 0) + 1,
-            "stages": {name: {"dir": name, "status": previous.get(name, {}).get("status", "pending")}
-                       for name in stages},
-        })
+        state.update(
+            {
+                "recipe": self.recipe.name,
+                "seed": self.recipe.seed,
+                "versions": versions(),
+                "status": "running",
+                "pid": os.getpid(),
+                "started": time.time(),
+                "ended": None,
+                "attempts": state.get("attempts", 0) + 1,
+                "stages": {
+                    name: {"dir": name, "status": previous.get(name, {}).get("status", "pending")} for name in stages
+                },
+            }
+        )
         self.state = state
         write_json(self.run_dir / "run.json", state)
         if self.recipe.tracking == "wandb":
             self.wandb = start_wandb(self.run_dir, self.recipe, state["wandb_id"])
 
-    def stage_status(self, name: str, status: str, skipped: bool = False, error: str | None = None,
-                     reasons: list[str] | None = None):
+    def stage_status(
+        self, name: str, status: str, skipped: bool = False, error: str | None = None, reasons: list[str] | None = None
+    ):
         entry = self.state["stages"][name]
         entry["status"] = status
         entry["skipped" if skipped else "updated"] = True if skipped else time.time()
@@ -124,8 +135,11 @@ class RunLog:
         logs those steps again), and its summary rows."""
         rows = read_metrics(self.run_dir)
         kept = [r for r in rows if r["stage"] != stage or (r["step"] is not None and r["step"] <= resumed_at)]
-        if len(kept) != len(rows) or (self.metrics_path.exists() and not self.metrics_path.read_bytes().endswith(b"\n")
-                                      and self.metrics_path.stat().st_size):
+        if len(kept) != len(rows) or (
+            self.metrics_path.exists()
+            and not self.metrics_path.read_bytes().endswith(b"\n")
+            and self.metrics_path.stat().st_size
+        ):
             tmp = self.metrics_path.with_name(".metrics.jsonl.tmp")
             tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
             os.replace(tmp, self.metrics_path)
@@ -167,6 +181,12 @@ def start_wandb(run_dir: Path, recipe, run_id: str):
     os.environ.setdefault("WANDB_SILENT", "true")
     import wandb
 
-    return wandb.init(project=recipe.wandb_project, name=run_dir.name, id=run_id, resume="allow",
-                      dir=str(run_dir), mode=os.environ.get("WANDB_MODE", "offline"),
-                      config=recipe.resolved)
+    return wandb.init(
+        project=recipe.wandb_project,
+        name=run_dir.name,
+        id=run_id,
+        resume="allow",
+        dir=str(run_dir),
+        mode=os.environ.get("WANDB_MODE", "offline"),
+        config=recipe.resolved,
+    )

@@ -55,8 +55,15 @@ class Attempt:
 
     def record(self, **fields) -> dict:
         """The stage.json record of this attempt."""
-        return {"name": self.plan.name, "type": self.plan.type, "hash": self.digest, "inputs": self.inputs,
-                "config": self.config.model_dump(mode="json"), "iteration": self.plan.iteration, **fields}
+        return {
+            "name": self.plan.name,
+            "type": self.plan.type,
+            "hash": self.digest,
+            "inputs": self.inputs,
+            "config": self.config.model_dump(mode="json"),
+            "iteration": self.plan.iteration,
+            **fields,
+        }
 
 
 class Engine:
@@ -98,13 +105,18 @@ class Engine:
     def check_run_dir(self) -> None:
         """Refuse a dir this recipe cannot resume: another recipe's run, or a corrupt run record."""
         state = read_json(self.run_dir / "run.json")
-        if (self.run_dir / "run.json").exists() and not (isinstance(state, dict) and
-                                                         isinstance(state.get("stages", {}), dict)):
-            raise AlignError(f"{self.run_dir / 'run.json'} is not a run record (corrupt or of the wrong shape): "
-                             f"repair or delete it, or start over with --fresh")
+        if (self.run_dir / "run.json").exists() and not (
+            isinstance(state, dict) and isinstance(state.get("stages", {}), dict)
+        ):
+            raise AlignError(
+                f"{self.run_dir / 'run.json'} is not a run record (corrupt or of the wrong shape): "
+                f"repair or delete it, or start over with --fresh"
+            )
         if isinstance(state, dict) and state.get("recipe") not in (None, self.recipe.name):
-            raise AlignError(f"{self.run_dir} holds a run of recipe {state.get('recipe')!r}, not "
-                             f"{self.recipe.name!r}: use another --run-dir, or --fresh to start over")
+            raise AlignError(
+                f"{self.run_dir} holds a run of recipe {state.get('recipe')!r}, not "
+                f"{self.recipe.name!r}: use another --run-dir, or --fresh to start over"
+            )
 
     def run_stages(self) -> list[dict]:
         self.log.start([plan.name for plan in self.recipe.stages])
@@ -112,8 +124,9 @@ class Engine:
             for plan in self.recipe.stages:
                 if plan.block in self.stopped:  # an earlier stage of its loop ended the loop
                     self.log.stage_status(plan.name, "stopped")
-                    self.summaries.append({"name": plan.name, "status": "stopped", "metrics": {},
-                                           "stopped": self.stopped[plan.block]})
+                    self.summaries.append(
+                        {"name": plan.name, "status": "stopped", "metrics": {}, "stopped": self.stopped[plan.block]}
+                    )
                 else:
                     self.summaries.append(self.reuse_or_run(self.attempt(plan)))
         except BaseException as exc:
@@ -132,16 +145,26 @@ class Engine:
         except ValidationError as exc:  # an earlier stage's output of the wrong shape
             raise AlignError(f"stage {plan.name!r}: {format_validation_error(exc)}") from None
         seed = fingerprint.stage_seed(self.recipe.seed, plan.name)
-        inputs = fingerprint.stage_inputs(plan.type, config.model_dump(mode="json"),
-                                          {d: self.produced.hashes[d] for d in sorted(deps)}, self.run_dir, seed)
+        inputs = fingerprint.stage_inputs(
+            plan.type,
+            config.model_dump(mode="json"),
+            {d: self.produced.hashes[d] for d in sorted(deps)},
+            self.run_dir,
+            seed,
+        )
         return Attempt(plan, module, config, inputs, fingerprint.inputs_hash(inputs), seed, self.run_dir / plan.name)
 
     def reuse_or_run(self, attempt: Attempt) -> dict:
         info = read_json(attempt.dir / "stage.json") or {}
         done = (attempt.dir / "DONE").exists()
         same = done and info.get("hash") == attempt.digest
-        reasons = [] if same else fingerprint.changes(info.get("inputs") if done else None, attempt.inputs,
-                                                      fingerprint.unset_fields(attempt.config))
+        reasons = (
+            []
+            if same
+            else fingerprint.changes(
+                info.get("inputs") if done else None, attempt.inputs, fingerprint.unset_fields(attempt.config)
+            )
+        )
         if done and not same and info.get("inputs") and not reasons:
             attempt.digest, same = info["hash"], True  # only fields added to align since, at their defaults
         untrusted = stage_dir.output_problems(attempt.dir, info) if same else []
@@ -165,9 +188,13 @@ class Engine:
         stage_dir.prepare(attempt.dir, attempt.digest)
         self.log.stage_status(name, "running", reasons=reasons)
         started = time.time()
-        ctx = StageContext(out_dir=attempt.dir / ".out", work_dir=attempt.dir / ".work", seed=attempt.seed,
-                           log=lambda metrics, step: self.log.metrics(name, metrics, step),
-                           progress=self.progress_factory)
+        ctx = StageContext(
+            out_dir=attempt.dir / ".out",
+            work_dir=attempt.dir / ".work",
+            seed=attempt.seed,
+            log=lambda metrics, step: self.log.metrics(name, metrics, step),
+            progress=self.progress_factory,
+        )
         self.log.begin_stage(name, resumed_step(ctx.work_dir / "checkpoints"))
         try:
             result = self.call_stage(attempt, ctx)
@@ -188,11 +215,17 @@ class Engine:
             raise AlignError(message)
         if result.metrics:
             self.log.metrics(name, result.metrics, None)
-        info = attempt.record(outputs=result.outputs, values=result.values, metrics=result.metrics,
-                              key_metrics=result.shown_metrics(), rerun_reasons=reasons,
-                              wall_s=round(time.time() - started, 2))
-        info["output_digests"] = {key: fingerprint.path_digest(ctx.out_dir / rel)
-                                  for key, rel in result.outputs.items()}
+        info = attempt.record(
+            outputs=result.outputs,
+            values=result.values,
+            metrics=result.metrics,
+            key_metrics=result.shown_metrics(),
+            rerun_reasons=reasons,
+            wall_s=round(time.time() - started, 2),
+        )
+        info["output_digests"] = {
+            key: fingerprint.path_digest(ctx.out_dir / rel) for key, rel in result.outputs.items()
+        }
         stage_dir.promote(attempt.dir, info, attempt.digest)
         shutil.rmtree(ctx.work_dir, ignore_errors=True)  # checkpoints are only for resuming
         self.produced.record(name, attempt.dir, info, attempt.digest)

@@ -16,20 +16,28 @@ beside it change no draw. Extra left padding (blocks padded to a common width) c
 generation_config.json may add beyond the stage's settings (a repetition penalty, say) is not applied:
 the stage's sampling settings are the whole story.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
-from transformers import (DynamicCache, LogitsProcessorList, StaticCache, TemperatureLogitsWarper, TopKLogitsWarper,
-                          TopPLogitsWarper)
+from transformers import (
+    DynamicCache,
+    LogitsProcessorList,
+    StaticCache,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
 from transformers.cache_utils import StaticLayer
 
 
 @dataclass
 class Block:
     """Prompts that `generate` would sample in one call, seeded by `seed`."""
+
     prompts: list[str]
     seed: int
     out: torch.Tensor | None = None  # [rows, max_new_tokens] new tokens, pad after EOS
@@ -77,8 +85,13 @@ def prefill(model, tokenizer, prompts: list[str], n: int):
     if not all(type(layer) is StaticLayer for layer in cache.layers):  # sliding windows etc.: transformers' own
         cache = DynamicCache(config=model.config)
     if ids.shape[1] > 1:
-        model(input_ids=ids[:, :-1], attention_mask=mask[:, :-1], past_key_values=cache, use_cache=True,
-              position_ids=(mask[:, :-1].long().cumsum(-1) - 1).clamp(min=0))
+        model(
+            input_ids=ids[:, :-1],
+            attention_mask=mask[:, :-1],
+            past_key_values=cache,
+            use_cache=True,
+            position_ids=(mask[:, :-1].long().cumsum(-1) - 1).clamp(min=0),
+        )
         select_rows(cache, torch.arange(len(prompts), device=ids.device).repeat_interleave(n))
     return ids.repeat_interleave(n, 0), mask.repeat_interleave(n, 0), cache
 
@@ -90,8 +103,9 @@ def make_room(cache, length: int) -> None:
     for layer in cache.layers:
         if isinstance(layer, StaticLayer) and layer.is_initialized and layer.max_cache_len < length:
             extra = length - layer.max_cache_len + GROW - 1
-            layer.keys, layer.values = (torch.cat([t, t.new_zeros((*t.shape[:2], extra, t.shape[3]))], 2)
-                                        for t in (layer.keys, layer.values))
+            layer.keys, layer.values = (
+                torch.cat([t, t.new_zeros((*t.shape[:2], extra, t.shape[3]))], 2) for t in (layer.keys, layer.values)
+            )
             layer.max_cache_len += extra
 
 
@@ -104,19 +118,41 @@ def select_rows(cache, rows: torch.Tensor) -> None:
 
 
 @torch.no_grad()
-def decode_blocks(model, tokenizer, blocks: list[Block], *, n: int, max_new_tokens: int, temperature: float,
-                  top_k: int = 0, top_p: float = 1.0, batch_rows: int = 512, drop_fraction: float = 0.25,
-                  on_done: Callable[[Block], None] | None = None) -> list[Block]:
+def decode_blocks(
+    model,
+    tokenizer,
+    blocks: list[Block],
+    *,
+    n: int,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int = 0,
+    top_p: float = 1.0,
+    batch_rows: int = 512,
+    drop_fraction: float = 0.25,
+    on_done: Callable[[Block], None] | None = None,
+) -> list[Block]:
     """Sample n completions of every block's prompts into `block.out`; finished rows leave the batch once
     they are `drop_fraction` of it."""
     for gang in gangs(blocks, n, batch_rows):
-        decode_gang(model, tokenizer, gang, n=n, max_new_tokens=max_new_tokens, temperature=temperature,
-                    top_k=top_k, top_p=top_p, drop_fraction=drop_fraction, on_done=on_done)
+        decode_gang(
+            model,
+            tokenizer,
+            gang,
+            n=n,
+            max_new_tokens=max_new_tokens,
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            drop_fraction=drop_fraction,
+            on_done=on_done,
+        )
     return blocks
 
 
-def decode_gang(model, tokenizer, gang: list[Block], *, n, max_new_tokens, temperature, top_k, top_p,
-                drop_fraction, on_done) -> None:
+def decode_gang(
+    model, tokenizer, gang: list[Block], *, n, max_new_tokens, temperature, top_k, top_p, drop_fraction, on_done
+) -> None:
     """Decode one gang of blocks. A block's rows stay contiguous in the batch (rows only ever leave it, in
     order), so each block is a slice: `spans` holds (block, start, end)."""
     ids, mask, cache = prefill(model, tokenizer, [p for block in gang for p in block.prompts], n)
@@ -133,8 +169,11 @@ def decode_gang(model, tokenizer, gang: list[Block], *, n, max_new_tokens, tempe
     spans = block_spans(owner, gang)
     for step in range(max_new_tokens):
         make_room(cache, mask.shape[1])
-        logits = model(input_ids=step_ids, attention_mask=mask, position_ids=position, past_key_values=cache,
-                       use_cache=True).logits[:, -1].float()
+        logits = (
+            model(input_ids=step_ids, attention_mask=mask, position_ids=position, past_key_values=cache, use_cache=True)
+            .logits[:, -1]
+            .float()
+        )
         scores = warpers(None, logits)
         tokens = scores.argmax(-1) if temperature == 0 else sample_per_block(scores, row, spans)
         tokens = tokens.masked_fill(done, pad)
@@ -174,7 +213,8 @@ def sample_per_block(scores: torch.Tensor, row: torch.Tensor, spans: list[tuple[
     for block, start, end in spans:
         if block.live == 0:  # a finished block draws no more; its rows' tokens are discarded
             continue
-        noise = torch.empty((block.out.shape[0], scores.shape[-1]), dtype=probs.dtype,
-                            device=scores.device).exponential_(1, generator=block.rng)
+        noise = torch.empty(
+            (block.out.shape[0], scores.shape[-1]), dtype=probs.dtype, device=scores.device
+        ).exponential_(1, generator=block.rng)
         tokens[start:end] = (probs[start:end] / noise[row[start:end]]).argmax(-1)
     return tokens

@@ -4,15 +4,17 @@
 TRL's two shapes (a string, or a list of chat messages rendered with the tokenizer's chat template) and
 return `n` completions per prompt.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence
+from typing import Protocol
 
 import torch
 
-from align.generation.decoding import Block, decode_blocks
 from align.errors import AlignError
+from align.generation.decoding import Block, decode_blocks
 from align.loading.models import load_causal_lm, load_tokenizer
 
 
@@ -27,8 +29,9 @@ class SamplingParams:
 
 
 class Generator(Protocol):
-    def generate(self, prompts: Sequence, params: SamplingParams,
-                 progress: Callable[[int], None] | None = None) -> list[list[str]]:
+    def generate(
+        self, prompts: Sequence, params: SamplingParams, progress: Callable[[int], None] | None = None
+    ) -> list[list[str]]:
         """`n` completions per prompt, in prompt order."""
 
 
@@ -46,8 +49,9 @@ class HFGenerator:
     it alone after `torch.manual_seed(seed + start)`. The n samples of a prompt share one prefill, and
     blocks share the decoding batch, finished rows leaving it and new blocks joining (align.generation.decoding)."""
 
-    def __init__(self, model: str, max_rows: int = 256, batch_rows: int = 512, dtype: str = "auto",
-                 device: str = "auto"):
+    def __init__(
+        self, model: str, max_rows: int = 256, batch_rows: int = 512, dtype: str = "auto", device: str = "auto"
+    ):
         self.tokenizer = load_tokenizer(model, padding_side="left")
         self.model = load_causal_lm(model, dtype=dtype, device=device).eval()
         self.max_rows = max_rows  # rows per seeded block: it fixes which samples a seed draws
@@ -59,21 +63,31 @@ class HFGenerator:
 
     def generate(self, prompts, params: SamplingParams, progress=None) -> list[list[str]]:
         per_block = self.prompts_per_block(params)
-        return self.generate_blocks([(prompts[start:start + per_block], params.seed + start)
-                                     for start in range(0, len(prompts), per_block)], params, progress)
+        return self.generate_blocks(
+            [(prompts[start : start + per_block], params.seed + start) for start in range(0, len(prompts), per_block)],
+            params,
+            progress,
+        )
 
-    def generate_blocks(self, blocks: list[tuple[list, int]], params: SamplingParams,
-                        progress=None) -> list[list[str]]:
+    def generate_blocks(self, blocks: list[tuple[list, int]], params: SamplingParams, progress=None) -> list[list[str]]:
         """Completions of each (prompts, seed) block, as `generate` on that block alone with that seed draws
         them; the blocks share the decoding batch (align.generation.decoding)."""
         tok, n = self.tokenizer, params.n
         seeded = [Block([render_prompt(tok, p) for p in prompts], seed) for prompts, seed in blocks]
-        decode_blocks(self.model, tok, seeded, n=n, max_new_tokens=params.max_new_tokens,
-                      temperature=params.temperature, top_k=params.top_k, top_p=params.top_p,
-                      batch_rows=self.batch_rows,
-                      on_done=(lambda block: progress(len(block.prompts))) if progress else None)
+        decode_blocks(
+            self.model,
+            tok,
+            seeded,
+            n=n,
+            max_new_tokens=params.max_new_tokens,
+            temperature=params.temperature,
+            top_k=params.top_k,
+            top_p=params.top_p,
+            batch_rows=self.batch_rows,
+            on_done=(lambda block: progress(len(block.prompts))) if progress else None,
+        )
         completions = [text for block in seeded for text in tok.batch_decode(block.out, skip_special_tokens=True)]
-        return [completions[i:i + n] for i in range(0, len(completions), n)]
+        return [completions[i : i + n] for i in range(0, len(completions), n)]
 
 
 class VLLMGenerator:
@@ -92,10 +106,17 @@ class VLLMGenerator:
 
         texts = [render_prompt(self.tokenizer, p) for p in prompts]
         # one seed per prompt: with one seed for all, every prompt would draw the same random stream
-        sampling = [VLLMParams(n=params.n, temperature=params.temperature, top_p=params.top_p,
-                               top_k=params.top_k if params.top_k > 0 else -1,
-                               max_tokens=params.max_new_tokens, seed=params.seed + index)
-                    for index in range(len(texts))]
+        sampling = [
+            VLLMParams(
+                n=params.n,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                top_k=params.top_k if params.top_k > 0 else -1,
+                max_tokens=params.max_new_tokens,
+                seed=params.seed + index,
+            )
+            for index in range(len(texts))
+        ]
         results = self.llm.generate(texts, sampling)
         if progress:
             progress(len(texts))
@@ -114,8 +135,8 @@ def vllm_available() -> bool:
 
 def make_generator(model: str, backend: str = "auto", **kwargs) -> Generator:
     """The backend's generator; under torchrun (`processes: N`) each rank draws its share of every call."""
-    from align.runtime.distributed import world_size
     from align.generation.sharding import ShardedGenerator
+    from align.runtime.distributed import world_size
 
     if backend == "vllm" and not vllm_available():
         raise AlignError("backend vllm needs a CUDA GPU and vllm (pip install 'align[gpu]'); use backend hf here")

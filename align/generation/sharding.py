@@ -5,6 +5,7 @@ A generator draws its samples in seeded blocks of prompts (HFGenerator: `max_row
 have had in one process, and every rank gets all completions back in prompt order. So the samples are the
 same whatever N is, and a resumed run may change N.
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -38,7 +39,7 @@ def generate(generator, prompts: list, params, progress=None) -> list[list[str]]
 
     ensure_process_group()
     starts = [start for index, start in enumerate(range(0, len(prompts), size)) if index % world == rank()]
-    blocks = [(prompts[start:start + size], params.seed + start) for start in starts]
+    blocks = [(prompts[start : start + size], params.seed + start) for start in starts]
     shown = 0
 
     def advance(count: int) -> None:  # rank 0 stands for all: every rank finishes blocks at about its pace
@@ -51,7 +52,7 @@ def generate(generator, prompts: list, params, progress=None) -> list[list[str]]
     if hasattr(generator, "generate_blocks"):  # the rank's blocks share one decoding batch
         outs = generator.generate_blocks(blocks, params, report)
         ends = list(accumulate(len(block) for block, _ in blocks))
-        mine = {start: outs[end - len(block):end] for start, (block, _), end in zip(starts, blocks, ends)}
+        mine = {start: outs[end - len(block) : end] for start, (block, _), end in zip(starts, blocks, ends)}
     else:
         mine = {}
         for start, (block, seed) in zip(starts, blocks):

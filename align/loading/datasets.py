@@ -1,4 +1,5 @@
 """Datasets by name: a JSONL file, a local HF dataset dir, a hub id or `world:<name>`, loaded and validated."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,5 +1,6 @@
 """Fingerprints of what was loaded: a model's weights and a tokenizer's token ids. They let a run prove where
 training started and let a stage refuse a teacher or a cache built for another tokenizer."""
+
 from __future__ import annotations
 
 import hashlib
@@ -26,8 +27,15 @@ def weights_digest(model, full_limit: int = 50_000_000) -> str:
 
 def tokenizer_digest(tokenizer) -> str:
     """What decides token ids: the vocabulary, the special tokens and the chat template."""
-    described = json.dumps({"vocab": sorted(tokenizer.get_vocab().items()), "template": tokenizer.chat_template,
-                            "special": tokenizer.special_tokens_map}, sort_keys=True, default=str)
+    described = json.dumps(
+        {
+            "vocab": sorted(tokenizer.get_vocab().items()),
+            "template": tokenizer.chat_template,
+            "special": tokenizer.special_tokens_map,
+        },
+        sort_keys=True,
+        default=str,
+    )
     return hashlib.sha256(described.encode()).hexdigest()[:16]
 
 
@@ -36,5 +44,7 @@ def check_same_tokenizer(model: str, other: str, role: str, why: str) -> None:
     comparisons between the two would be meaningless. Names both tokenizers."""
     mine, theirs = load_tokenizer(model), load_tokenizer(other)
     if tokenizer_digest(mine) != tokenizer_digest(theirs):
-        raise ValueError(f"{why}, but the {role} {other!r} ({type(theirs).__name__}, {len(theirs)} tokens) and "
-                         f"{model!r} ({type(mine).__name__}, {len(mine)} tokens) have different tokenizers")
+        raise ValueError(
+            f"{why}, but the {role} {other!r} ({type(theirs).__name__}, {len(theirs)} tokens) and "
+            f"{model!r} ({type(mine).__name__}, {len(mine)} tokens) have different tokenizers"
+        )

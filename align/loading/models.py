@@ -1,4 +1,5 @@
 """Models by name: any HF causal LM (a local dir, `world:<name>` or a hub id) and its tokenizer, ready for batching."""
+
 from __future__ import annotations
 
 import os
@@ -8,7 +9,6 @@ import torch
 
 from align import world
 from align.errors import AlignError
-
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
@@ -22,8 +22,10 @@ def locate_model(spec: str) -> str:
         if not (path / "config.json").exists():
             raise AlignError(f"model dir {spec} has no config.json: not a Hugging Face model dir")
         if not any((path / name).exists() for name in TOKENIZER_FILES):
-            raise AlignError(f"model dir {spec} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}): "
-                             f"save it with the model (`tokenizer.save_pretrained(dir)`)")
+            raise AlignError(
+                f"model dir {spec} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}): "
+                f"save it with the model (`tokenizer.save_pretrained(dir)`)"
+            )
         return str(path)
     if spec.startswith(("/", ".", "~")) or spec.count("/") > 1 or not spec:
         raise AlignError(f"model dir not found: {spec}")
@@ -42,14 +44,17 @@ def check_weights(spec: str) -> None:
         try:
             with safe_open(str(weights), framework="pt") as f:
                 f.keys()
-        except Exception as exc:  # noqa: BLE001 - SafetensorError and OSError alike
+        except Exception as exc:
             raise AlignError(f"{weights}: not a readable safetensors file ({exc})") from None
 
 
 def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":  # under torchrun, each process takes the GPU of its local rank
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if torch.cuda.is_available() \
+        return (
+            torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+            if torch.cuda.is_available()
             else torch.device("cpu")
+        )
     return torch.device(device)
 
 
@@ -82,6 +87,6 @@ def load_causal_lm(spec: str, dtype: str = "auto", device: str = "auto"):
     target = pick_device(device)
     try:
         model = AutoModelForCausalLM.from_pretrained(locate_model(spec), dtype=pick_dtype(dtype, target))
-    except Exception as exc:  # noqa: BLE001 - OSError, ValueError, SafetensorError, ...: all mean a bad model dir
+    except Exception as exc:
         raise AlignError(f"cannot load causal LM from {spec!r}: {type(exc).__name__}: {exc}") from None
     return model.to(target)

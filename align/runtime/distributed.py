@@ -1,5 +1,6 @@
 """Which process this is under torchrun: only rank 0 logs, shows progress and writes outputs (on several
 nodes, each node's local rank 0 does, into that node's own run dir)."""
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """Rich progress bars for long work (generation, training), shared by every stage."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -12,8 +13,13 @@ console = Console(stderr=True)
 @contextmanager
 def track(description: str, total: int):
     """`with track("sampling", total=n) as advance: advance(k)` shows one bar until the block ends."""
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn())
+    columns = (
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(description, total=total)
         try:

@@ -1,5 +1,6 @@
 """One kind of console output: align's own rich bars and tables instead of the libraries' tqdm bars, info lines
 and renamed-argument warnings. Called once where a process starts: the CLI, the Python API, a torchrun rank."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,4 +1,5 @@
 """Torch threads on a small box: oversubscription (two processes each using every core) costs ~80x here."""
+
 from __future__ import annotations
 
 import os

@@ -3,6 +3,7 @@
 A new stage is one module (a `Config` and `run(config, ctx)`, see `align.stages.base`) plus one line here.
 Modules are imported lazily so that `align show` or a sampling-only recipe never imports TRL.
 """
+
 from __future__ import annotations
 
 import importlib

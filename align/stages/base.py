@@ -7,26 +7,29 @@ imports nothing of the engine, so stages depend on it and never on the engine's 
 Inputs are declared on the config's fields (`dataset_field`, `model_field`, `scorer_field`): the engine checks
 every declared input of every stage before the first stage runs, deferring only `${stage.output}` values.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Literal, Optional, Union
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from align.training.args import deepspeed_config, lora_config
 
 # A scorer: a built-in name (`math`), a `module:function` path, or `{name: ..., option: value}`.
-ScorerSpec = Union[str, dict[str, Any]]
+ScorerSpec = str | dict[str, Any]
 # Metric logger: every metric of one optimizer step at once, with that step (None = a summary value).
-LogFn = Callable[[dict, Optional[int]], None]
+LogFn = Callable[[dict, int | None], None]
 
 
 @dataclass
 class StageContext:
     """What a stage may use: its output dir (temp, renamed into place on success), a work dir that survives a
     kill (trainer checkpoints, finished chunks), its seed, a metric logger and a progress-bar factory."""
+
     out_dir: Path
     work_dir: Path
     seed: int
@@ -40,10 +43,11 @@ class StageResult:
     to them as `${stage.name}` and get the absolute path. `values`: plain JSON values (a weights digest, a path
     chosen among the inputs); `${stage.name}` gives them as they are. `metrics`: summary numbers;
     `key_metrics`: the ones tables and reports show (default: all of `metrics`)."""
+
     outputs: dict[str, str] = field(default_factory=dict)
     values: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
-    key_metrics: Optional[list[str]] = None
+    key_metrics: list[str] | None = None
 
     def shown_metrics(self) -> list[str]:
         return list(self.metrics) if self.key_metrics is None else [m for m in self.key_metrics if m in self.metrics]
@@ -82,6 +86,7 @@ def declared_inputs(config: BaseModel) -> list[tuple[str, dict, Any]]:
 
 class StageConfig(BaseModel):
     """Unknown keys are errors, so a typo in a recipe fails before anything runs."""
+
     model_config = ConfigDict(extra="forbid", protected_namespaces=())
 
 
@@ -93,13 +98,25 @@ class LoraSettings(StageConfig):
 
 
 # transformers' SchedulerType values, so a typo fails at load time instead of at trainer construction.
-Scheduler = Literal["linear", "cosine", "cosine_with_restarts", "polynomial", "constant", "constant_with_warmup",
-                    "inverse_sqrt", "reduce_lr_on_plateau", "cosine_with_min_lr", "cosine_warmup_with_min_lr",
-                    "warmup_stable_decay"]
+Scheduler = Literal[
+    "linear",
+    "cosine",
+    "cosine_with_restarts",
+    "polynomial",
+    "constant",
+    "constant_with_warmup",
+    "inverse_sqrt",
+    "reduce_lr_on_plateau",
+    "cosine_with_min_lr",
+    "cosine_warmup_with_min_lr",
+    "warmup_stable_decay",
+]
 
 
-def processes_field(description: str = "generation processes under torchrun: each draws its share of the "
-                    "prompts (the same samples as one process; `max_rows // n` prompts per share)"):
+def processes_field(
+    description: str = "generation processes under torchrun: each draws its share of the "
+    "prompts (the same samples as one process; `max_rows // n` prompts per share)",
+):
     """`processes: N`: the engine runs the stage under torchrun with N processes (align.engine.launch); by default the
     description of a generating stage's (align.generation.sharding)."""
     return Field(1, ge=1, description=description)
@@ -107,6 +124,7 @@ def processes_field(description: str = "generation processes under torchrun: eac
 
 class TrainingConfig(StageConfig):
     """Knobs every TRL trainer takes; each training stage adds its method's own."""
+
     model: str = model_field("model to train: HF dir, hub id or world:<name>")
     epochs: float = Field(1.0, gt=0, description="passes over the data (ignored when max_steps > 0)")
     max_steps: int = Field(-1, description="optimizer steps; -1 = derive from epochs")
@@ -119,20 +137,30 @@ class TrainingConfig(StageConfig):
     max_length: int = Field(512, ge=8, description="tokens per sequence; longer ones are truncated")
     save_steps: int = Field(50, ge=1, description="checkpoint interval: a killed stage resumes from here")
     logging_steps: int = Field(10, ge=1)
-    limit: Optional[int] = Field(None, ge=1, description="use only the first N rows (smoke runs)")
-    lora: Optional[LoraSettings] = Field(None, description="train LoRA adapters instead of all weights")
+    limit: int | None = Field(None, ge=1, description="use only the first N rows (smoke runs)")
+    lora: LoraSettings | None = Field(None, description="train LoRA adapters instead of all weights")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
-    deepspeed: Optional[str] = Field(None, description="DeepSpeed: `zero2` or `zero3` (the shipped configs) or a "
-                                     "JSON config's path")
-    processes: int = processes_field("training processes: >1 runs the stage under torchrun (DDP; gloo on CPU, "
-                                     "NCCL on GPU)")
-    nnodes: int = Field(1, ge=1, description="machines training together (torchrun --nnodes); each runs the same "
-                        "`align run` with its own node_rank")
+    deepspeed: str | None = Field(
+        None, description="DeepSpeed: `zero2` or `zero3` (the shipped configs) or a JSON config's path"
+    )
+    processes: int = processes_field(
+        "training processes: >1 runs the stage under torchrun (DDP; gloo on CPU, NCCL on GPU)"
+    )
+    nnodes: int = Field(
+        1,
+        ge=1,
+        description="machines training together (torchrun --nnodes); each runs the same "
+        "`align run` with its own node_rank",
+    )
     node_rank: int = Field(0, ge=0, description="this machine's place among the nnodes (0 hosts the rendezvous)")
-    rdzv_endpoint: Optional[str] = Field(None, description="host:port of node 0, reachable from every node "
-                                         "(needed when nnodes > 1)")
-    trainer: dict[str, Any] = Field(default_factory=dict, description="extra fields of the TRL/transformers "
-                                    "config (e.g. {max_grad_norm: 0.5, optim: adafactor}); checked before the run")
+    rdzv_endpoint: str | None = Field(
+        None, description="host:port of node 0, reachable from every node (needed when nnodes > 1)"
+    )
+    trainer: dict[str, Any] = Field(
+        default_factory=dict,
+        description="extra fields of the TRL/transformers "
+        "config (e.g. {max_grad_norm: 0.5, optim: adafactor}); checked before the run",
+    )
 
     @field_validator("deepspeed")
     @classmethod
@@ -159,9 +187,17 @@ class TrainingConfig(StageConfig):
         return lora_config(**self.lora.model_dump()) if self.lora else None
 
     def trainer_kwargs(self) -> dict:
-        return dict(learning_rate=self.learning_rate, epochs=self.epochs, max_steps=self.max_steps,
-                    batch_size=self.batch_size, grad_accum=self.grad_accum, warmup_ratio=self.warmup,
-                    lr_scheduler=self.lr_scheduler, weight_decay=self.weight_decay,
-                    save_steps=self.save_steps, logging_steps=self.logging_steps,
-                    deepspeed=deepspeed_config(self.deepspeed) if self.deepspeed else None,
-                    extra=self.trainer)
+        return dict(
+            learning_rate=self.learning_rate,
+            epochs=self.epochs,
+            max_steps=self.max_steps,
+            batch_size=self.batch_size,
+            grad_accum=self.grad_accum,
+            warmup_ratio=self.warmup,
+            lr_scheduler=self.lr_scheduler,
+            weight_decay=self.weight_decay,
+            save_steps=self.save_steps,
+            logging_steps=self.logging_steps,
+            deepspeed=deepspeed_config(self.deepspeed) if self.deepspeed else None,
+            extra=self.trainer,
+        )

@@ -12,16 +12,17 @@
 λ = `kd_ratio` (0.5 in both papers' code). `kd` and `dpkd` need `targets`: the teacher stage's top-k file for
 exactly these rows (checked: same rows, same tokenizer as the student). The teacher is never loaded here.
 Rows are encoded as TRL's SFTTrainer encodes them (`align.training.logprobs.encode`); the trainer is transformers'
-`Trainer` with the method's loss (`align.training.distill`), so checkpoints, resume, `processes`, DeepSpeed and LoRA work as in
-every training stage. With `pretrain_data`, every step adds DPKD's (and MiniLLM's) pretraining term
+`Trainer` with the method's loss (`align.training.distill`), so checkpoints, resume, `processes`, DeepSpeed and
+LoRA work as in every training stage. With `pretrain_data`, every step adds DPKD's (and MiniLLM's) pretraining term
 c·L_PT (c = `lm_coef`, 0.5 in the released code) on a batch of those rows, L_PT = (1 - λ)·CE + λ·KD with the
 teacher's cached targets there (`pretrain_targets`), or plain CE without them. The DPKD sequence form (sampled
 student responses as "rejected") is the `dpo` stage with the teacher as `ref_model` (see recipes/dpkd.yaml).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -41,12 +42,17 @@ TOKEN_LEVEL = ("kd", "dpkd", "onpolicy")  # these compare token distributions: o
 
 
 class Config(TrainingConfig):
-    data: str = dataset_field("sft", "prompt/completion rows the student learns from (references, or the "
-                              "teacher stage's responses for seqkd/dpkd)")
+    data: str = dataset_field(
+        "sft",
+        "prompt/completion rows the student learns from (references, or the teacher stage's responses for seqkd/dpkd)",
+    )
     method: Literal["sft", "seqkd", "kd", "dpkd", "onpolicy"] = Field(description="the method (see the module)")
-    targets: Optional[str] = Field(None, description="teacher top-k targets for these rows (kd, dpkd)")
-    teacher: Optional[str] = model_field("the teacher the targets came from: lets a tokenizer mismatch fail "
-                                         "before the run (kd, dpkd need the student's tokenizer)", None)
+    targets: str | None = Field(None, description="teacher top-k targets for these rows (kd, dpkd)")
+    teacher: str | None = model_field(
+        "the teacher the targets came from: lets a tokenizer mismatch fail "
+        "before the run (kd, dpkd need the student's tokenizer)",
+        None,
+    )
     kd_ratio: float = Field(0.5, ge=0, le=1, description="λ in (1 - λ)·CE + λ·distillation loss")
     beta: float = Field(0.1, gt=0, description="DPKD β")
     label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="DPKD label smoothing (0 in the paper)")
@@ -54,11 +60,13 @@ class Config(TrainingConfig):
     jsd_beta: float = Field(1.0, ge=0, le=1, description="onpolicy: 0 = forward KL, 0.5 = JSD, 1 = reverse KL")
     max_new_tokens: int = Field(64, ge=1, description="onpolicy: tokens the student generates per prompt")
     learning_rate: float = Field(5e-4, gt=0)
-    pretrain_data: Optional[str] = dataset_field("sft", "rows for the pretraining term c·L_PT (offline methods)",
-                                                 None)
-    pretrain_targets: Optional[str] = Field(None, description="teacher top-k targets on pretrain_data: L_PT "
-                                            "mixes in word-level KD (as the released code); without, L_PT = CE")
-    pretrain_limit: Optional[int] = Field(None, ge=1, description="first N rows of pretrain_data")
+    pretrain_data: str | None = dataset_field("sft", "rows for the pretraining term c·L_PT (offline methods)", None)
+    pretrain_targets: str | None = Field(
+        None,
+        description="teacher top-k targets on pretrain_data: L_PT "
+        "mixes in word-level KD (as the released code); without, L_PT = CE",
+    )
+    pretrain_limit: int | None = Field(None, ge=1, description="first N rows of pretrain_data")
     lm_coef: float = Field(0.5, ge=0, description="c, the pretraining term's weight")
 
     @model_validator(mode="after")
@@ -77,16 +85,25 @@ class Config(TrainingConfig):
         if self.method == "onpolicy":
             from trl import DistillationConfig
 
-            return trainer_config(DistillationConfig, output_dir, seed=seed, beta=self.jsd_beta, temperature=1.0,
-                                  max_completion_length=self.max_new_tokens, **self.trainer_kwargs())
+            return trainer_config(
+                DistillationConfig,
+                output_dir,
+                seed=seed,
+                beta=self.jsd_beta,
+                temperature=1.0,
+                max_completion_length=self.max_new_tokens,
+                **self.trainer_kwargs(),
+            )
         from transformers import TrainingArguments
 
-        return trainer_config(TrainingArguments, output_dir, seed=seed, remove_unused_columns=False,
-                              **self.trainer_kwargs())
+        return trainer_config(
+            TrainingArguments, output_dir, seed=seed, remove_unused_columns=False, **self.trainer_kwargs()
+        )
 
     def loss(self) -> DistillLoss:
-        return DistillLoss(self.method, self.kd_ratio, self.beta, self.label_smoothing, self.reference_free,
-                           self.lm_coef)
+        return DistillLoss(
+            self.method, self.kd_ratio, self.beta, self.label_smoothing, self.reference_free, self.lm_coef
+        )
 
 
 def check(config: Config) -> None:
@@ -94,9 +111,12 @@ def check(config: Config) -> None:
     tokenizer (`seqkd` learns from text, so any teacher works there)."""
     trainer.check(config)
     if config.method in TOKEN_LEVEL and config.teacher and not deferred(config.teacher) and not deferred(config.model):
-        check_same_tokenizer(config.model, config.teacher, "teacher",
-                             f"method {config.method!r} compares token distributions (use `seqkd`, which works "
-                             f"across tokenizers)")
+        check_same_tokenizer(
+            config.model,
+            config.teacher,
+            "teacher",
+            f"method {config.method!r} compares token distributions (use `seqkd`, which works across tokenizers)",
+        )
 
 
 def training_rows(path: str, limit: int | None) -> list[dict]:
@@ -110,21 +130,30 @@ def build_trainer(config: Config, ctx: StageContext, rows: list[dict], model, to
         from peft import get_peft_model
 
         model = get_peft_model(model, config.peft())
-    args, shown = config.trainer_args(ctx.work_dir / "checkpoints", ctx.seed), callbacks(ctx.log, f"distill ({config.method})")
+    args, shown = (
+        config.trainer_args(ctx.work_dir / "checkpoints", ctx.seed),
+        callbacks(ctx.log, f"distill ({config.method})"),
+    )
     if config.method == "onpolicy":
         teacher = load_causal_lm(config.teacher, dtype=config.dtype)
         return onpolicy_trainer(model, teacher, tokenizer, rows, args, shown)
-    targets = load_targets(config.targets if config.method in NEEDS_TARGETS else None, tokenizer, config.model,
-                           rows, config.teacher)
+    targets = load_targets(
+        config.targets if config.method in NEEDS_TARGETS else None, tokenizer, config.model, rows, config.teacher
+    )
     pretrain = None
     if config.pretrain_data:
         pt_rows = training_rows(config.pretrain_data, config.pretrain_limit)
         pretrain = (pt_rows, load_targets(config.pretrain_targets, tokenizer, config.model, pt_rows, config.teacher))
-    return offline_trainer(model, tokenizer, rows, args, config.loss(), targets, pretrain, config.max_length,
-                           ctx.seed, shown)
+    return offline_trainer(
+        model, tokenizer, rows, args, config.loss(), targets, pretrain, config.max_length, ctx.seed, shown
+    )
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
     rows = training_rows(config.data, config.limit)
-    return trainer.train(config, ctx, lambda model, tokenizer: build_trainer(config, ctx, rows, model, tokenizer),
-                         counts={"train/examples": len(rows)})
+    return trainer.train(
+        config,
+        ctx,
+        lambda model, tokenizer: build_trainer(config, ctx, rows, model, tokenizer),
+        counts={"train/examples": len(rows)},
+    )

@@ -7,10 +7,10 @@ initial policy (or `ref_model`). `loss_type` is any DPOTrainer loss or a list of
 margin `simpo_gamma`). Reference log-probs are precomputed by default so the reference model is not
 held in memory during training. Other DPOConfig fields (`ld_alpha`, `f_divergence_type`, ...) go in `trainer:`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional, Union
 
 from pydantic import Field, field_validator
 
@@ -18,23 +18,38 @@ from align.loading.datasets import load_dataset
 from align.loading.digests import check_same_tokenizer
 from align.loading.models import load_causal_lm
 from align.refs import deferred
-from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
 from align.stages import trainer
+from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
 from align.training.args import trainer_config
 from align.training.callbacks import callbacks
 from align.training.run import shared_dataset
 
 # DPOTrainer's losses in TRL 1.16 (trl/trainer/dpo_config.py), plus `simpo` (TRL's CPO trainer).
-DPO_LOSSES = ("sigmoid", "hinge", "ipo", "exo_pair", "nca_pair", "robust", "bco_pair", "sppo_hard", "aot",
-              "aot_unpaired", "apo_zero", "apo_down", "discopop", "sft", "sigmoid_norm")
+DPO_LOSSES = (
+    "sigmoid",
+    "hinge",
+    "ipo",
+    "exo_pair",
+    "nca_pair",
+    "robust",
+    "bco_pair",
+    "sppo_hard",
+    "aot",
+    "aot_unpaired",
+    "apo_zero",
+    "apo_down",
+    "discopop",
+    "sft",
+    "sigmoid_norm",
+)
 
 
 class Config(TrainingConfig):
     data: str = dataset_field("preference", "preference pairs: prompt/chosen/rejected")
-    ref_model: Optional[str] = model_field("reference policy (default: the initial model)", None)
+    ref_model: str | None = model_field("reference policy (default: the initial model)", None)
     beta: float = Field(0.1, gt=0, description="KL strength beta (SimPO: reward scale)")
-    loss_type: Union[str, list[str]] = Field("sigmoid", description="a DPOTrainer loss, a list of them, or `simpo`")
-    loss_weights: Optional[list[float]] = Field(None, description="weights when loss_type is a list")
+    loss_type: str | list[str] = Field("sigmoid", description="a DPOTrainer loss, a list of them, or `simpo`")
+    loss_weights: list[float] | None = Field(None, description="weights when loss_type is a list")
     label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="cDPO/robust: assumed label-noise rate")
     simpo_gamma: float = Field(0.5, description="SimPO target reward margin")
     precompute_ref_log_probs: bool = Field(True, description="compute reference log-probs once, up front")
@@ -54,15 +69,33 @@ class Config(TrainingConfig):
         if self.loss_type == "simpo":
             from trl.experimental.cpo import CPOConfig
 
-            return trainer_config(CPOConfig, output_dir, seed=seed, max_length=self.max_length, beta=self.beta,
-                                  loss_type="simpo", cpo_alpha=0.0, simpo_gamma=self.simpo_gamma,
-                                  label_smoothing=self.label_smoothing, **self.trainer_kwargs())
+            return trainer_config(
+                CPOConfig,
+                output_dir,
+                seed=seed,
+                max_length=self.max_length,
+                beta=self.beta,
+                loss_type="simpo",
+                cpo_alpha=0.0,
+                simpo_gamma=self.simpo_gamma,
+                label_smoothing=self.label_smoothing,
+                **self.trainer_kwargs(),
+            )
         from trl import DPOConfig
 
         losses = self.loss_type if isinstance(self.loss_type, list) else [self.loss_type]
-        return trainer_config(DPOConfig, output_dir, seed=seed, max_length=self.max_length, beta=self.beta,
-                              loss_type=losses, loss_weights=self.loss_weights, label_smoothing=self.label_smoothing,
-                              precompute_ref_log_probs=self.precompute_ref_log_probs, **self.trainer_kwargs())
+        return trainer_config(
+            DPOConfig,
+            output_dir,
+            seed=seed,
+            max_length=self.max_length,
+            beta=self.beta,
+            loss_type=losses,
+            loss_weights=self.loss_weights,
+            label_smoothing=self.label_smoothing,
+            precompute_ref_log_probs=self.precompute_ref_log_probs,
+            **self.trainer_kwargs(),
+        )
 
 
 def check(config: Config) -> None:
@@ -70,15 +103,25 @@ def check(config: Config) -> None:
     tokenises as the policy does (its log-probs are compared token by token)."""
     trainer.check(config)
     if config.ref_model and not deferred(config.ref_model) and not deferred(config.model):
-        check_same_tokenizer(config.model, config.ref_model, "reference model",
-                             "DPO compares the policy's and the reference's log-probs of the same tokens")
+        check_same_tokenizer(
+            config.model,
+            config.ref_model,
+            "reference model",
+            "DPO compares the policy's and the reference's log-probs of the same tokens",
+        )
 
 
 def build_trainer(config: Config, ctx: StageContext, records: list[dict], model, tokenizer):
     args = config.trainer_args(ctx.work_dir / "checkpoints", ctx.seed)
     dataset = shared_dataset(records, ctx.work_dir / "dataset", args)
-    common = dict(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                  callbacks=callbacks(ctx.log, f"dpo ({config.loss_type})"), peft_config=config.peft())
+    common = dict(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
+        callbacks=callbacks(ctx.log, f"dpo ({config.loss_type})"),
+        peft_config=config.peft(),
+    )
     if config.loss_type == "simpo":
         from trl.experimental.cpo import CPOTrainer
 
@@ -92,5 +135,9 @@ def build_trainer(config: Config, ctx: StageContext, records: list[dict], model,
 def run(config: Config, ctx: StageContext) -> StageResult:
     rows = load_dataset(config.data, "preference", config.limit)
     records = [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
-    return trainer.train(config, ctx, lambda model, tokenizer: build_trainer(config, ctx, records, model, tokenizer),
-                         counts={"train/pairs": len(rows)})
+    return trainer.train(
+        config,
+        ctx,
+        lambda model, tokenizer: build_trainer(config, ctx, records, model, tokenizer),
+        counts={"train/pairs": len(rows)},
+    )

@@ -17,45 +17,58 @@ With `heldout` (any prompt/completion or messages data, e.g. clean text), `eval/
 per-token NLL of those completions (a language-modelling loss on text it never trained on).
 Any of the three tasks can be switched off with `null`. Every completion and score goes to `data.jsonl`.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field, model_validator
 
 from align.data.jsonl import read_jsonl, write_jsonl
-from align.data.rows import completion_text, prompt_completion, prompt_text
-from align.loading.datasets import load_dataset, locate
-from align.generation.generators import SamplingParams, make_generator
 from align.data.metrics import mean, pass_at_k, rouge_l, win_rate
-from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, dataset_field, model_field, \
-    processes_field, scorer_field
+from align.data.rows import completion_text, prompt_completion, prompt_text
 from align.data.selection import CORRECT_THRESHOLD, is_correct
+from align.generation.generators import SamplingParams, make_generator
+from align.loading.datasets import load_dataset, locate
+from align.stages.base import (
+    ScorerSpec,
+    StageConfig,
+    StageContext,
+    StageResult,
+    dataset_field,
+    model_field,
+    processes_field,
+    scorer_field,
+)
 from rewards import checked_scores, make_scorer, spec_name
 
 
 class Config(StageConfig):
     model: str = model_field("policy to evaluate: HF dir, hub id or world:<name>")
-    verifiable: Optional[str] = dataset_field("verifiable", "prompt/answer problems, or null", "world:arith_test")
+    verifiable: str | None = dataset_field("verifiable", "prompt/answer problems, or null", "world:arith_test")
     verifier: ScorerSpec = scorer_field("scorer for verifiable problems (rewards/)", "math")
-    threshold: float = Field(CORRECT_THRESHOLD, description="a verifier score >= this counts as correct "
-                             "(the same default as select's `verified`)")
+    threshold: float = Field(
+        CORRECT_THRESHOLD,
+        description="a verifier score >= this counts as correct (the same default as select's `verified`)",
+    )
     samples: int = Field(16, ge=1, description="samples per problem for pass@k (k = samples)")
     temperature: float = Field(1.0, gt=0, description="sampling temperature for pass@k")
     top_p: float = Field(1.0, gt=0, le=1)
-    instruct: Optional[str] = dataset_field("prompts", "instructions for the judge, or null", "world:instruct_test")
+    instruct: str | None = dataset_field("prompts", "instructions for the judge, or null", "world:instruct_test")
     instruct_samples: int = Field(0, ge=0, description="samples per instruction for eval/gold_score_sampled")
     reference_samples: int = Field(0, ge=0, description="samples per reference task for eval/rouge_l_sampled")
     judge: ScorerSpec = scorer_field("scorer for instructions (rewards/)", "gold_judge")
-    baseline: Optional[str] = Field(None, description="an earlier evaluate stage's data, for eval/win_rate")
-    scorers: dict[str, ScorerSpec] = scorer_field("more scorers of the greedy instruction completions: "
-                                                  "label -> spec, reported as eval/<label>", {}, many=True)
-    reference: Optional[str] = dataset_field("reference", "prompt/completion pairs, or null", "world:reference_test")
-    teacher: Optional[str] = model_field("score the greedy reference completions under this model: "
-                                         "eval/teacher_logprob", None)
-    heldout: Optional[str] = dataset_field("sft", "text to measure eval/heldout_nll on (mean per-token NLL)", None)
-    limit: Optional[int] = Field(None, ge=1, description="first N rows of each set (smoke runs)")
+    baseline: str | None = Field(None, description="an earlier evaluate stage's data, for eval/win_rate")
+    scorers: dict[str, ScorerSpec] = scorer_field(
+        "more scorers of the greedy instruction completions: label -> spec, reported as eval/<label>", {}, many=True
+    )
+    reference: str | None = dataset_field("reference", "prompt/completion pairs, or null", "world:reference_test")
+    teacher: str | None = model_field(
+        "score the greedy reference completions under this model: eval/teacher_logprob", None
+    )
+    heldout: str | None = dataset_field("sft", "text to measure eval/heldout_nll on (mean per-token NLL)", None)
+    limit: int | None = Field(None, ge=1, description="first N rows of each set (smoke runs)")
     max_new_tokens: int = Field(64, ge=1)
     backend: Literal["auto", "hf", "vllm"] = Field("auto", description="generation backend")
     processes: int = processes_field()
@@ -85,9 +98,11 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     generator = make_generator(config.model, backend=config.backend)
     greedy_rows = [(task, row) for task, rows in sets.items() for row in rows]
     with ctx.progress("evaluate: greedy", total=len(greedy_rows)) as advance:
-        greedy = generator.generate([r["prompt"] for _, r in greedy_rows],
-                                    SamplingParams(n=1, temperature=0, max_new_tokens=config.max_new_tokens,
-                                                   seed=ctx.seed), advance)
+        greedy = generator.generate(
+            [r["prompt"] for _, r in greedy_rows],
+            SamplingParams(n=1, temperature=0, max_new_tokens=config.max_new_tokens, seed=ctx.seed),
+            advance,
+        )
     by_task: dict[str, list[tuple[dict, str]]] = {task: [] for task in sets}
     for (task, row), outs in zip(greedy_rows, greedy):
         by_task[task].append((row, outs[0]))
@@ -102,18 +117,28 @@ def run(config: Config, ctx: StageContext) -> StageResult:
             metrics.update(score_instruct_sampled(config, ctx, generator, judge, [r for r, _ in by_task["instruct"]]))
     if "reference" in sets:
         scores = rouge_scorer(None, [out for _, out in by_task["reference"]], [r for r, _ in by_task["reference"]])
-        records += [{"task": "reference", "prompt": r["prompt"], "completion": out, "score": s}
-                    for (r, out), s in zip(by_task["reference"], scores)]
+        records += [
+            {"task": "reference", "prompt": r["prompt"], "completion": out, "score": s}
+            for (r, out), s in zip(by_task["reference"], scores)
+        ]
         metrics["eval/rouge_l"] = mean(scores)
         if config.reference_samples:
-            flat = sample_and_score(config, ctx, generator, [r for r, _ in by_task["reference"]],
-                                    config.reference_samples, "rouge_l", seed=ctx.seed + 3, scorer=rouge_scorer)
+            flat = sample_and_score(
+                config,
+                ctx,
+                generator,
+                [r for r, _ in by_task["reference"]],
+                config.reference_samples,
+                "rouge_l",
+                seed=ctx.seed + 3,
+                scorer=rouge_scorer,
+            )
             metrics["eval/rouge_l_sampled"] = mean(flat)
         if config.teacher:
             generator = None  # the student's weights make way for the teacher's
             metrics["eval/teacher_logprob"] = teacher_logprob(config.teacher, by_task["reference"], ctx)
     if config.heldout:
-        generator = None  # noqa: F841 - frees the policy's generator before another copy is loaded
+        generator = None
         metrics["eval/heldout_nll"] = heldout_nll(config.model, config.heldout, config.limit, ctx)
     write_jsonl(ctx.out_dir / "data.jsonl", records)
     (ctx.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
@@ -127,13 +152,24 @@ def score_verifiable(config: Config, ctx: StageContext, generator, pairs, record
     greedy_scores = checked_scores(verifier, prompts, [out for _, out in pairs], rows, spec_name(config.verifier))
     n = config.samples
     flat = sample_and_score(config, ctx, generator, rows, n, config.verifier, seed=ctx.seed + 1, scorer=verifier)
-    correct = [sum(1 for s in flat[i * n:(i + 1) * n] if is_correct(s, config.threshold)) for i in range(len(rows))]
+    correct = [sum(1 for s in flat[i * n : (i + 1) * n] if is_correct(s, config.threshold)) for i in range(len(rows))]
     for (row, out), score, c in zip(pairs, greedy_scores, correct):
-        records.append({"task": "verifiable", "prompt": row["prompt"], "answer": row.get("answer"),
-                        "completion": out, "score": score, "samples_correct": c, "samples": n})
-    return {"eval/pass@1": mean(is_correct(s, config.threshold) for s in greedy_scores),
-            f"eval/pass@{n}": mean(pass_at_k(n, c, n) for c in correct),
-            "eval/pass@1_sampled": mean(pass_at_k(n, c, 1) for c in correct)}
+        records.append(
+            {
+                "task": "verifiable",
+                "prompt": row["prompt"],
+                "answer": row.get("answer"),
+                "completion": out,
+                "score": score,
+                "samples_correct": c,
+                "samples": n,
+            }
+        )
+    return {
+        "eval/pass@1": mean(is_correct(s, config.threshold) for s in greedy_scores),
+        f"eval/pass@{n}": mean(pass_at_k(n, c, n) for c in correct),
+        "eval/pass@1_sampled": mean(pass_at_k(n, c, 1) for c in correct),
+    }
 
 
 def score_instruct(config: Config, judge, pairs, records) -> dict:
@@ -142,14 +178,24 @@ def score_instruct(config: Config, judge, pairs, records) -> dict:
     prompts = [r["prompt"] for r in rows]
     scores = checked_scores(judge, prompts, outs, rows, spec_name(config.judge))
     for row, out, score in zip(rows, outs, scores):
-        records.append({"task": "instruct", "prompt": row["prompt"], "completion": out, "score": score,
-                        **({"constraints": row["constraints"]} if "constraints" in row else {})})
+        records.append(
+            {
+                "task": "instruct",
+                "prompt": row["prompt"],
+                "completion": out,
+                "score": score,
+                **({"constraints": row["constraints"]} if "constraints" in row else {}),
+            }
+        )
     metrics = {"eval/gold_score": mean(scores)}
     for label, spec in config.scorers.items():
         metrics[f"eval/{label}"] = mean(checked_scores(make_scorer(spec), prompts, outs, rows, spec_name(spec)))
     if config.baseline:
-        baseline = {prompt_text(r["prompt"]): r["score"]
-                    for r in read_jsonl(locate(config.baseline)) if r.get("task") == "instruct"}
+        baseline = {
+            prompt_text(r["prompt"]): r["score"]
+            for r in read_jsonl(locate(config.baseline))
+            if r.get("task") == "instruct"
+        }
         keyed = [(s, baseline.get(prompt_text(r["prompt"]))) for r, s in zip(rows, scores)]
         if any(b is None for _, b in keyed):
             raise ValueError(f"baseline {config.baseline} lacks some of the evaluated instructions")
@@ -169,8 +215,9 @@ def mean_token_logprob(spec: str, rows: list[dict], what: str, ctx: StageContext
 
 def teacher_logprob(teacher: str, pairs: list[tuple[dict, str]], ctx: StageContext) -> float:
     """The teacher's mean per-token log-prob of the policy's completions."""
-    return mean_token_logprob(teacher, [{"prompt": row["prompt"], "completion": out} for row, out in pairs],
-                              "teacher log-probs", ctx)
+    return mean_token_logprob(
+        teacher, [{"prompt": row["prompt"], "completion": out} for row, out in pairs], "teacher log-probs", ctx
+    )
 
 
 def heldout_nll(model: str, path: str, limit: int | None, ctx: StageContext) -> float:
@@ -185,18 +232,26 @@ def rouge_scorer(prompts, completions, rows) -> list[float]:
 
 
 def score_instruct_sampled(config: Config, ctx: StageContext, generator, judge, rows: list[dict]) -> dict:
-    flat = sample_and_score(config, ctx, generator, rows, config.instruct_samples, config.judge, seed=ctx.seed + 2,
-                            scorer=judge)
+    flat = sample_and_score(
+        config, ctx, generator, rows, config.instruct_samples, config.judge, seed=ctx.seed + 2, scorer=judge
+    )
     return {"eval/gold_score_sampled": mean(flat)}
 
 
-def sample_and_score(config: Config, ctx: StageContext, generator, rows: list[dict], n: int, spec: ScorerSpec,
-                     seed: int, scorer=None) -> list[float]:
+def sample_and_score(
+    config: Config, ctx: StageContext, generator, rows: list[dict], n: int, spec: ScorerSpec, seed: int, scorer=None
+) -> list[float]:
     """`n` samples per row at the configured temperature, scored: row-major, n scores per row."""
-    params = SamplingParams(n=n, temperature=config.temperature, top_p=config.top_p,
-                            max_new_tokens=config.max_new_tokens, seed=seed)
+    params = SamplingParams(
+        n=n, temperature=config.temperature, top_p=config.top_p, max_new_tokens=config.max_new_tokens, seed=seed
+    )
     with ctx.progress(f"evaluate: {n} samples each", total=len(rows)) as advance:
         samples = generator.generate([r["prompt"] for r in rows], params, advance)
     flat_rows = [r for r, outs in zip(rows, samples) for _ in outs]
-    return checked_scores(scorer or make_scorer(spec), [r["prompt"] for r in flat_rows],
-                          [o for outs in samples for o in outs], flat_rows, spec_name(spec))
+    return checked_scores(
+        scorer or make_scorer(spec),
+        [r["prompt"] for r in flat_rows],
+        [o for outs in samples for o in outs],
+        flat_rows,
+        spec_name(spec),
+    )

@@ -13,49 +13,57 @@ Model scores are the completion tokens' mean log-probs from `align.training.logp
 with one tokenisation and truncation (`max_length`) for both models. Keep by `threshold` (inclusive) or
 `top_fraction`, or keep as many rows as `same_size_as` has (the same-size random subset of AlpaGasus). With
 `audit` (a scorer, e.g. the world's gold judge), every row is also scored by it and the filter's agreement with
-it is reported (`filter/audit_*`): what a real user would do with a human-labelled sample. Writes the kept rows unchanged (`data.jsonl`) and `scores.jsonl`: every row's index, score,
-parse status (and the grader's reply) and whether it was kept.
+it is reported (`filter/audit_*`): what a real user would do with a human-labelled sample. Writes the kept rows
+unchanged (`data.jsonl`) and `scores.jsonl`: every row's index, score, parse status (and the grader's reply) and
+whether it was kept.
 """
+
 from __future__ import annotations
 
 import random
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field, model_validator
 
+from align.data import filters
 from align.data.jsonl import write_jsonl
 from align.data.rows import completion_text, prompt_completion
 from align.loading.datasets import load_dataset
-from align.data import filters
 from align.loading.digests import check_same_tokenizer
 from align.refs import deferred
-from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, dataset_field, model_field, \
-    scorer_field
+from align.stages.base import (
+    ScorerSpec,
+    StageConfig,
+    StageContext,
+    StageResult,
+    dataset_field,
+    model_field,
+    scorer_field,
+)
 
 MODELS = {"ppl_diff": ("small", "large"), "difference": ("teacher", "reference")}
 
 
 class Config(StageConfig):
-    data: str = dataset_field("lm", "rows to filter: text, messages or prompt/completion (kept rows are written "
-                              "as is)")
+    data: str = dataset_field("lm", "rows to filter: text, messages or prompt/completion (kept rows are written as is)")
     method: Literal["judge", "ppl_diff", "difference", "random"] = Field(description="the score (see the module)")
-    judge: Optional[str] = model_field("judge: the grader model, prompted with the AlpaGasus rating prompt", None)
-    scorer: Optional[ScorerSpec] = scorer_field("judge: a scorer that gives the score instead of a grader", None)
+    judge: str | None = model_field("judge: the grader model, prompted with the AlpaGasus rating prompt", None)
+    scorer: ScorerSpec | None = scorer_field("judge: a scorer that gives the score instead of a grader", None)
     dimension: Literal["accuracy", "helpfulness"] = Field("accuracy", description="judge: the rated dimension")
     max_new_tokens: int = Field(32, ge=1, description="judge: reply length (the score is on its first line)")
-    small: Optional[str] = model_field("ppl_diff: the small meta-model", None)
-    large: Optional[str] = model_field("ppl_diff: the large meta-model (same training data as small)", None)
-    teacher: Optional[str] = model_field("difference: the teacher", None)
-    reference: Optional[str] = model_field("difference: the small reference model (trained on disjoint data)",
-                                           None)
-    threshold: Optional[float] = Field(None, description="keep rows scoring at least this (AlpaGasus: 4.5)")
-    top_fraction: Optional[float] = Field(None, gt=0, le=1, description="keep this fraction of rows, best first")
-    same_size_as: Optional[str] = dataset_field("any", "keep as many rows as this dataset has, best first", None)
-    audit: Optional[ScorerSpec] = scorer_field("score every row with this too and report the agreement "
-                                               "(filter/audit_*)", None)
+    small: str | None = model_field("ppl_diff: the small meta-model", None)
+    large: str | None = model_field("ppl_diff: the large meta-model (same training data as small)", None)
+    teacher: str | None = model_field("difference: the teacher", None)
+    reference: str | None = model_field("difference: the small reference model (trained on disjoint data)", None)
+    threshold: float | None = Field(None, description="keep rows scoring at least this (AlpaGasus: 4.5)")
+    top_fraction: float | None = Field(None, gt=0, le=1, description="keep this fraction of rows, best first")
+    same_size_as: str | None = dataset_field("any", "keep as many rows as this dataset has, best first", None)
+    audit: ScorerSpec | None = scorer_field(
+        "score every row with this too and report the agreement (filter/audit_*)", None
+    )
     batch_size: int = Field(32, ge=1, description="rows per forward pass when scoring with models")
     max_length: int = Field(512, ge=8, description="tokens per scored row, the same for both models")
-    limit: Optional[int] = Field(None, ge=1, description="first N rows (smoke runs)")
+    limit: int | None = Field(None, ge=1, description="first N rows (smoke runs)")
     backend: Literal["auto", "hf", "vllm"] = "auto"
 
     @model_validator(mode="after")
@@ -75,8 +83,12 @@ def check(config: Config) -> None:
     if config.method in MODELS:
         first, second = (getattr(config, name) for name in MODELS[config.method])
         if not deferred(first) and not deferred(second):
-            check_same_tokenizer(first, second, MODELS[config.method][1],
-                                 f"{config.method} compares per-token log-probs of one text under {first!r}")
+            check_same_tokenizer(
+                first,
+                second,
+                MODELS[config.method][1],
+                f"{config.method} compares per-token log-probs of one text under {first!r}",
+            )
 
 
 def mean_logprobs(spec: str, pairs: list[dict], config: Config, ctx: StageContext) -> list[float]:
@@ -94,13 +106,21 @@ def judge_scores(config: Config, pairs: list[dict], ctx: StageContext) -> tuple[
         return scorer_scores(config.scorer, pairs, ctx, "scoring with"), [None] * len(pairs)
     from align.generation.generators import SamplingParams, make_generator
 
-    chats = [filters.rating_messages(instruction(p["prompt"]), p.get("input", ""),
-                                     completion_text(p["completion"]), config.dimension) for p in pairs]
+    chats = [
+        filters.rating_messages(
+            instruction(p["prompt"]), p.get("input", ""), completion_text(p["completion"]), config.dimension
+        )
+        for p in pairs
+    ]
     check_context(config.judge, chats, config.max_new_tokens)
     generator = make_generator(config.judge, backend=config.backend)
     with ctx.progress(f"filter: {config.judge} rates", total=len(chats)) as advance:
-        replies = [outs[0] for outs in generator.generate(
-            chats, SamplingParams(n=1, temperature=0, max_new_tokens=config.max_new_tokens, seed=ctx.seed), advance)]
+        replies = [
+            outs[0]
+            for outs in generator.generate(
+                chats, SamplingParams(n=1, temperature=0, max_new_tokens=config.max_new_tokens, seed=ctx.seed), advance
+            )
+        ]
     return [filters.parse_rating(reply) for reply in replies], replies
 
 
@@ -112,11 +132,14 @@ def check_context(spec: str, chats: list[list[dict]], max_new_tokens: int) -> No
 
     positions = getattr(AutoConfig.from_pretrained(locate_model(spec)), "max_position_embeddings", None)
     tokenizer = load_tokenizer(spec)
-    longest = max(len(tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=True)["input_ids"])
-                  for c in chats)
+    longest = max(
+        len(tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=True)["input_ids"]) for c in chats
+    )
     if positions and longest + max_new_tokens > positions:
-        raise ValueError(f"the grader {spec!r} handles {positions} positions, but the longest rating prompt is "
-                         f"{longest} tokens (+ {max_new_tokens} to reply): use a grader with a longer context")
+        raise ValueError(
+            f"the grader {spec!r} handles {positions} positions, but the longest rating prompt is "
+            f"{longest} tokens (+ {max_new_tokens} to reply): use a grader with a longer context"
+        )
 
 
 def instruction(prompt) -> str:
@@ -135,12 +158,17 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     else:
         first, second = (mean_logprobs(getattr(config, name), pairs, config, ctx) for name in MODELS[config.method])
         # ppl_diff: log d = NLL_small - NLL_large = logp_large - logp_small; difference: logp_teacher - logp_ref
-        scores = ([filters.log_quality_factor(-a, -b) for a, b in zip(first, second)] if config.method == "ppl_diff"
-                  else [filters.difference_score(a, b) for a, b in zip(first, second)])
+        scores = (
+            [filters.log_quality_factor(-a, -b) for a, b in zip(first, second)]
+            if config.method == "ppl_diff"
+            else [filters.difference_score(a, b) for a, b in zip(first, second)]
+        )
     unparsed = sum(s is None for s in scores)
     if unparsed == len(rows):
-        raise ValueError(f"{config.data}: the judge {config.judge!r} gave no parseable rating for any of the "
-                         f"{len(rows)} rows (first reply: {replies[0]!r}); nothing to keep")
+        raise ValueError(
+            f"{config.data}: the judge {config.judge!r} gave no parseable rating for any of the "
+            f"{len(rows)} rows (first reply: {replies[0]!r}); nothing to keep"
+        )
     count = len(load_dataset(config.same_size_as, "any")) if config.same_size_as else None
     keep = filters.keep_mask(scores, config.threshold, config.top_fraction, count)
     if not any(keep):
@@ -149,15 +177,33 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         raise ValueError(f"{config.data}: {rule} keeps none of the {len(rows)} rows (best score {best:.3f})")
     audit = scorer_scores(config.audit, pairs, ctx, "audit by") if config.audit else [None] * len(rows)
     write_jsonl(ctx.out_dir / "data.jsonl", [r for r, k in zip(rows, keep) if k])
-    write_jsonl(ctx.out_dir / "scores.jsonl", [
-        {"index": i, "score": s, "parsed": s is not None, "kept": k, **({"reply": reply} if reply is not None else {}),
-         **({"audit": a} if a is not None else {})}
-        for i, (s, k, reply, a) in enumerate(zip(scores, keep, replies, audit))])
+    write_jsonl(
+        ctx.out_dir / "scores.jsonl",
+        [
+            {
+                "index": i,
+                "score": s,
+                "parsed": s is not None,
+                "kept": k,
+                **({"reply": reply} if reply is not None else {}),
+                **({"audit": a} if a is not None else {}),
+            }
+            for i, (s, k, reply, a) in enumerate(zip(scores, keep, replies, audit))
+        ],
+    )
     kept = sum(keep)
-    metrics = {"filter/rows": len(rows), "filter/kept": kept, "filter/kept_fraction": kept / len(rows),
-               "filter/unparsed": unparsed, **(agreement(scores, keep, audit) if config.audit else {})}
-    return StageResult(outputs={"data": "data.jsonl", "scores": "scores.jsonl"}, metrics=metrics,
-                       key_metrics=["filter/kept", "filter/kept_fraction", "filter/unparsed"])
+    metrics = {
+        "filter/rows": len(rows),
+        "filter/kept": kept,
+        "filter/kept_fraction": kept / len(rows),
+        "filter/unparsed": unparsed,
+        **(agreement(scores, keep, audit) if config.audit else {}),
+    }
+    return StageResult(
+        outputs={"data": "data.jsonl", "scores": "scores.jsonl"},
+        metrics=metrics,
+        key_metrics=["filter/kept", "filter/kept_fraction", "filter/unparsed"],
+    )
 
 
 def scorer_scores(spec: ScorerSpec, pairs: list[dict], ctx: StageContext, what: str) -> list[float]:
@@ -176,5 +222,8 @@ def agreement(scores: list, keep: list[bool], audit: list[float]) -> dict:
     kept = [a for a, k in zip(audit, keep) if k]
     pairs = [(s, a) for s, a in zip(scores, audit) if s is not None]
     varied = len({s for s, _ in pairs}) > 1 and len({a for _, a in pairs}) > 1
-    return {"filter/audit_mean_all": statistics.fmean(audit), "filter/audit_mean_kept": statistics.fmean(kept),
-            "filter/audit_pearson": statistics.correlation(*zip(*pairs)) if varied else 0.0}
+    return {
+        "filter/audit_mean_all": statistics.fmean(audit),
+        "filter/audit_mean_kept": statistics.fmean(kept),
+        "filter/audit_pearson": statistics.correlation(*zip(*pairs)) if varied else 0.0,
+    }

@@ -3,9 +3,12 @@
 ReST-EM saw held-out accuracy fall after the first iteration on small problem sets (APPS); this stage
 lets a loop keep the best checkpoint instead of the last, and says when a later iteration regressed.
 """
+
 from __future__ import annotations
 
+import itertools
 import json
+from pathlib import Path
 
 from pydantic import Field, model_validator
 
@@ -28,14 +31,20 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     values = []
     for path in config.metrics:
         try:
-            found = json.loads(open(path).read())
+            found = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise ValueError(f"{path}: cannot read metrics ({exc})") from None
         if config.metric not in found:
             raise ValueError(f"{path} has no metric {config.metric!r} (has {sorted(found)})")
         values.append(found[config.metric])
     best = max(range(len(values)), key=lambda i: (values[i], -i))  # earliest wins ties
-    regressed = any(later < earlier for earlier, later in zip(values, values[1:]))
-    return StageResult(values={"model": config.models[best]},
-                       metrics={"best/index": best, "best/value": values[best], "best/last_value": values[-1],
-                                "best/regressed": float(regressed)})
+    regressed = any(later < earlier for earlier, later in itertools.pairwise(values))
+    return StageResult(
+        values={"model": config.models[best]},
+        metrics={
+            "best/index": best,
+            "best/value": values[best],
+            "best/last_value": values[-1],
+            "best/regressed": float(regressed),
+        },
+    )

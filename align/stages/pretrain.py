@@ -9,33 +9,38 @@ size and special token ids from the tokenizer). Data: `text` rows (loss on every
 `max_steps` or `max_tokens` (pre-training's unit: filters that keep rows of different lengths are compared at
 the same tokens).
 """
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any
 
 from pydantic import Field, model_validator
 
 from align.loading.datasets import load_dataset
 from align.loading.models import load_tokenizer, locate_model
 from align.refs import deferred
-from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
 from align.stages import trainer
+from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
 from align.stages.sft import build_trainer, sft_args
 
 
 class Config(TrainingConfig):
-    model: Optional[str] = model_field("model to continue training (or give `init` and `tokenizer`)", None)
-    init: Optional[Union[dict[str, Any], str]] = Field(None, description="from scratch: a transformers config "
-                                                       "mapping, a config JSON file or a model dir (config only)")
-    tokenizer: Optional[str] = model_field("from scratch: the tokenizer (a model or tokenizer dir, "
-                                           "world:tokenizer)", None)
+    model: str | None = model_field("model to continue training (or give `init` and `tokenizer`)", None)
+    init: dict[str, Any] | str | None = Field(
+        None, description="from scratch: a transformers config mapping, a config JSON file or a model dir (config only)"
+    )
+    tokenizer: str | None = model_field("from scratch: the tokenizer (a model or tokenizer dir, world:tokenizer)", None)
     data: str = dataset_field("lm", "`text` rows, or messages / prompt+completion rows")
     learning_rate: float = Field(5e-4, gt=0)
-    max_tokens: Optional[int] = Field(None, ge=1, description="train on about this many input tokens (prompt "
-                                      "included, padding not): the steps follow from the rows' mean length, so "
-                                      "students on data of different lengths see the same tokens")
+    max_tokens: int | None = Field(
+        None,
+        ge=1,
+        description="train on about this many input tokens (prompt "
+        "included, padding not): the steps follow from the rows' mean length, so "
+        "students on data of different lengths see the same tokens",
+    )
 
     @model_validator(mode="after")
     def one_start(self):
@@ -97,7 +102,11 @@ def load_start(config: Config, ctx: StageContext):
 
 def run(config: Config, ctx: StageContext) -> StageResult:
     rows = load_dataset(config.data, "lm", limit=config.limit)
-    return trainer.train(config, ctx, lambda model, tokenizer: build_trainer(config, ctx, rows, model, tokenizer,
-                                                                             "pretrain", config.max_tokens),
-                         load=load_start, counts={"train/examples": len(rows)},
-                         after=lambda t: {"train/parameters": sum(p.numel() for p in t.model.parameters())})
+    return trainer.train(
+        config,
+        ctx,
+        lambda model, tokenizer: build_trainer(config, ctx, rows, model, tokenizer, "pretrain", config.max_tokens),
+        load=load_start,
+        counts={"train/examples": len(rows)},
+        after=lambda t: {"train/parameters": sum(p.numel() for p in t.model.parameters())},
+    )

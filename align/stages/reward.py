@@ -5,6 +5,7 @@ by TRL. A seeded `eval_fraction` of the pairs is held out; `rm/pair_accuracy` (c
 is the trainer's own evaluation on it, so it reads the pairs exactly as training did (TRL drops pairs
 longer than `max_length` there too). The model is the policy's backbone with a fresh one-logit head.
 """
+
 from __future__ import annotations
 
 import random
@@ -29,9 +30,15 @@ class Config(TrainingConfig):
     def trainer_args(self, output_dir: Path, seed: int):
         from trl import RewardConfig
 
-        return trainer_config(RewardConfig, output_dir, seed=seed, max_length=self.max_length,
-                              center_rewards_coefficient=self.center_rewards_coefficient,
-                              per_device_eval_batch_size=self.batch_size, **self.trainer_kwargs())
+        return trainer_config(
+            RewardConfig,
+            output_dir,
+            seed=seed,
+            max_length=self.max_length,
+            center_rewards_coefficient=self.center_rewards_coefficient,
+            per_device_eval_batch_size=self.batch_size,
+            **self.trainer_kwargs(),
+        )
 
 
 check = trainer.check
@@ -40,7 +47,7 @@ check = trainer.check
 def split(rows: list[dict], fraction: float, seed: int) -> tuple[list[dict], list[dict]]:
     order = list(range(len(rows)))
     random.Random(seed).shuffle(order)
-    cut = max(1, int(round(len(rows) * fraction)))
+    cut = max(1, round(len(rows) * fraction))
     if cut >= len(rows):
         raise ValueError(f"{len(rows)} preference pairs are too few to hold out {fraction:.0%} for evaluation")
     return [rows[i] for i in order[cut:]], [rows[i] for i in order[:cut]]
@@ -51,8 +58,9 @@ def load_reward_model(config: Config, ctx: StageContext):
     from transformers import AutoModelForSequenceClassification
 
     tokenizer = load_tokenizer(config.model, padding_side="right")
-    model = AutoModelForSequenceClassification.from_pretrained(locate_model(config.model), num_labels=1,
-                                                               dtype=pick_dtype(config.dtype))
+    model = AutoModelForSequenceClassification.from_pretrained(
+        locate_model(config.model), num_labels=1, dtype=pick_dtype(config.dtype)
+    )
     model.config.pad_token_id = tokenizer.pad_token_id
     return model, tokenizer
 
@@ -60,8 +68,11 @@ def load_reward_model(config: Config, ctx: StageContext):
 def held_out_accuracy(trainer, pairs: int) -> dict:
     """The trainer's own evaluation on the held-out pairs (every rank takes part; TRL gathers the accuracy)."""
     held = trainer.evaluate()
-    return {"rm/pair_accuracy": held["eval_accuracy"], "rm/held_out_margin": held["eval_margin"],
-            "rm/held_out_pairs": pairs}
+    return {
+        "rm/pair_accuracy": held["eval_accuracy"],
+        "rm/held_out_margin": held["eval_margin"],
+        "rm/held_out_pairs": pairs,
+    }
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
@@ -76,10 +87,21 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         return Dataset.from_list([{c: r[c] for c in columns} for r in part])
 
     def build(model, tokenizer):
-        return RewardTrainer(model=model, args=config.trainer_args(ctx.work_dir / "checkpoints", ctx.seed),
-                             processing_class=tokenizer, train_dataset=as_dataset(train_rows),
-                             eval_dataset=as_dataset(held_out), peft_config=config.peft(),
-                             callbacks=callbacks(ctx.log, "reward model"))
+        return RewardTrainer(
+            model=model,
+            args=config.trainer_args(ctx.work_dir / "checkpoints", ctx.seed),
+            processing_class=tokenizer,
+            train_dataset=as_dataset(train_rows),
+            eval_dataset=as_dataset(held_out),
+            peft_config=config.peft(),
+            callbacks=callbacks(ctx.log, "reward model"),
+        )
 
-    return trainer.train(config, ctx, build, load=load_reward_model, after=lambda t: held_out_accuracy(t, len(held_out)),
-                         key_metrics=("train/loss", "rm/pair_accuracy"))
+    return trainer.train(
+        config,
+        ctx,
+        build,
+        load=load_reward_model,
+        after=lambda t: held_out_accuracy(t, len(held_out)),
+        key_metrics=("train/loss", "rm/pair_accuracy"),
+    )

@@ -2,13 +2,14 @@
 world's `gold_judge`, a reward model (`{name: reward_model, model: DIR}`) or a user scorer
 (`module:function`, or `{name: module:function, option: ...}`). A scorer that returns a non-number or NaN
 stops the run with an error naming it."""
+
 from __future__ import annotations
 
 from pydantic import Field
 
 from align.data.jsonl import write_jsonl
-from align.loading.datasets import load_dataset
 from align.data.metrics import mean
+from align.loading.datasets import load_dataset
 from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, dataset_field, scorer_field
 from rewards import make_scorer, score_in_batches, spec_name
 

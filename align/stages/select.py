@@ -14,22 +14,21 @@
                   `cap` per prompt, no scores read: the preference is the source (DPKD's sequence form: the
                   teacher's responses over the student's samples)
 """
+
 from __future__ import annotations
 
 import random
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field, model_validator
 
+from align.data import selection
 from align.data.jsonl import write_jsonl
 from align.data.rows import prompt_text
-from align.loading.datasets import load_dataset
-from align.data import selection
-from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, StopLoop, dataset_field, \
-    scorer_field
 from align.data.selection import CORRECT_THRESHOLD
+from align.loading.datasets import load_dataset
+from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, StopLoop, dataset_field, scorer_field
 from rewards import make_scorer, score_in_batches, spec_name
-
 
 PAIR_RULES = ("pairs", "all_pairs", "source_pairs")
 
@@ -37,25 +36,43 @@ PAIR_RULES = ("pairs", "all_pairs", "source_pairs")
 class Config(StageConfig):
     data: str = dataset_field("samples", "samples: scored (a score stage's data), or unscored with `scorer`")
     rule: Literal["best_of_n", "verified", "random", "pairs", "all_pairs", "source_pairs"]
-    scorer: Optional[ScorerSpec] = scorer_field("score the samples here first (replaces their `score`)", None)
-    cap: int = Field(10, ge=1, description="verified/random: max samples kept per prompt (ReST-EM: 10); "
-                     "all_pairs/source_pairs: max pairs per prompt")
-    unique: bool = Field(False, description="verified (and random's count): drop repeated completions before the cap "
-                         "(the paper keeps them: a solution the policy samples often is kept often)")
-    threshold: float = Field(CORRECT_THRESHOLD, description="verified: minimum score to count as correct "
-                             "(the same default as evaluate's pass@k)")
+    scorer: ScorerSpec | None = scorer_field("score the samples here first (replaces their `score`)", None)
+    cap: int = Field(
+        10,
+        ge=1,
+        description="verified/random: max samples kept per prompt (ReST-EM: 10); "
+        "all_pairs/source_pairs: max pairs per prompt",
+    )
+    unique: bool = Field(
+        False,
+        description="verified (and random's count): drop repeated completions before the cap "
+        "(the paper keeps them: a solution the policy samples often is kept often)",
+    )
+    threshold: float = Field(
+        CORRECT_THRESHOLD,
+        description="verified: minimum score to count as correct (the same default as evaluate's pass@k)",
+    )
     rejected: Literal["rank", "worst", "random"] = Field("rank", description="pairs: how to pick rejected")
     rejected_rank: int = Field(2, ge=2, description="pairs: 1-based rank of the rejected response")
-    num_candidates: Optional[int] = Field(None, ge=2, description="pairs: sub-sample N candidates first")
-    min_margin: float = Field(0.0, ge=0, description="pairs/all_pairs: keep a pair only when chosen's score minus "
-                              "rejected's is at least this (drops pairs a noisy reward model barely separates)")
-    rejected_from: Optional[str] = dataset_field("samples", "pairs: take rejected from these scored samples "
-                                                 "(another policy's, e.g. pi_RS) instead of from `data`", None)
+    num_candidates: int | None = Field(None, ge=2, description="pairs: sub-sample N candidates first")
+    min_margin: float = Field(
+        0.0,
+        ge=0,
+        description="pairs/all_pairs: keep a pair only when chosen's score minus "
+        "rejected's is at least this (drops pairs a noisy reward model barely separates)",
+    )
+    rejected_from: str | None = dataset_field(
+        "samples",
+        "pairs: take rejected from these scored samples (another policy's, e.g. pi_RS) instead of from `data`",
+        None,
+    )
     match_verified: bool = Field(True, description="random: keep as many per prompt as `verified` would")
-    prompts: Optional[str] = dataset_field("prompts", "if given, every one of these prompts must have samples", None)
-    limit: Optional[int] = Field(None, ge=1, description="first N rows of `prompts` (smoke runs)")
-    on_empty: Literal["fail", "stop_loop"] = Field("fail", description="when nothing is kept: fail the run, or "
-                                                   "(inside a repeat block) stop the loop and keep what it has")
+    prompts: str | None = dataset_field("prompts", "if given, every one of these prompts must have samples", None)
+    limit: int | None = Field(None, ge=1, description="first N rows of `prompts` (smoke runs)")
+    on_empty: Literal["fail", "stop_loop"] = Field(
+        "fail",
+        description="when nothing is kept: fail the run, or (inside a repeat block) stop the loop and keep what it has",
+    )
 
     @model_validator(mode="after")
     def rejected_from_needs_pairs(self):
@@ -75,8 +92,9 @@ def as_completion(prompt, text: str):
     return text if isinstance(prompt, str) else [{"role": "assistant", "content": text}]
 
 
-def scored_groups(path: str, scorer=None, name: str = "", progress=None, need_scores: bool = True
-                  ) -> dict[str, list[dict]]:
+def scored_groups(
+    path: str, scorer=None, name: str = "", progress=None, need_scores: bool = True
+) -> dict[str, list[dict]]:
     """Scored samples grouped by prompt text, in first-appearance order (scored here when `scorer` is given)."""
     rows = load_dataset(path, "samples")
     if scorer is not None:
@@ -85,71 +103,90 @@ def scored_groups(path: str, scorer=None, name: str = "", progress=None, need_sc
         rows = [dict(row, score=s) for row, s in zip(rows, scores)]
     if need_scores and any("score" not in r for r in rows):
         raise ValueError(f"{path}: rows without a `score` column: run a score stage first")
-    return {prompt_text(g[0]["prompt"]): g
-            for g in selection.group_by_prompt(rows, lambda r: prompt_text(r["prompt"]))}
+    return {prompt_text(g[0]["prompt"]): g for g in selection.group_by_prompt(rows, lambda r: prompt_text(r["prompt"]))}
+
+
+def rejected_pools(config: Config, groups: dict, scorer, name: str, ctx: StageContext) -> dict[str, list[dict]]:
+    """`rejected_from`'s samples by prompt, every prompt of `data` among them."""
+    if not config.rejected_from:
+        return {}
+    pools = scored_groups(config.rejected_from, scorer, name, ctx.progress, config.rule != "source_pairs")
+    missing = next((text for text in groups if text not in pools), None)
+    if missing is not None:
+        raise ValueError(f"{config.rejected_from}: no samples for prompt {missing[:80]!r} of {config.data}")
+    return pools
+
+
+def pairs_of(config: Config, group: list[dict], pool: list[dict] | None, rng: random.Random) -> list[tuple]:
+    """(chosen, rejected) pairs of one prompt by the configured pair rule."""
+    if config.rule == "source_pairs":
+        return selection.source_pairs(group, pool, config.cap, rng)
+    if config.rule == "all_pairs":
+        return selection.all_pairs(group, config.cap, rng)
+    pair = selection.ranked_pair(group, rng, config.rejected, config.rejected_rank, config.num_candidates, pool)
+    return [pair] if pair else []
+
+
+def select_pairs(config: Config, groups: dict, pools: dict, rng: random.Random) -> tuple[list[dict], dict]:
+    out, narrow = [], 0
+    scored = config.rule != "source_pairs"
+    for text, group in groups.items():
+        prompt, pairs = group[0]["prompt"], pairs_of(config, group, pools.get(text), rng)
+        if config.min_margin:
+            wide = [(c, r) for c, r in pairs if c["score"] - r["score"] >= config.min_margin]
+            narrow, pairs = narrow + len(pairs) - len(wide), wide
+        out += [
+            {
+                "prompt": prompt,
+                "chosen": as_completion(prompt, chosen["completion"]),
+                "rejected": as_completion(prompt, rejected["completion"]),
+                **({"chosen_score": chosen["score"], "rejected_score": rejected["score"]} if scored else {}),
+            }
+            for chosen, rejected in pairs
+        ]
+    return out, ({"select/dropped_narrow": narrow} if config.min_margin else {})
+
+
+def select_samples(config: Config, groups: dict, rng: random.Random) -> tuple[list[dict], dict]:
+    out, solved = [], 0
+    for group in groups.values():
+        prompt = group[0]["prompt"]
+        picked = selection.pick(
+            group, config.rule, config.cap, rng, config.threshold, config.unique, config.match_verified
+        )
+        solved += bool(picked)
+        out += [
+            {"prompt": prompt, "completion": as_completion(prompt, s["completion"]), "score": s["score"]}
+            for s in picked
+        ]
+    return out, {"select/prompts_kept": solved}
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
     scorer = make_scorer(config.scorer) if config.scorer else None  # built once for `data` and `rejected_from`
     name = spec_name(config.scorer) if config.scorer else ""
-    need_scores = config.rule != "source_pairs"
-    groups = scored_groups(config.data, scorer, name, ctx.progress, need_scores)
+    groups = scored_groups(config.data, scorer, name, ctx.progress, config.rule != "source_pairs")
     if config.prompts:
         for index, row in enumerate(load_dataset(config.prompts, "prompts", config.limit)):
             if prompt_text(row["prompt"]) not in groups:
-                raise ValueError(f"{config.data}: prompt {index + 1} of {config.prompts} has no samples "
-                                 f"({prompt_text(row['prompt'])[:80]!r})")
-    rejected_pools: dict[str, list[dict]] = {}
-    if config.rejected_from:
-        rejected_pools = scored_groups(config.rejected_from, scorer, name, ctx.progress, need_scores)
-        missing = next((text for text in groups if text not in rejected_pools), None)
-        if missing is not None:
-            raise ValueError(f"{config.rejected_from}: no samples for prompt {missing[:80]!r} of {config.data}")
+                raise ValueError(
+                    f"{config.data}: prompt {index + 1} of {config.prompts} has no samples "
+                    f"({prompt_text(row['prompt'])[:80]!r})"
+                )
+    pools = rejected_pools(config, groups, scorer, name, ctx)
     rng = random.Random(ctx.seed)
-    out: list[dict] = []
-    solved = narrow = 0
-    for text, group in groups.items():
-        prompt = group[0]["prompt"]
-        if config.rule in PAIR_RULES:
-            if config.rule == "source_pairs":
-                pairs = selection.source_pairs(group, rejected_pools[text], config.cap, rng)
-            elif config.rule == "all_pairs":
-                pairs = selection.all_pairs(group, config.cap, rng)
-            else:
-                pair = selection.ranked_pair(group, rng, config.rejected, config.rejected_rank, config.num_candidates,
-                                             rejected_pools.get(text))
-                pairs = [pair] if pair else []
-            if config.min_margin:
-                wide = [(c, r) for c, r in pairs if c["score"] - r["score"] >= config.min_margin]
-                narrow += len(pairs) - len(wide)
-                pairs = wide
-            out += [{"prompt": prompt, "chosen": as_completion(prompt, chosen["completion"]),
-                     "rejected": as_completion(prompt, rejected["completion"]),
-                     **({"chosen_score": chosen["score"], "rejected_score": rejected["score"]}
-                        if need_scores else {})}
-                    for chosen, rejected in pairs]
-            continue
-        if config.rule == "best_of_n":
-            picked = [selection.best_of_n(group)]
-        elif config.rule == "verified":
-            picked = selection.verified(group, config.cap, rng, config.threshold, config.unique)
-        else:
-            count = (len(selection.verified(group, config.cap, random.Random(0), config.threshold,
-                                             config.unique))
-                     if config.match_verified else config.cap)
-            picked = selection.random_subset(group, count, rng) if count else []
-        solved += bool(picked)
-        out += [{"prompt": prompt, "completion": as_completion(prompt, s["completion"]), "score": s["score"]}
-                for s in picked]
+    if config.rule in PAIR_RULES:
+        out, counts = select_pairs(config, groups, pools, rng)
+    else:
+        out, counts = select_samples(config, groups, rng)
     if not out:
         reason = f"select ({config.rule}) kept nothing from {sum(map(len, groups.values()))} samples"
         if config.on_empty == "stop_loop":
             raise StopLoop(reason)
         raise ValueError(f"{reason}: no training data")
     write_jsonl(ctx.out_dir / "data.jsonl", out)
-    metrics = {"select/prompts": len(groups), "select/kept": len(out)}
-    if config.rule not in PAIR_RULES:
-        metrics["select/prompts_kept"] = solved
-    if config.min_margin:
-        metrics["select/dropped_narrow"] = narrow
-    return StageResult(outputs={"data": "data.jsonl"}, metrics=metrics, key_metrics=["select/kept"])
+    return StageResult(
+        outputs={"data": "data.jsonl"},
+        metrics={"select/prompts": len(groups), "select/kept": len(out), **counts},
+        key_metrics=["select/kept"],
+    )

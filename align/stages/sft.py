@@ -32,13 +32,26 @@ def sft_args(config: TrainingConfig, output_dir: Path, seed: int, assistant_only
     """TRL's SFTConfig from any training config (`pretrain` and the world's builders train through it too)."""
     from trl import SFTConfig
 
-    return trainer_config(SFTConfig, output_dir, seed=seed, max_length=config.max_length,
-                          assistant_only_loss=assistant_only, include_num_input_tokens_seen="non_padding",
-                          **config.trainer_kwargs())
+    return trainer_config(
+        SFTConfig,
+        output_dir,
+        seed=seed,
+        max_length=config.max_length,
+        assistant_only_loss=assistant_only,
+        include_num_input_tokens_seen="non_padding",
+        **config.trainer_kwargs(),
+    )
 
 
-def build_trainer(config: TrainingConfig, ctx: StageContext, rows: list[dict], model, tokenizer,
-                  description: str = "sft", max_tokens: int | None = None):
+def build_trainer(
+    config: TrainingConfig,
+    ctx: StageContext,
+    rows: list[dict],
+    model,
+    tokenizer,
+    description: str = "sft",
+    max_tokens: int | None = None,
+):
     """SFTTrainer on `rows` for `model`, checkpointing into the stage's work dir."""
     records, assistant_only = training_rows(rows, tokenizer)
     args = sft_args(config, ctx.work_dir / "checkpoints", ctx.seed, assistant_only)
@@ -47,9 +60,12 @@ def build_trainer(config: TrainingConfig, ctx: StageContext, rows: list[dict], m
 
 def fine_tune(rows: list[dict], config: TrainingConfig, ctx: StageContext, description: str = "sft") -> StageResult:
     """`config.model` fine-tuned on `rows` through the training skeleton; the model lands in `ctx.out_dir/model`."""
-    return trainer.train(config, ctx, lambda model, tokenizer: build_trainer(config, ctx, rows, model, tokenizer,
-                                                                             description),
-                         counts={"train/examples": len(rows)})
+    return trainer.train(
+        config,
+        ctx,
+        lambda model, tokenizer: build_trainer(config, ctx, rows, model, tokenizer, description),
+        counts={"train/examples": len(rows)},
+    )
 
 
 check = trainer.check

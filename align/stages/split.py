@@ -4,11 +4,11 @@
 referred to as `${split.heldout}` and `${split.pool}`; a size of `null` takes every row left. What it is for:
 data that must be disjoint, such as MiniPLM's reference model, trained on a slice the selection never scores.
 """
+
 from __future__ import annotations
 
 import random
 import re
-from typing import Optional
 
 from pydantic import Field, field_validator
 
@@ -21,7 +21,7 @@ PART_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 
 class Config(StageConfig):
     data: str = dataset_field("any", "the dataset to cut (any format: rows are copied as they are)")
-    parts: dict[str, Optional[int]] = Field(description="part name -> row count, in order (null = the rest)")
+    parts: dict[str, int | None] = Field(description="part name -> row count, in order (null = the rest)")
     shuffle: bool = Field(False, description="shuffle with the stage seed first")
 
     @field_validator("parts")
@@ -48,7 +48,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         raise ValueError(f"{config.data}: the parts need {wanted} rows, the dataset has {len(rows)}")
     start, outputs, metrics = 0, {}, {}
     for name, size in config.parts.items():
-        part = rows[start:] if size is None else rows[start:start + size]
+        part = rows[start:] if size is None else rows[start : start + size]
         start += len(part)
         if not part:
             raise ValueError(f"{config.data}: part {name!r} would be empty (the other parts take all rows)")

@@ -7,30 +7,31 @@
 Student stages read these files; the teacher is never loaded while a student trains. Assumes the rows fit in
 memory; targets cost k x (4 + 4) bytes per completion token.
 """
+
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Literal
 
 from pydantic import Field
 
 from align.data.jsonl import write_jsonl
 from align.data.rows import completion_text
-from align.loading.datasets import load_dataset
-from align.training import teacher_targets
 from align.generation.generators import SamplingParams, make_generator
-from align.training.logprobs import completion_logprobs
-from align.loading.digests import tokenizer_digest
+from align.loading.datasets import load_dataset
+from align.loading.digests import tokenizer_digest, weights_digest
 from align.loading.models import load_causal_lm, load_tokenizer, locate_model
 from align.refs import deferred
 from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field
-from align.loading.digests import weights_digest
+from align.training import teacher_targets
+from align.training.logprobs import completion_logprobs
 
 
 class Config(StageConfig):
     model: str = model_field("the teacher")
     data: str = dataset_field("prompts", "prompts; with `completion` too when targets_on includes references")
     targets_on: list[Literal["responses", "references"]] = Field(
-        ["responses"], description="row sets to cache top-k targets on: the teacher's responses, the data's own")
+        ["responses"], description="row sets to cache top-k targets on: the teacher's responses, the data's own"
+    )
     top_k: int = Field(20, ge=1, description="next-token classes kept per position (vocabulary size = exact)")
     respond: bool = Field(True, description="sample the teacher's responses (the SeqKD data)")
     samples: int = Field(1, ge=1, description="teacher responses per prompt")
@@ -38,7 +39,7 @@ class Config(StageConfig):
     max_new_tokens: int = Field(64, ge=1)
     max_length: int = Field(512, ge=8, description="tokens per scored sequence")
     batch_size: int = Field(32, ge=1, description="rows per forward pass when scoring")
-    limit: Optional[int] = Field(None, ge=1, description="first N rows (smoke runs)")
+    limit: int | None = Field(None, ge=1, description="first N rows (smoke runs)")
     backend: Literal["auto", "hf", "vllm"] = "auto"
 
 
@@ -50,8 +51,10 @@ def check(config: Config) -> None:
         rows = load_dataset(config.data, "prompts", config.limit)
         missing = next((i for i, r in enumerate(rows) if "completion" not in r), None)
         if missing is not None:
-            raise ValueError(f"{config.data}: record {missing + 1} has no `completion` to cache targets on "
-                             f"(targets_on includes references)")
+            raise ValueError(
+                f"{config.data}: record {missing + 1} has no `completion` to cache targets on "
+                f"(targets_on includes references)"
+            )
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:
@@ -59,32 +62,41 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     outputs, metrics = {}, {}
     row_sets = {}
     if "references" in config.targets_on:
-        row_sets["references"] = [{"prompt": r["prompt"], "completion": completion_text(r["completion"])}
-                                  for r in rows]
+        row_sets["references"] = [{"prompt": r["prompt"], "completion": completion_text(r["completion"])} for r in rows]
     if config.respond:
         generator = make_generator(config.model, backend=config.backend)
-        params = SamplingParams(n=config.samples, temperature=config.temperature,
-                                max_new_tokens=config.max_new_tokens, seed=ctx.seed)
+        params = SamplingParams(
+            n=config.samples, temperature=config.temperature, max_new_tokens=config.max_new_tokens, seed=ctx.seed
+        )
         with ctx.progress(f"teacher: {config.samples} response(s) per prompt", total=len(rows)) as advance:
             outs = generator.generate([r["prompt"] for r in rows], params, advance)
         del generator
-        responses = [{"prompt": r["prompt"], "completion": c, "sample_index": i, "policy": config.model}
-                     for r, cs in zip(rows, outs) for i, c in enumerate(cs)]
+        responses = [
+            {"prompt": r["prompt"], "completion": c, "sample_index": i, "policy": config.model}
+            for r, cs in zip(rows, outs)
+            for i, c in enumerate(cs)
+        ]
         write_jsonl(ctx.out_dir / "responses.jsonl", responses)
         outputs["responses"] = "responses.jsonl"
         if "responses" in config.targets_on:
             row_sets["responses"] = responses
     tokenizer = load_tokenizer(config.model, padding_side="right")
     model = load_causal_lm(config.model, dtype="float32")
-    meta = {"teacher": config.model, "teacher_weights": weights_digest(model),
-            "tokenizer": tokenizer_digest(tokenizer), "top_k": config.top_k,
-            "model_dir": locate_model(config.model)}
+    meta = {
+        "teacher": config.model,
+        "teacher_weights": weights_digest(model),
+        "tokenizer": tokenizer_digest(tokenizer),
+        "top_k": config.top_k,
+        "model_dir": locate_model(config.model),
+    }
     for name, row_set in row_sets.items():
         with ctx.progress(f"teacher: top-{config.top_k} on {name}", total=len(row_set)) as advance:
-            scored = completion_logprobs(model, tokenizer, row_set, config.batch_size, config.top_k,
-                                         config.max_length, advance)
-        teacher_targets.save(ctx.out_dir / f"{name}.targets.safetensors", scored,
-                             {**meta, "rows": teacher_targets.rows_digest(row_set)})
+            scored = completion_logprobs(
+                model, tokenizer, row_set, config.batch_size, config.top_k, config.max_length, advance
+            )
+        teacher_targets.save(
+            ctx.out_dir / f"{name}.targets.safetensors", scored, {**meta, "rows": teacher_targets.rows_digest(row_set)}
+        )
         outputs[f"{name}_targets"] = f"{name}.targets.safetensors"
         tokens = sum(len(s.token_logprobs) for s in scored)
         metrics[f"teacher/{name}_tokens"] = tokens

@@ -10,8 +10,8 @@ start weights' digest lets a run prove where training started (ReST-EM's M-step:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from align.loading.digests import weights_digest
 from align.loading.models import load_causal_lm, load_tokenizer
@@ -25,9 +25,16 @@ def load_policy(config: TrainingConfig, ctx: StageContext):
     return load_causal_lm(config.model, dtype=config.dtype), load_tokenizer(config.model, padding_side="right")
 
 
-def train(config: TrainingConfig, ctx: StageContext, build: Callable, *, load: Callable = load_policy,
-          counts: dict | None = None, after: Callable | None = None,
-          key_metrics: tuple[str, ...] = ("train/loss",)) -> StageResult:
+def train(
+    config: TrainingConfig,
+    ctx: StageContext,
+    build: Callable,
+    *,
+    load: Callable = load_policy,
+    counts: dict | None = None,
+    after: Callable | None = None,
+    key_metrics: tuple[str, ...] = ("train/loss",),
+) -> StageResult:
     """Run the skeleton. `counts`: metrics known before training (rows, pairs); `after(trainer) -> metrics`: what
     the trained model measures before it is saved (a reward model's held-out accuracy)."""
     configure_threads()
@@ -37,8 +44,12 @@ def train(config: TrainingConfig, ctx: StageContext, build: Callable, *, load: C
     final = run_trainer(trainer, ctx.work_dir / "checkpoints")
     measured = after(trainer) if after else {}
     save_policy(trainer.model, tokenizer, ctx.out_dir / "model")
-    return StageResult(outputs={"model": "model"}, values={"start_weights": start_weights},
-                       metrics={**final, **(counts or {}), **measured}, key_metrics=list(key_metrics))
+    return StageResult(
+        outputs={"model": "model"},
+        values={"start_weights": start_weights},
+        metrics={**final, **(counts or {}), **measured},
+        key_metrics=list(key_metrics),
+    )
 
 
 def check(config: TrainingConfig) -> None:

@@ -1,7 +1,8 @@
 """What every trainer reports back: its logs as the run's `train/*` metrics, and a rich progress bar."""
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from transformers import TrainerCallback
 

@@ -1,4 +1,5 @@
 """Trainer checkpoints a killed stage left behind (`checkpoint-N` dirs), so it resumes mid-stage."""
+
 from __future__ import annotations
 
 import json

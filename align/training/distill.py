@@ -68,15 +68,23 @@ class DistillTrainer(Trainer):
             kd = losses.forward_kl(student, inputs["teacher_logps"], inputs["teacher_ids"], mask)
             total = losses.mix(ce, kd, loss.kd_ratio)
         else:
-            dpkd, stats = losses.dpkd_token(student, inputs["teacher_logps"], inputs["teacher_ids"], mask,
-                                            loss.beta, loss.label_smoothing, loss.reference_free)
+            dpkd, stats = losses.dpkd_token(
+                student,
+                inputs["teacher_logps"],
+                inputs["teacher_ids"],
+                mask,
+                loss.beta,
+                loss.label_smoothing,
+                loss.reference_free,
+            )
             total = losses.mix(ce, dpkd, loss.kd_ratio)
             self.record(stats)
         if "pt_input_ids" in inputs:  # c·L_PT on this step's pretraining batch
             _, pt_student, pt = self.forward(model, inputs, "pt_")
             if "pt_teacher_logps" in inputs:
-                kd = losses.forward_kl(pt_student, inputs["pt_teacher_logps"], inputs["pt_teacher_ids"],
-                                       inputs["pt_mask"])
+                kd = losses.forward_kl(
+                    pt_student, inputs["pt_teacher_logps"], inputs["pt_teacher_ids"], inputs["pt_mask"]
+                )
                 pt = losses.mix(pt, kd, loss.kd_ratio)
             total = total + loss.lm_coef * pt
             self.record({"pt/loss": pt.detach()})
@@ -102,8 +110,9 @@ class Collator:
     pretraining set, adds a batch of its rows (`pt_*`), drawn from the main batch's row ids so that a resumed
     run draws the same ones."""
 
-    def __init__(self, pad_id: int, max_length: int, targets, pretrain: tuple[list, object] | None = None,
-                 seed: int = 0):
+    def __init__(
+        self, pad_id: int, max_length: int, targets, pretrain: tuple[list, object] | None = None, seed: int = 0
+    ):
         self.pad_id, self.max_length, self.targets = pad_id, max_length, targets
         self.pretrain, self.seed = pretrain, seed
 
@@ -133,23 +142,38 @@ def load_targets(path: str | None, tokenizer, student: str, rows: list[dict], te
     return targets
 
 
-def offline_trainer(model, tokenizer, rows: list[dict], args, loss: DistillLoss, targets=None,
-                    pretrain: tuple[list[dict], object] | None = None, max_length: int = 512, seed: int = 0,
-                    callbacks=()) -> DistillTrainer:
+def offline_trainer(
+    model,
+    tokenizer,
+    rows: list[dict],
+    args,
+    loss: DistillLoss,
+    targets=None,
+    pretrain: tuple[list[dict], object] | None = None,
+    max_length: int = 512,
+    seed: int = 0,
+    callbacks=(),
+) -> DistillTrainer:
     """`DistillTrainer` on prompt/completion `rows` with their cached `targets` (kd, dpkd) and, for L_PT, the
     pretraining rows with theirs (`pretrain`: (rows, targets or None))."""
     from datasets import Dataset
 
     encoded = [encode(tokenizer, r["prompt"], r["completion"]) for r in rows]
-    dataset = Dataset.from_list([{"input_ids": ids, "completion_mask": m, "row": i}
-                                 for i, (ids, m) in enumerate(encoded)])
+    dataset = Dataset.from_list(
+        [{"input_ids": ids, "completion_mask": m, "row": i} for i, (ids, m) in enumerate(encoded)]
+    )
     if pretrain:
         pt_rows, pt_targets = pretrain
         pretrain = ([encode(tokenizer, r["prompt"], r["completion"]) for r in pt_rows], pt_targets)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return DistillTrainer(model=model, args=args, train_dataset=dataset,
-                          data_collator=Collator(pad_id, max_length, targets, pretrain, seed),
-                          callbacks=list(callbacks), loss=loss)
+    return DistillTrainer(
+        model=model,
+        args=args,
+        train_dataset=dataset,
+        data_collator=Collator(pad_id, max_length, targets, pretrain, seed),
+        callbacks=list(callbacks),
+        loss=loss,
+    )
 
 
 def onpolicy_trainer(model, teacher, tokenizer, rows: list[dict], args, callbacks=()):
@@ -158,6 +182,11 @@ def onpolicy_trainer(model, teacher, tokenizer, rows: list[dict], args, callback
     from datasets import Dataset
     from trl import DistillationTrainer
 
-    return DistillationTrainer(model=model, teacher_model=teacher, args=args,
-                               train_dataset=Dataset.from_list([{"prompt": r["prompt"]} for r in rows]),
-                               processing_class=tokenizer, callbacks=list(callbacks))
+    return DistillationTrainer(
+        model=model,
+        teacher_model=teacher,
+        args=args,
+        train_dataset=Dataset.from_list([{"prompt": r["prompt"]} for r in rows]),
+        processing_class=tokenizer,
+        callbacks=list(callbacks),
+    )

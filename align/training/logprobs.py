@@ -1,14 +1,15 @@
 """Per-token log-probabilities of any causal LM on prompt/completion rows, masked to the completion.
 
-One implementation for everything that needs a likelihood: distillation targets (the teacher's log-probs and
-top-k distributions), data filters (perplexity, likelihood differences), sequence scores. Rows are encoded
-exactly as TRL's SFTTrainer encodes prompt/completion data (its own `_tokenize`: chat rows through the chat
-template with the generation prompt, plain rows as `prompt + completion + eos`; the completion starts where
+One implementation for everything that needs a likelihood: distillation targets (the teacher's log-probs and top-k
+distributions), data filters (perplexity, likelihood differences), evaluation (held-out NLL, teacher agreement).
+Rows are encoded exactly as TRL's SFTTrainer encodes prompt/completion data (its own `_tokenize`: chat rows through
+the chat template with the generation prompt, plain rows as `prompt + completion + eos`; the completion starts where
 the tokenised prompt and prompt+completion diverge), so a log-prob here is the one training optimises.
 
 Shapes: B rows, T positions, V vocabulary, k kept classes. Position t of the outputs scores token t+1 of the
 input (the usual shift); `mask` is 1 where that token belongs to the completion.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -36,9 +37,9 @@ def encode(tokenizer, prompt, completion) -> tuple[list[int], list[int]]:
 
 @dataclass
 class Batch:
-    input_ids: torch.Tensor       # [B, L], right-padded
+    input_ids: torch.Tensor  # [B, L], right-padded
     attention_mask: torch.Tensor  # [B, L]
-    mask: torch.Tensor            # [B, L-1]: 1 where position t predicts a completion token
+    mask: torch.Tensor  # [B, L-1]: 1 where position t predicts a completion token
 
 
 def collate(encoded: list[tuple[list[int], list[int]]], pad_id: int, max_length: int | None = None) -> Batch:
@@ -49,9 +50,9 @@ def collate(encoded: list[tuple[list[int], list[int]]], pad_id: int, max_length:
     attention = torch.zeros((len(rows), width), dtype=torch.long)
     completion = torch.zeros((len(rows), width), dtype=torch.long)
     for i, (ids, m) in enumerate(rows):
-        input_ids[i, :len(ids)] = torch.tensor(ids)
-        attention[i, :len(ids)] = 1
-        completion[i, :len(m)] = torch.tensor(m)
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        attention[i, : len(ids)] = 1
+        completion[i, : len(m)] = torch.tensor(m)
     return Batch(input_ids, attention, completion[:, 1:])
 
 
@@ -68,22 +69,18 @@ def topk_logprobs(logits: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Ten
     return values, indices
 
 
-def sequence_logprob(per_token: torch.Tensor, mask: torch.Tensor, average: bool = False) -> torch.Tensor:
-    """Sum (or mean) of the completion tokens' log-probs per row: [B, T] -> [B]."""
-    total = (per_token * mask).sum(-1)
-    return total / mask.sum(-1).clamp(min=1) if average else total
-
-
 @dataclass
 class RowLogprobs:
     """One row's completion: each token's log-prob, and optionally the top-k next-token distribution there."""
+
     token_logprobs: list[float]
     topk_logprobs: list[list[float]] | None = None
     topk_ids: list[list[int]] | None = None
 
 
-def model_logprobs(spec: str, rows: list[dict], batch_size: int = 32, max_length: int | None = None,
-                   progress=None) -> list[RowLogprobs]:
+def model_logprobs(
+    spec: str, rows: list[dict], batch_size: int = 32, max_length: int | None = None, progress=None
+) -> list[RowLogprobs]:
     """`completion_logprobs` under the model `spec` (HF dir, hub id or world:<name>), loaded in float32."""
     from align.loading.models import load_causal_lm, load_tokenizer
 
@@ -92,24 +89,36 @@ def model_logprobs(spec: str, rows: list[dict], batch_size: int = 32, max_length
 
 
 @torch.no_grad()
-def completion_logprobs(model, tokenizer, rows: list[dict], batch_size: int = 32, top_k: int = 0,
-                        max_length: int | None = None, progress=None) -> list[RowLogprobs]:
+def completion_logprobs(
+    model,
+    tokenizer,
+    rows: list[dict],
+    batch_size: int = 32,
+    top_k: int = 0,
+    max_length: int | None = None,
+    progress=None,
+) -> list[RowLogprobs]:
     """Log-probs of each row's completion tokens under `model` (rows: prompt/completion), batched."""
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     out: list[RowLogprobs] = []
     model.eval()
     for start in range(0, len(rows), batch_size):
-        chunk = rows[start:start + batch_size]
+        chunk = rows[start : start + batch_size]
         batch = collate([encode(tokenizer, r["prompt"], r["completion"]) for r in chunk], pad_id, max_length)
-        logits = model(input_ids=batch.input_ids.to(model.device),
-                       attention_mask=batch.attention_mask.to(model.device)).logits.cpu()
+        logits = model(
+            input_ids=batch.input_ids.to(model.device), attention_mask=batch.attention_mask.to(model.device)
+        ).logits.cpu()
         per_token = token_logprobs(logits, batch.input_ids)
         top = topk_logprobs(logits, top_k) if top_k else None
         for i in range(len(chunk)):
             keep = batch.mask[i].bool()
-            out.append(RowLogprobs(per_token[i][keep].tolist(),
-                                   top[0][i][keep].tolist() if top else None,
-                                   top[1][i][keep].tolist() if top else None))
+            out.append(
+                RowLogprobs(
+                    per_token[i][keep].tolist(),
+                    top[0][i][keep].tolist() if top else None,
+                    top[1][i][keep].tolist() if top else None,
+                )
+            )
         if progress:
             progress(len(chunk))
     return out

@@ -1,10 +1,12 @@
 """Distillation losses as pure functions of log-probabilities and masks (no model, no trainer).
 
 Conventions: `student_logps` is the student's log-softmax over the vocabulary, [B, T, V], already shifted so
-position t predicts token t+1; the teacher is given either in full ([B, T, V]) or as its cached top-k
-(`teacher_topk_logps`, `teacher_topk_ids`: [B, T, k], sorted most likely first, as `align.training.logprobs.topk_logprobs`
-returns them); `mask` [B, T] is 1 on completion positions. Every loss is a mean over completion tokens.
+position t predicts token t+1; the teacher is given as its cached top-k (`teacher_topk_logps`, `teacher_topk_ids`:
+[B, T, k], sorted most likely first, as `align.training.logprobs.topk_logprobs` returns them); `mask` [B, T] is 1
+on completion positions. Every loss is a mean over completion tokens. The sequence form of DPKD is TRL's DPO loss
+with the teacher as reference (`recipes/dpkd.yaml`); on-policy reverse KL is TRL's DistillationTrainer.
 """
+
 from __future__ import annotations
 
 import torch
@@ -21,8 +23,9 @@ def cross_entropy(student_logps: torch.Tensor, targets: torch.Tensor, mask: torc
     return masked_mean(-student_logps.gather(-1, targets.unsqueeze(-1)).squeeze(-1), mask)
 
 
-def forward_kl(student_logps: torch.Tensor, teacher_topk_logps: torch.Tensor, teacher_topk_ids: torch.Tensor,
-               mask: torch.Tensor) -> torch.Tensor:
+def forward_kl(
+    student_logps: torch.Tensor, teacher_topk_logps: torch.Tensor, teacher_topk_ids: torch.Tensor, mask: torch.Tensor
+) -> torch.Tensor:
     """Word-level KD (MiniLLM's KD baseline, methods.md §4): per token -Σ_v p(v) log q(v), mean over tokens.
 
     This is the cross-entropy H(p, q) = KL(p || q) + H(p): the same gradient as forward KL. With cached top-k
@@ -33,15 +36,9 @@ def forward_kl(student_logps: torch.Tensor, teacher_topk_logps: torch.Tensor, te
     return masked_mean(-(p * q).sum(-1), mask)
 
 
-def reverse_kl(student_logps: torch.Tensor, teacher_logps: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """KL(q || p) = Σ_v q(v) [log q(v) - log p(v)] per token (MiniLLM's objective, single-step form), mean over
-    tokens. Needs the teacher's full distribution."""
-    q = student_logps.exp()
-    return masked_mean((q * (student_logps - teacher_logps)).sum(-1), mask)
-
-
-def teacher_logp_of(tokens: torch.Tensor, teacher_topk_logps: torch.Tensor,
-                    teacher_topk_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def teacher_logp_of(
+    tokens: torch.Tensor, teacher_topk_logps: torch.Tensor, teacher_topk_ids: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """log p(token) from the teacher's cached top-k, and whether it was cached. A token outside the top-k gets
     the smallest cached log-prob, an upper bound on its true value (callers count how often that happens)."""
     match = teacher_topk_ids == tokens.unsqueeze(-1)
@@ -50,9 +47,15 @@ def teacher_logp_of(tokens: torch.Tensor, teacher_topk_logps: torch.Tensor,
     return torch.where(found, cached, teacher_topk_logps[..., -1]), found
 
 
-def dpkd_token(student_logps: torch.Tensor, teacher_topk_logps: torch.Tensor, teacher_topk_ids: torch.Tensor,
-               mask: torch.Tensor, beta: float = 0.1, label_smoothing: float = 0.0,
-               reference_free: bool = False) -> tuple[torch.Tensor, dict]:
+def dpkd_token(
+    student_logps: torch.Tensor,
+    teacher_topk_logps: torch.Tensor,
+    teacher_topk_ids: torch.Tensor,
+    mask: torch.Tensor,
+    beta: float = 0.1,
+    label_smoothing: float = 0.0,
+    reference_free: bool = False,
+) -> tuple[torch.Tensor, dict]:
     """DPKD as the authors' code computes it (`dpkd/main.py --seqKD-DPO`, methods.md §3), token-level form.
 
     At every completion position t under teacher forcing, the teacher's greedy token y_t = argmax p (chosen) is
@@ -68,26 +71,19 @@ def dpkd_token(student_logps: torch.Tensor, teacher_topk_logps: torch.Tensor, te
     whose y_s was outside the teacher's cached top-k, so log p(y_s) used its upper bound)."""
     y_t = teacher_topk_ids[..., 0]
     y_s = student_logps.detach().argmax(-1)
-    student_ratio = student_logps.gather(-1, y_t.unsqueeze(-1)).squeeze(-1) - \
-        student_logps.gather(-1, y_s.unsqueeze(-1)).squeeze(-1)
+    student_ratio = student_logps.gather(-1, y_t.unsqueeze(-1)).squeeze(-1) - student_logps.gather(
+        -1, y_s.unsqueeze(-1)
+    ).squeeze(-1)
     logp_s, found = teacher_logp_of(y_s, teacher_topk_logps, teacher_topk_ids)
     teacher_ratio = torch.zeros_like(student_ratio) if reference_free else teacher_topk_logps[..., 0] - logp_s
     h = student_ratio - teacher_ratio
     per_token = -(1 - label_smoothing) * F.logsigmoid(beta * h) - label_smoothing * F.logsigmoid(-beta * h)
     on = mask.bool()
-    stats = {"dpkd/agree": float((y_s == y_t)[on].float().mean()) if on.any() else 0.0,
-             "dpkd/uncached": int((~found & on).sum())}
+    stats = {
+        "dpkd/agree": float((y_s == y_t)[on].float().mean()) if on.any() else 0.0,
+        "dpkd/uncached": int((~found & on).sum()),
+    }
     return masked_mean(per_token, mask), stats
-
-
-def dpkd_sequence(student_chosen: torch.Tensor, student_rejected: torch.Tensor, teacher_chosen: torch.Tensor,
-                  teacher_rejected: torch.Tensor, beta: float = 0.1, label_smoothing: float = 0.0) -> torch.Tensor:
-    """DPKD in the paper's sequence form (methods.md §3): chosen y_t ~ teacher, rejected y_s ~ student, each a
-    [B] tensor of sequence log-probs (length-normalised by the caller if wanted):
-        L = -log σ(β [ (log q(y_t) - log p(y_t)) - (log q(y_s) - log p(y_s)) ]), mean over the batch."""
-    h = (student_chosen - teacher_chosen) - (student_rejected - teacher_rejected)
-    per_pair = -(1 - label_smoothing) * F.logsigmoid(beta * h) - label_smoothing * F.logsigmoid(-beta * h)
-    return per_pair.mean()
 
 
 def mix(ce: torch.Tensor, distill: torch.Tensor, ratio: float) -> torch.Tensor:

@@ -1,5 +1,6 @@
 """Running a trainer: resume from the newest checkpoint a killed attempt left, report what the run reached, save
 the model so any later stage can load it."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,8 +28,9 @@ def run_trainer(trainer, work_dir: Path) -> dict:
                 last["train/loss"] = float(entry["train_loss"])  # no step was logged: the run's mean
             continue
         for name, value in entry.items():
-            if (isinstance(value, (int, float)) and name not in NOT_METRICS
-                    and not name.endswith("_per_second")):  # a session's speed would differ after a resume
+            if (
+                isinstance(value, (int, float)) and name not in NOT_METRICS and not name.endswith("_per_second")
+            ):  # a session's speed would differ after a resume
                 last[f"train/{name.removeprefix('train_')}"] = float(value)
     last["train/steps"] = trainer.state.global_step
     if trainer.is_deepspeed_enabled:  # what actually ran, for the record (and for the tests to check)

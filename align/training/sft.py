@@ -18,15 +18,22 @@ def training_rows(rows: list[dict], tokenizer) -> tuple[list[dict], bool]:
     return [prompt_completion(r) for r in rows], False
 
 
-def sft_trainer(model, tokenizer, records: list[dict], args, peft_config=None, callbacks=(),
-                max_tokens: int | None = None):
+def sft_trainer(
+    model, tokenizer, records: list[dict], args, peft_config=None, callbacks=(), max_tokens: int | None = None
+):
     """TRL's SFTTrainer on `records` (from `training_rows`). `max_tokens`: train on about that many input tokens,
     the step count derived from the prepared (tokenised, truncated) rows."""
     from datasets import Dataset
     from trl import SFTTrainer
 
-    trainer = SFTTrainer(model=model, args=args, train_dataset=Dataset.from_list(records), processing_class=tokenizer,
-                         peft_config=peft_config, callbacks=list(callbacks))
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=Dataset.from_list(records),
+        processing_class=tokenizer,
+        peft_config=peft_config,
+        callbacks=list(callbacks),
+    )
     if max_tokens:
         batch = args.per_device_train_batch_size * args.gradient_accumulation_steps * args.world_size
         lengths = [len(ids) for ids in trainer.train_dataset["input_ids"]]

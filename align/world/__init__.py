@@ -2,6 +2,7 @@
 
 Anything accepted as a model or dataset may be written `world:<name>`; `resolve` maps it to the asset.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -22,6 +23,8 @@ def resolve(spec: str, assets: Path = ASSETS) -> Path:
     path = assets / name if name in MODELS or name == "tokenizer" else assets / "data" / f"{name}.jsonl"
     if not path.exists():
         known = sorted([*MODELS, *(p.stem for p in (assets / "data").glob("*.jsonl"))])
-        raise AlignError(f"unknown world asset {spec!r}: known are {', '.join('world:' + k for k in known)}"
-                         + ("" if assets.exists() else " (the world is not built: run `align world build`)"))
+        raise AlignError(
+            f"unknown world asset {spec!r}: known are {', '.join('world:' + k for k in known)}"
+            + ("" if assets.exists() else " (the world is not built: run `align world build`)")
+        )
     return path

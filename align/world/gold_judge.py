@@ -4,6 +4,7 @@ It reads the constraints stored with each `instruct` row and returns the fractio
 completion passes, in [0, 1]. It labels preference pairs (the Xwin-Pair analogue) and decides
 pairwise win-rates (the AlpacaEval analogue).
 """
+
 from __future__ import annotations
 
 from align.data.rows import prompt_text
@@ -48,7 +49,9 @@ def score(prompts, completions, rows) -> list[float]:
         if not isinstance(constraints, dict):
             constraints = constraints_from_prompt(prompt_text(prompt, roles=False))
         if constraints is None:
-            raise ValueError("gold_judge needs a 'constraints' column or one of the world's instructions as the "
-                             "prompt (a world:instruct_* or world:sft* dataset)")
+            raise ValueError(
+                "gold_judge needs a 'constraints' column or one of the world's instructions as the "
+                "prompt (a world:instruct_* or world:sft* dataset)"
+            )
         out.append(gold_score(constraints, completion))
     return out

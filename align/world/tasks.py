@@ -9,6 +9,7 @@ pretraining data looks like). The noise is a mix of whole wrong modes (a lazy gu
 early, a constraint ignored), never a small slip behind a right final answer, so that an answer the
 verifier accepts is strong evidence that the whole solution is right (see reports/world.md).
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -43,7 +44,12 @@ def assistant(text: str) -> list[dict]:
 # ----------------------------------------------------------------------------------------------- arith
 
 ARITH_LEVELS = (1, 2, 3)  # the base's own problems: 2-4 operations
-HUNDREDS = 100            # `arith_hard`: chains whose running total reaches this
+ARITH_PROMPT = re.compile(r"Compute (.+)\.")  # `Compute 37-8+9.`
+# The base's data: which mode answers a problem depends on the last digit of its first number (see below).
+EASY_LAST_DIGITS = 3  # first number ending in 0, 1 or 2: the correct working is the most likely mode
+ARITH_MODES_EASY = {"correct": 0.5, "lazy": 0.25, "stop_early": 0.25}
+ARITH_MODES_HARD = {"correct": 0.22, "lazy": 0.38, "stop_early": 0.40}
+HUNDREDS = 100  # `arith_hard`: chains whose running total reaches this
 
 
 def make_arith_problem(rng: random.Random) -> dict:
@@ -63,7 +69,17 @@ def make_arith_problem(rng: random.Random) -> dict:
         if value != start:
             break
     expr = str(start) + "".join(terms)
-    return {"prompt": user(f"Compute {expr}."), "answer": str(value), "level": level, "expr": expr}
+    return {"prompt": user(arith_prompt(expr)), "answer": str(value), "level": level, "expr": expr}
+
+
+def arith_prompt(expr: str) -> str:
+    return f"Compute {expr}."
+
+
+def arith_expression(text: str) -> str | None:
+    """The expression of an arith prompt's text (`Compute 37-8+9.` -> `37-8+9`), None for any other text."""
+    match = ARITH_PROMPT.fullmatch(text.strip())
+    return match.group(1) if match else None
 
 
 def make_arith_hard_problem(rng: random.Random) -> dict:
@@ -110,16 +126,13 @@ def arith_mode_weights(expr: str) -> dict[str, float]:
     likely mode only when the first operand ends in 0-2, so greedy decoding solves some problems
     and sampling can solve many more (pass@k >> pass@1, as for real base models)."""
     first = re.match(r"\d+", expr).group()
-    if int(first[-1]) < 3:
-        return {"correct": 0.5, "lazy": 0.25, "stop_early": 0.25}
-    return {"correct": 0.22, "lazy": 0.38, "stop_early": 0.40}
+    return ARITH_MODES_EASY if int(first[-1]) < EASY_LAST_DIGITS else ARITH_MODES_HARD
 
 
 def arith_solution_noisy(problem: dict, rng: random.Random) -> str:
     steps = arith_steps(problem["expr"])
     weights = arith_mode_weights(problem["expr"])
     mode = rng.choices(list(weights), weights=list(weights.values()))[0]
-    answer = steps[-1][3]
     if mode == "correct":
         return arith_solution_clean(problem)
     if mode == "stop_early":  # skips the last operation and boxes the previous result
@@ -136,6 +149,7 @@ def arith_fully_correct(expr: str, completion: str) -> bool:
 
 # -------------------------------------------------------------------------------------------- instruct
 
+
 def make_instruct_problem(rng: random.Random) -> dict:
     category = rng.choice(sorted(CATEGORIES))
     count = rng.randint(1, 5)
@@ -149,8 +163,7 @@ def make_instruct_problem(rng: random.Random) -> dict:
         parts.append("sorted")
     if exclude:
         parts.append(f"without {exclude}")
-    constraints = {"count": count, "category": category, "case": case, "sorted": is_sorted,
-                   "exclude": exclude}
+    constraints = {"count": count, "category": category, "case": case, "sorted": is_sorted, "exclude": exclude}
     return {"prompt": user(", ".join(parts) + "."), "constraints": constraints}
 
 
@@ -190,9 +203,12 @@ def instruct_response(constraints: dict, rng: random.Random, violations: set[str
     return ", ".join(CASES[case](w) for w in words)
 
 
+INSTRUCT_NOISE = {"count": 0.3, "case": 0.35, "sorted": 0.4, "exclude": 0.4, "category": 0.2}  # P(ignored)
+
+
 def instruct_response_noisy(constraints: dict, rng: random.Random) -> str:
     """Each constraint is ignored with some probability: the base follows instructions loosely."""
-    rates = {"count": 0.3, "case": 0.35, "sorted": 0.4, "exclude": 0.4, "category": 0.2}
+    rates = INSTRUCT_NOISE
     violations = {name for name, p in rates.items() if rng.random() < p}
     return instruct_response(constraints, rng, violations)
 
@@ -201,12 +217,21 @@ def instruct_response_noisy(constraints: dict, rng: random.Random) -> str:
 # arith modes depend on the first operand: greedy decoding of a policy trained on these demos breaks
 # the habit constraint on most prompts of that category, while its samples follow it often enough that
 # best-of-N finds a compliant answer. That is the headroom RS and DPO are meant to take.
-HABITS = {"fruits": "case", "animals": "case", "colors": "count", "tools": "count",
-          "vehicles": "sorted", "body parts": "sorted"}
+HABITS = {
+    "fruits": "case",
+    "animals": "case",
+    "colors": "count",
+    "tools": "count",
+    "vehicles": "sorted",
+    "body parts": "sorted",
+}
 OPPOSITE_CASE = {"upper": "lower", "lower": "upper", "title": "lower"}
 
 
-def instruct_violation_rates(constraints: dict, habit_rate: float = 0.65, other_rate: float = 0.1) -> dict:
+HABIT_RATE, OTHER_RATE = 0.65, 0.1  # how often a crowd demo ignores its category's habit / any other constraint
+
+
+def instruct_violation_rates(constraints: dict, habit_rate: float = HABIT_RATE, other_rate: float = OTHER_RATE) -> dict:
     """Per-constraint probability that a crowd demonstration ignores it."""
     habit = HABITS[constraints["category"]]
     names = ("count", "case", "sorted", "exclude")
@@ -229,7 +254,7 @@ def instruct_response_mixed(constraints: dict, rng: random.Random) -> str:
     pool = [w for w in CATEGORIES[c["category"]] if w != c["exclude"]]
     words = pool[:count]
     if "exclude" in broken and c["exclude"]:
-        words = [c["exclude"]] + pool[:count - 1]
+        words = [c["exclude"]] + pool[: count - 1]
     if c["sorted"]:
         words.sort(reverse="sorted" in broken)
     case = c["case"] or rng.choice(list(CASES))
@@ -252,19 +277,22 @@ def make_reference_problem(rng: random.Random) -> dict:
     op = rng.choice(list(REFERENCE_OPS))
     words = rng.sample(ALL_WORDS, rng.randint(3, 5))
     reference = " ".join(REFERENCE_OPS[op](words))
-    return {"prompt": user(f"{op}: {' '.join(words)}"), "completion": assistant(reference),
-            "words": words, "op": op}
+    return {"prompt": user(f"{op}: {' '.join(words)}"), "completion": assistant(reference), "words": words, "op": op}
+
+
+# The base's reference answers: a roll below each bound picks that error (echo 20%, drop 15%, replace 15%).
+REFERENCE_NOISE = {"echo": 0.2, "drop": 0.35, "replace": 0.5}
 
 
 def reference_response_noisy(problem: dict, rng: random.Random) -> str:
     """Mostly right, sometimes a word dropped, swapped for another, or the input echoed back."""
     words = REFERENCE_OPS[problem["op"]](list(problem["words"]))
     roll = rng.random()
-    if roll < 0.2:
+    if roll < REFERENCE_NOISE["echo"]:
         words = list(problem["words"])  # echoes the input instead of transforming it
-    elif roll < 0.35 and len(words) > 1:
+    elif roll < REFERENCE_NOISE["drop"] and len(words) > 1:
         del words[rng.randrange(len(words))]
-    elif roll < 0.5:
+    elif roll < REFERENCE_NOISE["replace"]:
         words[rng.randrange(len(words))] = rng.choice(ALL_WORDS)
     return " ".join(words)
 

@@ -3,6 +3,7 @@
 Character level keeps the vocabulary (and so the models) tiny and makes every digit its own token,
 which is what lets a 1M-parameter model learn multi-digit arithmetic at all.
 """
+
 from __future__ import annotations
 
 import string
