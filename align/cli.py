@@ -65,15 +65,26 @@ def run(
 
 
 @app.command()
-def recipes():
-    """List the recipes in recipes/ with their one-line descriptions."""
-    import yaml
+def recipes(
+    show: str | None = typer.Option(None, "--show", help="a recipe: its parameters and every stage's keys, documented"),
+    stage: str | None = typer.Option(None, "--stage", help="a stage type: every key, its default and meaning"),
+):
+    """List the recipes in recipes/ with their one-line descriptions (or document one recipe, or one stage type)."""
+    from align.engine import explain
+    from align.engine.recipe_files import RECIPES_DIR, read_yaml
 
-    from align.engine.recipe import RECIPES_DIR
-
-    table = Table("recipe", "description")
+    try:
+        if show or stage:
+            for table in ([explain.stage_table(stage)] if stage else []) + (
+                explain.recipe_tables(show) if show else []
+            ):
+                console.print(table)
+            return
+    except AlignError as exc:
+        fail(str(exc))
+    table = Table("recipe", "description", caption="align recipes --show NAME: its parameters, documented")
     for path in sorted(RECIPES_DIR.glob("*.yaml")):
-        doc = yaml.safe_load(path.read_text()) or {}
+        doc = read_yaml(path) or {}
         table.add_row(path.stem, str(doc.get("description", "")))
     console.print(table)
 

@@ -40,7 +40,7 @@ class CodeOptions(Options):
 
 class RewardModelOptions(Options):
     model: str = Field(description="a reward model dir (a `reward` stage's model)")
-    batch_size: int = Field(128, ge=1)
+    batch_size: int = Field(128, ge=1, description="sequences scored per forward pass")
     max_length: int = Field(512, ge=8, description="tokens per scored sequence; longer ones are truncated")
 
 

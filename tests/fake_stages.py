@@ -7,7 +7,8 @@ from types import SimpleNamespace
 from pydantic import Field
 
 from align.data.jsonl import write_jsonl
-from align.stages.base import StageConfig, StageResult
+from align.stages.base import StageResult
+from align.stages.config import StageConfig
 
 CALLS: list[str] = []
 

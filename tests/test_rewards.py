@@ -75,14 +75,14 @@ def test_gold_judge_reads_constraints_from_the_worlds_instructions_when_a_row_ha
     import random
 
     from align.data.jsonl import read_jsonl
-    from align.world import gold_judge, resolve, tasks
+    from align.world import gold_judge, instruct, resolve
 
     rng = random.Random(0)
     for _ in range(2000):  # the parser inverts the generator exactly
-        problem = tasks.make_instruct_problem(rng)
-        assert tasks.constraints_from_prompt(problem["prompt"][0]["content"]) == problem["constraints"]
+        problem = instruct.make_instruct_problem(rng)
+        assert instruct.constraints_from_prompt(problem["prompt"][0]["content"]) == problem["constraints"]
     rows = read_jsonl(resolve("world:instruct_test"))[:50]
-    completions = [tasks.instruct_response_noisy(r["constraints"], rng) for r in rows]
+    completions = [instruct.instruct_response_noisy(r["constraints"], rng) for r in rows]
     prompts = [r["prompt"] for r in rows]
     assert gold_judge.score(prompts, completions, [{} for _ in rows]) == gold_judge.score(prompts, completions, rows)
     with pytest.raises(ValueError, match="needs a 'constraints' column"):

@@ -3,7 +3,7 @@ import json
 import pytest
 import torch
 
-from align.world import resolve, tasks
+from align.world import instruct, resolve, splits, tasks
 from align.world.tokenizer import build_tokenizer
 
 
@@ -28,10 +28,10 @@ def test_tokenizer_round_trip_and_chat_template(tmp_path):
 
 @pytest.mark.parametrize("family", ["arith", "arith_hard", "instruct", "reference"])
 def test_generation_is_deterministic_and_splits_are_disjoint(family):
-    train_a, test_a = tasks.generate_split(family, 5, 150, 40)
-    train_b, test_b = tasks.generate_split(family, 5, 150, 40)
+    train_a, test_a = splits.generate_split(family, 5, 150, 40)
+    train_b, test_b = splits.generate_split(family, 5, 150, 40)
     assert train_a == train_b and test_a == test_b
-    assert tasks.generate_split(family, 6, 150, 40)[0] != train_a
+    assert splits.generate_split(family, 6, 150, 40)[0] != train_a
 
     def prompts(rows):
         return {r["prompt"][0]["content"] for r in rows}
@@ -61,7 +61,7 @@ def test_hard_arith_is_the_base_kind_of_chain_past_100_and_never_in_its_pretrain
     from align.bench.world_check import expression
     from align.data.jsonl import read_jsonl
 
-    train, test = tasks.generate_split("arith_hard", 0, 300, 60)
+    train, test = splits.generate_split("arith_hard", 0, 300, 60)
     for problem in train + test:
         steps = tasks.arith_steps(problem["expr"])
         assert 2 <= len(steps) <= 4 and 10 <= steps[0][0] <= 99 and all(1 <= b <= 9 for _, _, b, _ in steps)
@@ -91,9 +91,9 @@ def test_instruct_response_violations_are_caught_by_the_judge():
 
     rng = random.Random(1)
     c = {"count": 3, "category": "tools", "case": "lower", "sorted": True, "exclude": "saw"}
-    assert all(constraint_checks(c, tasks.instruct_response(c, rng)).values())
+    assert all(constraint_checks(c, instruct.instruct_response(c, rng)).values())
     for violation in ["count", "case", "sorted", "exclude", "category"]:
-        checks = constraint_checks(c, tasks.instruct_response(c, rng, {violation}))
+        checks = constraint_checks(c, instruct.instruct_response(c, rng, {violation}))
         assert not checks[violation], violation
 
 
@@ -104,9 +104,9 @@ def test_crowd_demos_break_each_constraint_in_one_clear_mode():
     from align.world.gold_judge import constraint_checks
 
     c = {"count": 3, "category": "tools", "case": "lower", "sorted": True, "exclude": "axe"}
-    assert tasks.HABITS["tools"] == "count"
+    assert instruct.HABITS["tools"] == "count"
     rng = random.Random(0)
-    outs = Counter(tasks.instruct_response_mixed(c, rng) for _ in range(2000))
+    outs = Counter(instruct.instruct_response_mixed(c, rng) for _ in range(2000))
     # the habit (one item too many) beats the right answer, and both are the canonical words sorted
     assert [text for text, _ in outs.most_common(2)] == ["drill, file, rake, saw", "drill, file, saw"]
     broken = Counter()
@@ -120,6 +120,7 @@ def test_crowd_demos_break_each_constraint_in_one_clear_mode():
 
 def test_data_only_rebuild_keeps_models_and_refuses_changed_corpora(tmp_path, monkeypatch):
     from align.bench import world_build as build
+    from align.bench import world_data
     from align.errors import AlignError
 
     root = tmp_path / "world"
@@ -129,7 +130,7 @@ def test_data_only_rebuild_keeps_models_and_refuses_changed_corpora(tmp_path, mo
     again = build.rebuild_data(root)
     assert (root / "data" / "sft_crowd.jsonl").exists() and again["models"] == manifest["models"]
     assert (root / "base" / "model.safetensors").read_bytes() == weights
-    monkeypatch.setattr(build.tasks, "instruct_response_noisy", lambda c, rng: "changed")
+    monkeypatch.setattr(world_data.instruct, "instruct_response_noisy", lambda c, rng: "changed")
     with pytest.raises(AlignError, match="base model's training corpus changed"):
         build.rebuild_data(root)
     assert (root / "data" / "sft_crowd.jsonl").exists() and not (root / "data.building").exists()
@@ -137,13 +138,14 @@ def test_data_only_rebuild_keeps_models_and_refuses_changed_corpora(tmp_path, mo
 
 def test_retrain_changed_retrains_only_the_changed_model_as_a_full_build_would(tmp_path, monkeypatch):
     from align.bench import world_build as build
+    from align.bench import world_data
 
     root = tmp_path / "world"
     build.build_world(root, size="micro", seed=0)
     teacher = (root / "teacher" / "model.safetensors").read_bytes()
     base = (root / "base" / "model.safetensors").read_bytes()
-    noisy = build.tasks.arith_solution_noisy  # the same rng draws, another text: only the base's corpus changes
-    monkeypatch.setattr(build.tasks, "arith_solution_noisy", lambda p, rng: noisy(p, rng) + " ")
+    noisy = world_data.tasks.arith_solution_noisy  # the same rng draws, another text: only the base's corpus changes
+    monkeypatch.setattr(world_data.tasks, "arith_solution_noisy", lambda p, rng: noisy(p, rng) + " ")
     manifest = build.rebuild_data(root, retrain=True)
     assert (root / "teacher" / "model.safetensors").read_bytes() == teacher
     assert (root / "base" / "model.safetensors").read_bytes() != base

@@ -91,7 +91,7 @@ def test_dpo_variants_train(tmp_path, loss):
 def test_inserting_an_evaluate_stage_mid_pipeline_reruns_only_it(tmp_path):
     import yaml
 
-    from align.engine.recipe import find_recipe
+    from align.engine.recipe_files import find_recipe
 
     Engine(load_recipe("xwin-pipeline", ["tracking=none"], smoke=True), tmp_path / "run").run()
     done = {p.parent.name: p.read_text() for p in (tmp_path / "run").glob("*/DONE")}

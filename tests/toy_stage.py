@@ -4,7 +4,8 @@ from pydantic import Field
 
 from align.data.jsonl import write_jsonl
 from align.loading.datasets import load_dataset
-from align.stages.base import StageConfig, StageContext, StageResult, dataset_field
+from align.stages.base import StageContext, StageResult
+from align.stages.config import StageConfig, dataset_field
 
 
 class Config(StageConfig):

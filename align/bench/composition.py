@@ -8,7 +8,7 @@ reference: the transformation), so the share of right rows in a filter's kept se
 from __future__ import annotations
 
 from align.data.rows import completion_text, prompt_text
-from align.world import tasks
+from align.world import instruct, reference, tasks
 
 
 def family_and_right(row: dict) -> tuple[str, bool]:
@@ -18,11 +18,11 @@ def family_and_right(row: dict) -> tuple[str, bool]:
     answer = completion_text(row["completion"]).strip()
     if expr := tasks.arith_expression(prompt):
         return "arith", tasks.arith_fully_correct(expr, answer)
-    if (constraints := tasks.constraints_from_prompt(prompt)) is not None:
+    if (constraints := instruct.constraints_from_prompt(prompt)) is not None:
         return "instruct", gold_score(constraints, answer) == 1.0
     op, _, words = prompt.partition(": ")
-    if op in tasks.REFERENCE_OPS:
-        return "reference", answer == " ".join(tasks.REFERENCE_OPS[op](words.split()))
+    if op in reference.REFERENCE_OPS:
+        return "reference", answer == " ".join(reference.REFERENCE_OPS[op](words.split()))
     return "other", False
 
 
@@ -46,7 +46,9 @@ def instruct_failures(rows: list[dict]) -> dict[str, float]:
     broken: dict[str, int] = {}
     applies: dict[str, int] = {}
     for row in rows:
-        constraints = row.get("constraints") or tasks.constraints_from_prompt(prompt_text(row["prompt"], roles=False))
+        constraints = row.get("constraints") or instruct.constraints_from_prompt(
+            prompt_text(row["prompt"], roles=False)
+        )
         if constraints is None:
             continue
         for check, ok in constraint_checks(constraints, completion_text(row["completion"]).strip()).items():

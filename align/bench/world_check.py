@@ -23,7 +23,8 @@ from align.generation.generators import HFGenerator, SamplingParams
 from align.loading.datasets import load_dataset
 from align.runtime.progress import track
 from align.stages import evaluate
-from align.stages.base import StageContext, TrainingConfig
+from align.stages.base import StageContext
+from align.stages.config import TrainingConfig
 from align.stages.sft import fine_tune
 from align.world import tasks
 from rewards import make_scorer, score_in_batches

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import random
 import statistics
-import tempfile
 from pathlib import Path
 
+import torch
+
 from align.data import filters
-from align.world import tasks
+from align.world import instruct, tasks
 
 NOISE = 0.5  # sd of the noise on the 0-5 training ratings
+EPOCHS, LEARNING_RATE = 8, 1e-3  # its fine-tuning from the teacher
 FIXED_STRINGS = [
     filters.RATING_SYSTEM,
     *filters.RATING_REQUEST.values(),
@@ -36,13 +38,13 @@ def triples(seed: int, count: int, avoid: set[str]) -> list[dict]:
 
     rng = random.Random(f"rater-{seed}")
     writers = [
-        lambda c: tasks.instruct_response(c, rng),
-        lambda c: tasks.instruct_response_noisy(c, rng),
-        lambda c: tasks.instruct_response_mixed(c, rng),
+        lambda c: instruct.instruct_response(c, rng),
+        lambda c: instruct.instruct_response_noisy(c, rng),
+        lambda c: instruct.instruct_response_mixed(c, rng),
     ]
     out = []
     while len(out) < count:
-        problem = tasks.make_instruct_problem(rng)
+        problem = instruct.make_instruct_problem(rng)
         text = problem["prompt"][0]["content"]
         if text in avoid:
             continue
@@ -100,47 +102,33 @@ def agreement(model_dir: Path, items: list[dict]) -> dict:
     }
 
 
-def build_rater(
-    assets: Path,
-    datasets: dict,
-    seed: int,
-    out_dir: Path,
-    train: int = 4000,
-    held_out: int = 400,
-    epochs: float = 8,
-    learning_rate: float = 1e-3,
-) -> dict:
-    """Fine-tune `assets/teacher` into `out_dir` and measure its agreement with the gold judge."""
-    import torch
-
+def build_rater(assets: Path, datasets: dict, seed: int, out_dir: Path, sizes) -> dict:
+    """Fine-tune `assets/teacher` into `out_dir` on `sizes.rater_train` triples and measure its agreement with the
+    gold judge on `sizes.rater_held_out` others."""
+    from align.bench.world_training import fine_tune_and_save
     from align.loading.models import load_causal_lm, load_tokenizer
-    from align.stages.base import StageContext, TrainingConfig
-    from align.stages.sft import build_trainer
-    from align.training.run import run_trainer
 
     avoid = {row["messages"][0]["content"] for row in datasets["sft_crowd"]}
     avoid |= {row["prompt"][0]["content"] for row in datasets["instruct_test"]}
+    train, held_out = sizes.rater_train, sizes.rater_held_out
     train_items, held_out_items = triples(seed, train, avoid), triples(seed + 1, held_out, avoid)
     tokenizer = rater_tokenizer(load_tokenizer(str(assets / "teacher"), padding_side="right"))
     model = load_causal_lm(str(assets / "teacher"), dtype="float32", device="cpu")
     model.resize_token_embeddings(len(tokenizer))
     torch.manual_seed(seed)
-    config = TrainingConfig(
-        model="(teacher)",
+    epochs, learning_rate = EPOCHS, LEARNING_RATE
+    final = fine_tune_and_save(
+        model,
+        tokenizer,
+        rating_rows(train_items, seed),
+        out_dir,
+        seed,
+        "world: rater",
         epochs=epochs,
         learning_rate=learning_rate,
         batch_size=32,
-        warmup=0.03,
         max_length=256,
-        save_steps=10**9,
-        logging_steps=50,
     )
-    with tempfile.TemporaryDirectory() as work:
-        ctx = StageContext(out_dir=out_dir, work_dir=Path(work), seed=seed, log=lambda *a: None)
-        trainer = build_trainer(config, ctx, rating_rows(train_items, seed), model, tokenizer, "world: rater")
-        final = run_trainer(trainer, ctx.work_dir / "checkpoints")
-    trainer.model.to(torch.float16).save_pretrained(str(out_dir), safe_serialization=True)
-    tokenizer.save_pretrained(str(out_dir))
     return {
         "from": "teacher",
         "noise_sd": NOISE,
@@ -148,6 +136,6 @@ def build_rater(
         "epochs": epochs,
         "learning_rate": learning_rate,
         "final_loss": final.get("train/loss"),
-        "parameters": sum(p.numel() for p in trainer.model.parameters()),
+        "parameters": sum(p.numel() for p in model.parameters()),
         "agreement": agreement(out_dir, held_out_items),
     }

@@ -16,7 +16,7 @@ from align.data.rows import prompt_text
 from align.engine.recipe import load_recipe
 from align.engine.report import cell
 from align.engine.runner import Engine
-from align.world import ASSETS, tasks
+from align.world import ASSETS, instruct, reference, tasks
 from align.world.tokenizer import SPECIAL_TOKENS
 
 METRICS = [
@@ -94,17 +94,17 @@ def data_facts() -> dict[str, str]:
         return "/".join(str(round(100 * weights[mode])) for mode in ("correct", "lazy", "stop_early"))
 
     by_habit: dict[str, list[str]] = {}
-    for category, habit in tasks.HABITS.items():
+    for category, habit in instruct.HABITS.items():
         by_habit.setdefault(habit, []).append(category)
-    noise = tasks.INSTRUCT_NOISE.values()
+    noise = instruct.INSTRUCT_NOISE.values()
     return {
         "easy_digits": f"0–{tasks.EASY_LAST_DIGITS - 1}",
         "easy_modes": modes(tasks.ARITH_MODES_EASY),
         "hard_modes": modes(tasks.ARITH_MODES_HARD),
         "instruct_noise": f"{min(noise):g}–{max(noise):g}",
-        "reference_noise": f"{round(100 * tasks.REFERENCE_NOISE['replace'])}%",
-        "habit": f"{round(100 * tasks.HABIT_RATE)}%",
-        "other": f"{round(100 * tasks.OTHER_RATE)}%",
+        "reference_noise": f"{round(100 * reference.REFERENCE_NOISE['replace'])}%",
+        "habit": f"{round(100 * instruct.HABIT_RATE)}%",
+        "other": f"{round(100 * instruct.OTHER_RATE)}%",
         "habits": ", ".join(
             f"{'/'.join(categories)}: {'order' if habit == 'sorted' else habit}"
             for habit, categories in by_habit.items()

@@ -12,7 +12,7 @@ from align.errors import AlignError
 from align.loading.datasets import load_dataset
 from align.loading.models import check_weights
 from align.refs import deferred
-from align.stages.base import declared_inputs
+from align.stages.config import declared_inputs
 from rewards import check_scorer
 
 

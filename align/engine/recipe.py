@@ -33,11 +33,11 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from align.engine.recipe_files import find_recipe, read_recipe_doc
 from align.errors import AlignError
 from align.refs import KEEP, fill, iteration_name
 from align.stages import STAGES, stage_module
 
-RECIPES_DIR = Path(__file__).resolve().parents[2] / "recipes"
 RESERVED = {"name", "description", "seed", "stages", "smoke", "tracking", "wandb_project", "extends"}
 STAGE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")  # a stage's name is its dir name in the run
 
@@ -66,19 +66,6 @@ class Recipe:
     params: dict
     stages: list[StagePlan]
     resolved: dict  # the whole recipe after overrides and ${key} substitution: saved as recipe.yaml
-
-
-def find_recipe(name_or_path: str) -> Path:
-    path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml"):
-        if not path.exists():
-            raise AlignError(f"recipe file not found: {name_or_path}")
-        return path
-    candidate = RECIPES_DIR / f"{name_or_path}.yaml"
-    if not candidate.exists():
-        known = ", ".join(sorted(p.stem for p in RECIPES_DIR.glob("*.yaml")))
-        raise AlignError(f"unknown recipe {name_or_path!r}: known recipes are {known}")
-    return candidate
 
 
 def parse_override(text: str) -> tuple[list[str], object]:
@@ -167,21 +154,6 @@ def expand(stages: dict, source: str) -> list[StagePlan]:
     return plans
 
 
-class UniqueKeyLoader(yaml.SafeLoader):
-    """YAML that refuses a repeated key (plain YAML keeps the last one: a stage would silently vanish)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: merged keys may be overridden
-                continue
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
 def load_recipe(name_or_path: str, overrides: list[str] = (), smoke: bool = False) -> Recipe:
     path = find_recipe(name_or_path)
     try:
@@ -191,48 +163,6 @@ def load_recipe(name_or_path: str, overrides: list[str] = (), smoke: bool = Fals
             f"{path}: the recipe refers to itself: a YAML anchor that contains itself, or "
             f"${{...}} parameters that refer to each other in a cycle"
         ) from None
-
-
-def read_yaml(path: Path):
-    try:
-        return yaml.load(path.read_text(encoding="utf-8"), Loader=UniqueKeyLoader)
-    except yaml.MarkedYAMLError as exc:
-        where = exc.problem_mark or exc.context_mark
-        at = f"line {where.line + 1}, column {where.column + 1}: " if where else ""
-        raise AlignError(f"{path}: {at}not valid YAML: {exc.problem or exc.context}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise AlignError(f"{path}: not valid YAML: {' '.join(str(exc).split())}") from None
-
-
-def read_recipe_doc(path: Path, seen: tuple[Path, ...] = ()) -> dict:
-    """The recipe's YAML with its `extends:` chain merged in (parent first)."""
-    doc = read_yaml(path)
-    if not isinstance(doc, dict) or "extends" not in doc:
-        return doc
-    parent = str(doc.pop("extends"))
-    local = path.parent / parent
-    parent_path = local if parent.endswith((".yaml", ".yml")) and local.exists() else find_recipe(parent)
-    if parent_path.resolve() in seen + (path.resolve(),):
-        raise AlignError(f"{path}: `extends: {parent}` leads back to a recipe already in the chain")
-    base = read_recipe_doc(parent_path, seen + (path.resolve(),))
-    if not isinstance(base, dict) or not isinstance(base.get("stages"), dict):
-        raise AlignError(f"{path}: `extends: {parent}`: {parent_path} is not a recipe with `stages:`")
-    return merge_recipes(base, doc, path)
-
-
-def merge_recipes(base: dict, child: dict, path: Path) -> dict:
-    """The child's keys over the parent's; stages and smoke entries are merged by name (stage `null` = drop)."""
-    merged = {**base, **{k: v for k, v in child.items() if k not in ("stages", "smoke")}}
-    merged["name"] = child.get("name", path.stem)
-    for key in ("stages", "smoke"):
-        if not isinstance(child.get(key) or {}, dict):
-            raise AlignError(f"{path}: `{key}` must be a mapping")
-    stages = {**base["stages"], **(child.get("stages") or {})}
-    merged["stages"] = {name: spec for name, spec in stages.items() if spec is not None}
-    dropped = tuple(f"stages.{name}." for name, spec in stages.items() if spec is None)
-    smoke = {**(base.get("smoke") or {}), **(child.get("smoke") or {})}
-    merged["smoke"] = {key: value for key, value in smoke.items() if not key.startswith(dropped)}
-    return merged
 
 
 def build_recipe(path: Path, overrides: list[str], smoke: bool) -> Recipe:

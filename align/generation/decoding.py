@@ -34,6 +34,19 @@ from transformers import (
 from transformers.cache_utils import StaticLayer
 
 
+@dataclass(frozen=True)
+class SamplingParams:
+    """What to draw: `n` completions per prompt at `temperature` (0 = greedy), cut by `top_p` and `top_k`
+    (0 = no cut), at most `max_new_tokens` each, seeded by `seed`."""
+
+    n: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    max_new_tokens: int = 64
+    seed: int = 0
+
+
 @dataclass
 class Block:
     """Prompts that `generate` would sample in one call, seeded by `seed`."""
@@ -122,39 +135,22 @@ def decode_blocks(
     model,
     tokenizer,
     blocks: list[Block],
-    *,
-    n: int,
-    max_new_tokens: int,
-    temperature: float,
-    top_k: int = 0,
-    top_p: float = 1.0,
+    params: SamplingParams,
     batch_rows: int = 512,
     drop_fraction: float = 0.25,
     on_done: Callable[[Block], None] | None = None,
 ) -> list[Block]:
-    """Sample n completions of every block's prompts into `block.out`; finished rows leave the batch once
-    they are `drop_fraction` of it."""
-    for gang in gangs(blocks, n, batch_rows):
-        decode_gang(
-            model,
-            tokenizer,
-            gang,
-            n=n,
-            max_new_tokens=max_new_tokens,
-            temperature=temperature,
-            top_k=top_k,
-            top_p=top_p,
-            drop_fraction=drop_fraction,
-            on_done=on_done,
-        )
+    """Sample `params.n` completions of every block's prompts into `block.out` (the blocks' own seeds, not
+    `params.seed`); finished rows leave the batch once they are `drop_fraction` of it."""
+    for gang in gangs(blocks, params.n, batch_rows):
+        decode_gang(model, tokenizer, gang, params, drop_fraction, on_done)
     return blocks
 
 
-def decode_gang(
-    model, tokenizer, gang: list[Block], *, n, max_new_tokens, temperature, top_k, top_p, drop_fraction, on_done
-) -> None:
+def decode_gang(model, tokenizer, gang: list[Block], params: SamplingParams, drop_fraction: float, on_done) -> None:
     """Decode one gang of blocks. A block's rows stay contiguous in the batch (rows only ever leave it, in
     order), so each block is a slice: `spans` holds (block, start, end)."""
+    n, max_new_tokens, temperature = params.n, params.max_new_tokens, params.temperature
     ids, mask, cache = prefill(model, tokenizer, [p for block in gang for p in block.prompts], n)
     device, eos, pad = ids.device, tokenizer.eos_token_id, tokenizer.pad_token_id
     owner = torch.cat([torch.full((len(b.prompts) * n,), i, device=device) for i, b in enumerate(gang)])
@@ -163,7 +159,7 @@ def decode_gang(
         block.live = len(block.prompts) * n
         block.out = torch.full((block.live, max_new_tokens), pad, dtype=torch.long, device=device)
         block.rng = torch.Generator(device).manual_seed(block.seed)
-    warpers = LogitsProcessorList() if temperature == 0 else logits_warpers(temperature, top_k, top_p)
+    warpers = LogitsProcessorList() if temperature == 0 else logits_warpers(temperature, params.top_k, params.top_p)
     done = torch.zeros(len(owner), dtype=torch.bool, device=device)
     step_ids, position = ids[:, -1:], positions(mask)[:, -1:]
     spans = block_spans(owner, gang)

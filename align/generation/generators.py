@@ -8,24 +8,13 @@ return `n` completions per prompt.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import torch
 
 from align.errors import AlignError
-from align.generation.decoding import Block, decode_blocks
+from align.generation.decoding import Block, SamplingParams, decode_blocks
 from align.loading.models import load_causal_lm, load_tokenizer
-
-
-@dataclass(frozen=True)
-class SamplingParams:
-    n: int = 1
-    temperature: float = 1.0  # 0 means greedy
-    top_p: float = 1.0
-    top_k: int = 0  # 0 means no top-k cut
-    max_new_tokens: int = 64
-    seed: int = 0
 
 
 class Generator(Protocol):
@@ -74,18 +63,8 @@ class HFGenerator:
         them; the blocks share the decoding batch (align.generation.decoding)."""
         tok, n = self.tokenizer, params.n
         seeded = [Block([render_prompt(tok, p) for p in prompts], seed) for prompts, seed in blocks]
-        decode_blocks(
-            self.model,
-            tok,
-            seeded,
-            n=n,
-            max_new_tokens=params.max_new_tokens,
-            temperature=params.temperature,
-            top_k=params.top_k,
-            top_p=params.top_p,
-            batch_rows=self.batch_rows,
-            on_done=(lambda block: progress(len(block.prompts))) if progress else None,
-        )
+        on_done = (lambda block: progress(len(block.prompts))) if progress else None
+        decode_blocks(self.model, tok, seeded, params, self.batch_rows, on_done=on_done)
         completions = [text for block in seeded for text in tok.batch_decode(block.out, skip_special_tokens=True)]
         return [completions[i : i + n] for i in range(0, len(completions), n)]
 

@@ -32,7 +32,8 @@ from align.loading.digests import check_same_tokenizer
 from align.loading.models import load_causal_lm
 from align.refs import deferred
 from align.stages import trainer
-from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
+from align.stages.base import StageContext, StageResult
+from align.stages.config import TrainingConfig, dataset_field, model_field
 from align.training.args import trainer_config
 from align.training.callbacks import callbacks
 from align.training.distill import DistillLoss, load_targets, offline_trainer, onpolicy_trainer
@@ -59,7 +60,7 @@ class Config(TrainingConfig):
     reference_free: bool = Field(False, description="DPKD without the teacher's log-ratio (the paper's ablation)")
     jsd_beta: float = Field(1.0, ge=0, le=1, description="onpolicy: 0 = forward KL, 0.5 = JSD, 1 = reverse KL")
     max_new_tokens: int = Field(64, ge=1, description="onpolicy: tokens the student generates per prompt")
-    learning_rate: float = Field(5e-4, gt=0)
+    learning_rate: float = Field(5e-4, gt=0, description="peak learning rate")
     pretrain_data: str | None = dataset_field("sft", "rows for the pretraining term c·L_PT (offline methods)", None)
     pretrain_targets: str | None = Field(
         None,
@@ -85,20 +86,11 @@ class Config(TrainingConfig):
         if self.method == "onpolicy":
             from trl import DistillationConfig
 
-            return trainer_config(
-                DistillationConfig,
-                output_dir,
-                seed=seed,
-                beta=self.jsd_beta,
-                temperature=1.0,
-                max_completion_length=self.max_new_tokens,
-                **self.trainer_kwargs(),
-            )
+            online = {"beta": self.jsd_beta, "temperature": 1.0, "max_completion_length": self.max_new_tokens}
+            return trainer_config(DistillationConfig, output_dir, seed, self, **online)
         from transformers import TrainingArguments
 
-        return trainer_config(
-            TrainingArguments, output_dir, seed=seed, remove_unused_columns=False, **self.trainer_kwargs()
-        )
+        return trainer_config(TrainingArguments, output_dir, seed, self, remove_unused_columns=False)
 
     def loss(self) -> DistillLoss:
         return DistillLoss(

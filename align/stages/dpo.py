@@ -19,7 +19,8 @@ from align.loading.digests import check_same_tokenizer
 from align.loading.models import load_causal_lm
 from align.refs import deferred
 from align.stages import trainer
-from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
+from align.stages.base import StageContext, StageResult
+from align.stages.config import TrainingConfig, dataset_field, model_field
 from align.training.args import trainer_config
 from align.training.callbacks import callbacks
 from align.training.run import shared_dataset
@@ -53,7 +54,7 @@ class Config(TrainingConfig):
     label_smoothing: float = Field(0.0, ge=0, lt=0.5, description="cDPO/robust: assumed label-noise rate")
     simpo_gamma: float = Field(0.5, description="SimPO target reward margin")
     precompute_ref_log_probs: bool = Field(True, description="compute reference log-probs once, up front")
-    learning_rate: float = Field(5e-6, gt=0)
+    learning_rate: float = Field(5e-6, gt=0, description="peak learning rate")
 
     @field_validator("loss_type")
     @classmethod
@@ -69,33 +70,20 @@ class Config(TrainingConfig):
         if self.loss_type == "simpo":
             from trl.experimental.cpo import CPOConfig
 
-            return trainer_config(
-                CPOConfig,
-                output_dir,
-                seed=seed,
-                max_length=self.max_length,
-                beta=self.beta,
-                loss_type="simpo",
-                cpo_alpha=0.0,
-                simpo_gamma=self.simpo_gamma,
-                label_smoothing=self.label_smoothing,
-                **self.trainer_kwargs(),
-            )
+            simpo = {"loss_type": "simpo", "cpo_alpha": 0.0, "simpo_gamma": self.simpo_gamma}
+            return trainer_config(CPOConfig, output_dir, seed, self, **self.preference_fields(), **simpo)
         from trl import DPOConfig
 
         losses = self.loss_type if isinstance(self.loss_type, list) else [self.loss_type]
-        return trainer_config(
-            DPOConfig,
-            output_dir,
-            seed=seed,
-            max_length=self.max_length,
-            beta=self.beta,
-            loss_type=losses,
-            loss_weights=self.loss_weights,
-            label_smoothing=self.label_smoothing,
-            precompute_ref_log_probs=self.precompute_ref_log_probs,
-            **self.trainer_kwargs(),
-        )
+        dpo = {
+            "loss_type": losses,
+            "loss_weights": self.loss_weights,
+            "precompute_ref_log_probs": self.precompute_ref_log_probs,
+        }
+        return trainer_config(DPOConfig, output_dir, seed, self, **self.preference_fields(), **dpo)
+
+    def preference_fields(self) -> dict:
+        return {"max_length": self.max_length, "beta": self.beta, "label_smoothing": self.label_smoothing}
 
 
 def check(config: Config) -> None:

@@ -31,15 +31,15 @@ from align.data.rows import completion_text, prompt_completion, prompt_text
 from align.data.selection import CORRECT_THRESHOLD, is_correct
 from align.generation.generators import SamplingParams, make_generator
 from align.loading.datasets import load_dataset, locate
-from align.stages.base import (
+from align.stages.base import StageContext, StageResult
+from align.stages.config import (
     ScorerSpec,
     StageConfig,
-    StageContext,
-    StageResult,
     dataset_field,
     model_field,
     processes_field,
     scorer_field,
+    top_p_field,
 )
 from rewards import checked_scores, make_scorer, spec_name
 
@@ -54,7 +54,7 @@ class Config(StageConfig):
     )
     samples: int = Field(16, ge=1, description="samples per problem for pass@k (k = samples)")
     temperature: float = Field(1.0, gt=0, description="sampling temperature for pass@k")
-    top_p: float = Field(1.0, gt=0, le=1)
+    top_p: float = top_p_field()
     instruct: str | None = dataset_field("prompts", "instructions for the judge, or null", "world:instruct_test")
     instruct_samples: int = Field(0, ge=0, description="samples per instruction for eval/gold_score_sampled")
     reference_samples: int = Field(0, ge=0, description="samples per reference task for eval/rouge_l_sampled")
@@ -69,7 +69,7 @@ class Config(StageConfig):
     )
     heldout: str | None = dataset_field("sft", "text to measure eval/heldout_nll on (mean per-token NLL)", None)
     limit: int | None = Field(None, ge=1, description="first N rows of each set (smoke runs)")
-    max_new_tokens: int = Field(64, ge=1)
+    max_new_tokens: int = Field(64, ge=1, description="tokens generated per completion at most")
     backend: Literal["auto", "hf", "vllm"] = Field("auto", description="generation backend")
     processes: int = processes_field()
 

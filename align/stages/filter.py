@@ -31,15 +31,8 @@ from align.data.rows import completion_text, prompt_completion
 from align.loading.datasets import load_dataset
 from align.loading.digests import check_same_tokenizer
 from align.refs import deferred
-from align.stages.base import (
-    ScorerSpec,
-    StageConfig,
-    StageContext,
-    StageResult,
-    dataset_field,
-    model_field,
-    scorer_field,
-)
+from align.stages.base import StageContext, StageResult
+from align.stages.config import ScorerSpec, StageConfig, dataset_field, model_field, scorer_field
 
 MODELS = {"ppl_diff": ("small", "large"), "difference": ("teacher", "reference")}
 
@@ -64,7 +57,9 @@ class Config(StageConfig):
     batch_size: int = Field(32, ge=1, description="rows per forward pass when scoring with models")
     max_length: int = Field(512, ge=8, description="tokens per scored row, the same for both models")
     limit: int | None = Field(None, ge=1, description="first N rows (smoke runs)")
-    backend: Literal["auto", "hf", "vllm"] = "auto"
+    backend: Literal["auto", "hf", "vllm"] = Field(
+        "auto", description="generation backend: auto = vLLM when CUDA and vllm are there"
+    )
 
     @model_validator(mode="after")
     def method_inputs(self):

@@ -12,7 +12,8 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
-from align.stages.base import StageConfig, StageContext, StageResult
+from align.stages.base import StageContext, StageResult
+from align.stages.config import StageConfig
 
 
 class Config(StageConfig):

@@ -22,7 +22,8 @@ from align.loading.datasets import load_dataset
 from align.loading.models import load_tokenizer, locate_model
 from align.refs import deferred
 from align.stages import trainer
-from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field, model_field
+from align.stages.base import StageContext, StageResult
+from align.stages.config import TrainingConfig, dataset_field, model_field
 from align.stages.sft import build_trainer, sft_args
 
 
@@ -33,7 +34,7 @@ class Config(TrainingConfig):
     )
     tokenizer: str | None = model_field("from scratch: the tokenizer (a model or tokenizer dir, world:tokenizer)", None)
     data: str = dataset_field("lm", "`text` rows, or messages / prompt+completion rows")
-    learning_rate: float = Field(5e-4, gt=0)
+    learning_rate: float = Field(5e-4, gt=0, description="peak learning rate")
     max_tokens: int | None = Field(
         None,
         ge=1,

@@ -16,7 +16,8 @@ from pydantic import Field
 from align.loading.datasets import load_dataset
 from align.loading.models import load_tokenizer, locate_model, pick_dtype
 from align.stages import trainer
-from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field
+from align.stages.base import StageContext, StageResult
+from align.stages.config import TrainingConfig, dataset_field
 from align.training.args import trainer_config
 from align.training.callbacks import callbacks
 
@@ -25,19 +26,14 @@ class Config(TrainingConfig):
     data: str = dataset_field("preference", "preference pairs: prompt/chosen/rejected")
     eval_fraction: float = Field(0.1, gt=0, lt=1, description="pairs held out for rm/pair_accuracy")
     center_rewards_coefficient: float | None = Field(None, description="TRL's reward-centering penalty")
-    learning_rate: float = Field(1e-4, gt=0)
+    learning_rate: float = Field(1e-4, gt=0, description="peak learning rate")
 
     def trainer_args(self, output_dir: Path, seed: int):
         from trl import RewardConfig
 
+        method = {"max_length": self.max_length, "center_rewards_coefficient": self.center_rewards_coefficient}
         return trainer_config(
-            RewardConfig,
-            output_dir,
-            seed=seed,
-            max_length=self.max_length,
-            center_rewards_coefficient=self.center_rewards_coefficient,
-            per_device_eval_batch_size=self.batch_size,
-            **self.trainer_kwargs(),
+            RewardConfig, output_dir, seed, self, per_device_eval_batch_size=self.batch_size, **method
         )
 
 

@@ -19,7 +19,8 @@ from align.generation.generators import SamplingParams, make_generator
 from align.loading.datasets import load_dataset
 from align.refs import deferred
 from align.runtime.distributed import is_node_main
-from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field, processes_field
+from align.stages.base import StageContext, StageResult
+from align.stages.config import StageConfig, dataset_field, model_field, processes_field, top_p_field
 
 
 class Config(StageConfig):
@@ -27,9 +28,9 @@ class Config(StageConfig):
     prompts: str = dataset_field("prompts", "dataset with a `prompt` column")
     n: int = Field(64, ge=1, description="completions per prompt (Xwin-Set: 64; ReST-EM MATH: 32)")
     temperature: float = Field(1.0, ge=0, description="0 = greedy")
-    top_p: float = Field(1.0, gt=0, le=1)
+    top_p: float = top_p_field()
     top_k: int = Field(0, ge=0, description="0 = no top-k cut (ReST-EM used 40)")
-    max_new_tokens: int = Field(64, ge=1)
+    max_new_tokens: int = Field(64, ge=1, description="tokens generated per completion at most")
     unique: bool = Field(False, description="drop repeated completions of a prompt (Xwin-Set: unique)")
     limit: int | None = Field(None, ge=1, description="first N prompts (smoke runs)")
     chunk: int = Field(256, ge=1, description="prompts per saved chunk (the resume granularity)")

@@ -10,7 +10,8 @@ from pydantic import Field
 from align.data.jsonl import write_jsonl
 from align.data.metrics import mean
 from align.loading.datasets import load_dataset
-from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, dataset_field, scorer_field
+from align.stages.base import StageContext, StageResult
+from align.stages.config import ScorerSpec, StageConfig, dataset_field, scorer_field
 from rewards import make_scorer, score_in_batches, spec_name
 
 

@@ -27,7 +27,8 @@ from align.data.jsonl import write_jsonl
 from align.data.rows import prompt_text
 from align.data.selection import CORRECT_THRESHOLD
 from align.loading.datasets import load_dataset
-from align.stages.base import ScorerSpec, StageConfig, StageContext, StageResult, StopLoop, dataset_field, scorer_field
+from align.stages.base import StageContext, StageResult, StopLoop
+from align.stages.config import ScorerSpec, StageConfig, dataset_field, scorer_field
 from rewards import make_scorer, score_in_batches, spec_name
 
 PAIR_RULES = ("pairs", "all_pairs", "source_pairs")
@@ -35,7 +36,9 @@ PAIR_RULES = ("pairs", "all_pairs", "source_pairs")
 
 class Config(StageConfig):
     data: str = dataset_field("samples", "samples: scored (a score stage's data), or unscored with `scorer`")
-    rule: Literal["best_of_n", "verified", "random", "pairs", "all_pairs", "source_pairs"]
+    rule: Literal["best_of_n", "verified", "random", "pairs", "all_pairs", "source_pairs"] = Field(
+        description="the selection rule (see the module)"
+    )
     scorer: ScorerSpec | None = scorer_field("score the samples here first (replaces their `score`)", None)
     cap: int = Field(
         10,

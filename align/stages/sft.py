@@ -14,7 +14,8 @@ from pydantic import Field
 
 from align.loading.datasets import load_dataset
 from align.stages import trainer
-from align.stages.base import StageContext, StageResult, TrainingConfig, dataset_field
+from align.stages.base import StageContext, StageResult
+from align.stages.config import TrainingConfig, dataset_field
 from align.training.args import trainer_config
 from align.training.callbacks import callbacks
 from align.training.sft import sft_trainer, training_rows
@@ -32,15 +33,8 @@ def sft_args(config: TrainingConfig, output_dir: Path, seed: int, assistant_only
     """TRL's SFTConfig from any training config (`pretrain` and the world's builders train through it too)."""
     from trl import SFTConfig
 
-    return trainer_config(
-        SFTConfig,
-        output_dir,
-        seed=seed,
-        max_length=config.max_length,
-        assistant_only_loss=assistant_only,
-        include_num_input_tokens_seen="non_padding",
-        **config.trainer_kwargs(),
-    )
+    method = {"max_length": config.max_length, "assistant_only_loss": assistant_only}
+    return trainer_config(SFTConfig, output_dir, seed, config, include_num_input_tokens_seen="non_padding", **method)
 
 
 def build_trainer(

@@ -14,7 +14,8 @@ from pydantic import Field, field_validator
 
 from align.data.jsonl import write_jsonl
 from align.loading.datasets import load_dataset
-from align.stages.base import StageConfig, StageContext, StageResult, dataset_field
+from align.stages.base import StageContext, StageResult
+from align.stages.config import StageConfig, dataset_field
 
 PART_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
 

@@ -21,7 +21,8 @@ from align.loading.datasets import load_dataset
 from align.loading.digests import tokenizer_digest, weights_digest
 from align.loading.models import load_causal_lm, load_tokenizer, locate_model
 from align.refs import deferred
-from align.stages.base import StageConfig, StageContext, StageResult, dataset_field, model_field
+from align.stages.base import StageContext, StageResult
+from align.stages.config import StageConfig, dataset_field, model_field
 from align.training import teacher_targets
 from align.training.logprobs import completion_logprobs
 
@@ -36,11 +37,13 @@ class Config(StageConfig):
     respond: bool = Field(True, description="sample the teacher's responses (the SeqKD data)")
     samples: int = Field(1, ge=1, description="teacher responses per prompt")
     temperature: float = Field(1.0, ge=0, description="sampling temperature of the responses (0 = greedy)")
-    max_new_tokens: int = Field(64, ge=1)
+    max_new_tokens: int = Field(64, ge=1, description="tokens per teacher response at most")
     max_length: int = Field(512, ge=8, description="tokens per scored sequence")
     batch_size: int = Field(32, ge=1, description="rows per forward pass when scoring")
     limit: int | None = Field(None, ge=1, description="first N rows (smoke runs)")
-    backend: Literal["auto", "hf", "vllm"] = "auto"
+    backend: Literal["auto", "hf", "vllm"] = Field(
+        "auto", description="generation backend: auto = vLLM when CUDA and vllm are there"
+    )
 
 
 def check(config: Config) -> None:

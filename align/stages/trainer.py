@@ -16,7 +16,8 @@ from pathlib import Path
 from align.loading.digests import weights_digest
 from align.loading.models import load_causal_lm, load_tokenizer
 from align.runtime.threads import configure_threads
-from align.stages.base import StageContext, StageResult, TrainingConfig
+from align.stages.base import StageContext, StageResult
+from align.stages.config import TrainingConfig
 from align.training.run import run_trainer, save_policy
 
 

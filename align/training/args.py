@@ -37,45 +37,12 @@ OWNED = {
 }
 
 
-def trainer_config(
-    config_cls,
-    output_dir: Path,
-    *,
-    seed: int,
-    learning_rate: float,
-    epochs: float,
-    batch_size: int,
-    max_steps: int = -1,
-    grad_accum: int = 1,
-    save_steps: int = 50,
-    warmup_ratio: float = 0.0,
-    lr_scheduler: str = "cosine",
-    weight_decay: float = 0.0,
-    logging_steps: int = 10,
-    deepspeed: str | None = None,
-    extra: dict | None = None,
-    **method_args,
-):
-    """A TRL `*Config` with the defaults this toolkit wants on any hardware, plus the user's `trainer:` fields.
-
-    `extra` may override the hardware defaults below (bf16, gradient_checkpointing, save_total_limit, ...) but
-    not what align sets from its own keys; an unknown field is an AlignError naming it."""
+def hardware_defaults() -> dict:
+    """What align sets on any hardware (a `trainer:` field may override these): bf16 where the GPU supports it,
+    the CPU otherwise, no gradient checkpointing, one checkpoint kept, our own logs and progress bar."""
     cuda = torch.cuda.is_available()
-    kwargs = dict(
-        output_dir=str(output_dir),
-        seed=seed,
-        data_seed=seed,
-        learning_rate=learning_rate,
-        num_train_epochs=epochs,
-        max_steps=max_steps,
-        per_device_train_batch_size=batch_size,
-        gradient_accumulation_steps=grad_accum,
-        warmup_steps=warmup_ratio,
-        lr_scheduler_type=lr_scheduler,
-        weight_decay=weight_decay,
-        logging_steps=logging_steps,
+    return dict(
         save_strategy="steps",
-        save_steps=save_steps,
         save_total_limit=1,
         report_to="none",
         disable_tqdm=True,
@@ -84,19 +51,48 @@ def trainer_config(
         gradient_checkpointing=False,
         ddp_find_unused_parameters=False,
         dataloader_num_workers=0,
-        deepspeed=deepspeed,
-        **method_args,
     )
-    for key, value in (extra or {}).items():
+
+
+def user_fields(extra: dict | None, method_args: dict) -> dict:
+    """The `trainer:` fields, refused where align sets the field from its own keys (naming the key to use)."""
+    for key in extra or {}:
         if key in OWNED or key in method_args:
             owner = OWNED.get(key) or (key if key in method_args else None)
             hint = f"set `{owner}` in the stage instead" if owner else "align sets it"
             raise AlignError(f"trainer.{key}: {hint}")
-        kwargs[key] = value
+    return dict(extra or {})
+
+
+def trainer_config(config_cls, output_dir: Path, seed: int, knobs, **method_args):
+    """A TRL/transformers `*Config` with the defaults this toolkit wants on any hardware, the stage's `knobs` (a
+    training stage's config: learning rate, epochs or steps, batch, schedule, checkpoint and log intervals,
+    DeepSpeed, the user's `trainer:` fields), and the method's own fields.
+
+    `trainer:` may override the hardware defaults (bf16, gradient_checkpointing, save_total_limit, ...) but not what
+    align sets from its own keys; an unknown field is an AlignError naming it."""
+    kwargs = {
+        "output_dir": str(output_dir),
+        "seed": seed,
+        "data_seed": seed,
+        "learning_rate": knobs.learning_rate,
+        "num_train_epochs": knobs.epochs,
+        "max_steps": knobs.max_steps,
+        "warmup_steps": knobs.warmup,
+        "per_device_train_batch_size": knobs.batch_size,
+        "gradient_accumulation_steps": knobs.grad_accum,
+        "lr_scheduler_type": knobs.lr_scheduler,
+        "weight_decay": knobs.weight_decay,
+        "logging_steps": knobs.logging_steps,
+        "save_steps": knobs.save_steps,
+        "deepspeed": deepspeed_config(knobs.deepspeed) if knobs.deepspeed else None,
+    }
+    kwargs.update(hardware_defaults(), **method_args)
+    kwargs.update(user_fields(knobs.trainer, method_args))
     try:
         return config_cls(**kwargs)
     except TypeError as exc:  # an unknown field
-        unknown = sorted(set(extra or {}) - set(config_cls.__dataclass_fields__))
+        unknown = sorted(set(knobs.trainer) - set(config_cls.__dataclass_fields__))
         raise AlignError(
             f"trainer: {config_cls.__name__} has no field(s) {unknown}" if unknown else f"{config_cls.__name__}: {exc}"
         ) from None

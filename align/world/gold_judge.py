@@ -8,7 +8,7 @@ pairwise win-rates (the AlpacaEval analogue).
 from __future__ import annotations
 
 from align.data.rows import prompt_text
-from align.world.tasks import CASES, CATEGORIES, constraints_from_prompt
+from align.world.instruct import CASES, CATEGORIES, constraints_from_prompt
 
 
 def parse_items(completion: str) -> list[str]:
