@@ -7,6 +7,8 @@ from types import SimpleNamespace
 from pydantic import Field
 
 from align.data.jsonl import write_jsonl
+from align.engine.recipe import load_recipe
+from align.engine.runner import Engine
 from align.stages.base import StageResult
 from align.stages.config import StageConfig
 
@@ -62,3 +64,19 @@ def run_draw(config: DrawConfig, ctx):
 echo = SimpleNamespace(Config=EchoConfig, run=run_echo)
 draw = SimpleNamespace(Config=DrawConfig, run=run_draw)
 boom = SimpleNamespace(Config=BoomConfig, run=run_boom)
+
+
+# A three-stage chain of echo stages, each reading the one before: the engine tests' recipe.
+CHAIN = """
+name: chain
+tracking: none
+stages:
+  a: {stage: echo, value: A}
+  b: {stage: echo, value: B, source: "${a.text}"}
+  c: {stage: echo, value: C, source: "${b.text}"}
+"""
+
+
+def run(path, overrides=(), run_dir=None):
+    recipe = load_recipe(str(path), list(overrides))
+    return Engine(recipe, run_dir).run()

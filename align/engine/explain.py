@@ -63,7 +63,7 @@ def parameter_comments(path: Path) -> dict[str, str]:
         if line and not line.startswith((" ", "#")):
             top = line.split(":", 1)[0]
         match = COMMENTED.match(line)
-        if match and len(match["indent"]) in (0, 2):
+        if match and len(match["indent"]) in (0, 2) and top not in ("stages", "smoke"):
             key = match["key"] if not match["indent"] else f"{top}.{match['key']}"
             comments[key] = match["comment"].strip()
     return comments

@@ -1,0 +1,315 @@
+"""A hostile but realistic user: bad recipes, overrides, data, models, scorers and run dirs. Each case must end
+with exit code 2, one line `error: ...` naming the culprit, no traceback, no DONE anywhere, and no earlier
+output lost. (Verifier escapes: tests/rewards/test_code_verifier.py; kills and resumes: tests/e2e/test_resume.py.)"""
+
+import json
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from align.cli import app
+from align.data.jsonl import write_jsonl
+from align.world import resolve, tasks
+from tests.conftest import align
+
+runner = CliRunner()
+SAMPLES = [
+    {"prompt": tasks.user("List 2 fruits."), "completion": c, "sample_index": i, "answer": "1"}
+    for i, c in enumerate(["fig, kiwi", "cat"])
+]
+
+
+def score_recipe(t, scorer: str) -> list[str]:
+    write_jsonl(t / "s.jsonl", SAMPLES)
+    (t / "r.yaml").write_text(f"tracking: none\nstages:\n  s: {{stage: score, data: {t}/s.jsonl, scorer: {scorer}}}\n")
+    return [str(t / "r.yaml")]
+
+
+def recipe(t, text: str) -> list[str]:
+    (t / "r.yaml").write_text(text)
+    return [str(t / "r.yaml")]
+
+
+def data(t, content: str | bytes, name="d.jsonl") -> str:
+    path = t / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    return str(path)
+
+
+def model_copy(t, broken: str) -> str:
+    target = t / "m"
+    shutil.copytree(resolve("world:base"), target)
+    if broken == "weights":
+        (target / "model.safetensors").write_bytes(b"\x00not safetensors")
+    elif broken == "tokenizer":
+        for name in ("tokenizer.json", "tokenizer_config.json"):
+            (target / name).unlink(missing_ok=True)
+    return str(target)
+
+
+def select_without_samples(t) -> list[str]:
+    """A select stage whose `prompts` include one the samples do not cover."""
+    write_jsonl(t / "scored.jsonl", [dict(row, score=1.0) for row in SAMPLES])
+    write_jsonl(t / "prompts.jsonl", [{"prompt": tasks.user(p)} for p in ("List 2 fruits.", "List 1 colors.", "x")])
+    stage = f"  rs: {{stage: select, data: {t}/scored.jsonl, rule: best_of_n, prompts: {t}/prompts.jsonl}}\n"
+    return recipe(t, "tracking: none\nstages:\n" + stage)
+
+
+def pairs_recipe(t, stage_type: str) -> list[str]:
+    """A training stage on preference pairs whose second pair is no preference at all."""
+    write_jsonl(
+        t / "prefs.jsonl",
+        [{"prompt": "p", "chosen": "a", "rejected": "b"}, {"prompt": "q", "chosen": "x", "rejected": "x"}],
+    )
+    return recipe(
+        t, f"tracking: none\nstages:\n  t: {{stage: {stage_type}, model: world:base, data: {t}/prefs.jsonl}}\n"
+    )
+
+
+ROW = json.dumps({"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}]})
+CASES = {
+    # recipes
+    "recipe not yaml": (lambda t: recipe(t, "stages: [unclosed"), r"r\.yaml: line 1, column 18: not valid YAML"),
+    "recipe duplicate stage key": (
+        lambda t: recipe(
+            t, "stages:\n  a: {stage: evaluate, model: world:base}\n  a: {stage: evaluate, model: world:base}\n"
+        ),
+        r"duplicate key 'a'",
+    ),
+    "recipe cyclic params": (
+        lambda t: recipe(t, "a: ${b}\nb: ${a}\nstages:\n  s: {stage: evaluate, model: '${a}'}\n"),
+        r"refers to itself",
+    ),
+    "recipe recursive anchor": (
+        lambda t: recipe(t, "x: &x [*x]\nstages:\n  s: {stage: evaluate, model: world:base}\n"),
+        r"refers to itself",
+    ),
+    "recipe unknown ref": (
+        lambda t: recipe(t, "stages:\n  s: {stage: evaluate, model: '${nope}'}\n"),
+        r"\$\{nope\}, which is not a recipe key or stage",
+    ),
+    "recipe stage without type": (
+        lambda t: recipe(t, "stages:\n  s: {model: world:base}\n"),
+        r"stage 's' has no `stage:`",
+    ),
+    "recipe it-name collision": (
+        lambda t: recipe(
+            t,
+            "stages:\n  it1-e: {stage: evaluate, model: world:base}\n"
+            "  l: {repeat: 1, stages: {e: {stage: evaluate, model: world:base}}}\n",
+        ),
+        r"two stages are named 'it1-e'",
+    ),
+    "recipe bad stage name": (
+        lambda t: recipe(t, "stages:\n  'a b': {stage: evaluate, model: world:base}\n"),
+        r"stage name 'a b'",
+    ),
+    "recipe bad repeat": (
+        lambda t: recipe(t, "stages:\n  l: {repeat: 0, stages: {e: {stage: evaluate}}}\n"),
+        r"l\.repeat must be a positive integer",
+    ),
+    "recipe missing file": (lambda t: [str(t / "nope.yaml")], r"recipe file not found"),
+    # overrides
+    "override stages=1": (lambda t: ["sft", "stages=1"], r"`stages` must stay a non-empty mapping"),
+    "override not key=value": (lambda t: ["sft", "epochs"], r"override 'epochs' is not key=value"),
+    "override seed not int": (lambda t: ["sft", "seed=abc"], r"seed must be an integer"),
+    "override tracking": (lambda t: ["sft", "tracking=tensorboard"], r"tracking must be 'wandb' or 'none'"),
+    "override epochs zero": (lambda t: ["sft", "stages.sft.epochs=0"], r"key 'epochs'.*greater than 0"),
+    "override scheduler typo": (lambda t: ["sft", "stages.sft.lr_scheduler=cosin"], r"key 'lr_scheduler'"),
+    "override dtype typo": (lambda t: ["sft", "stages.sft.dtype=fp8"], r"key 'dtype'"),
+    "override trainer unknown field": (
+        lambda t: ["sft", "stages.sft.trainer={max_grad_nrm: 1}"],
+        r"SFTConfig has no field\(s\) \['max_grad_nrm'\]",
+    ),
+    "override trainer owned field": (
+        lambda t: ["sft", "stages.sft.trainer={learning_rate: 1}"],
+        r"trainer\.learning_rate: set `learning_rate`",
+    ),
+    "override dpo loss typo": (
+        lambda t: ["xwin-pipeline", "stages.dpo.loss_type=sigmoidd"],
+        r"unknown loss \['sigmoidd'\]",
+    ),
+    "override select rule typo": (lambda t: ["xwin-pipeline", "rs_selection=best"], r"stage 'rs_data': key 'rule'"),
+    "override backend typo": (
+        lambda t: ["xwin-pipeline", "stages.xwin_set.backend=vlm"],
+        r"stage 'xwin_set': key 'backend'",
+    ),
+    "override absurd n": (lambda t: ["xwin-pipeline", "n=100000000000"], r"n=100000000000 samples of 700 prompts need"),
+    "override eval nothing": (
+        lambda t: [
+            "sft",
+            "stages.eval_sft.verifiable=null",
+            "stages.eval_sft.instruct=null",
+            "stages.eval_sft.reference=null",
+        ],
+        r"nothing to evaluate",
+    ),
+    # data
+    "data missing file in a late stage": (
+        lambda t: ["xwin-pipeline", "data.prompts=missing.jsonl"],
+        r"stage 'pair_sample', key 'prompts' \(= \$\{data.prompts\}\): dataset not found",
+    ),
+    "data malformed json": (lambda t: ["sft", "data.sft=" + data(t, ROW + "\n{oops\n")], r"line 2: malformed JSON"),
+    "data not an object": (lambda t: ["sft", "data.sft=" + data(t, "[1, 2]\n")], r"line 1: expected a JSON object"),
+    "data no assistant turn": (
+        lambda t: ["sft", "data.sft=" + data(t, json.dumps({"messages": [{"role": "user", "content": "x"}]}))],
+        r"no assistant turn",
+    ),
+    "data non-utf8": (
+        lambda t: ["sft", "data.sft=" + data(t, b'{"prompt": "\xff", "completion": "x"}\n')],
+        r"not valid UTF-8",
+    ),
+    "data bad tests column": (
+        lambda t: ["eval", "stages.eval.verifiable=" + data(t, json.dumps({"prompt": "x", "tests": 3}))],
+        r"record 1: 'tests' must be Python asserts",
+    ),
+    # models
+    "model corrupt weights": (
+        lambda t: ["eval", "model=" + model_copy(t, "weights")],
+        r"m/model\.safetensors: not a readable",
+    ),
+    "model without tokenizer": (lambda t: ["eval", "model=" + model_copy(t, "tokenizer")], r"has no tokenizer"),
+    "model path missing": (lambda t: ["eval", f"model={t}/none/model"], r"model dir not found"),
+    "reward model is a policy": (
+        lambda t: ["xwin-pipeline", "stages.eval_rs.scorers={rm: {name: reward_model, model: 'world:base'}}"],
+        r"world:base is not a reward model",
+    ),
+    # scorers
+    "scorer syntax error": (lambda t: score_recipe(t, "tests.fake_scorers_broken:score"), r"syntax error in .*line 1"),
+    "scorer not callable": (lambda t: score_recipe(t, "tests.fake_scorers:not_callable"), r"is not callable"),
+    "scorer raises": (
+        lambda t: score_recipe(t, "tests.fake_scorers:raises"),
+        r"scorer tests.fake_scorers:raises raised KeyError",
+    ),
+    "scorer calls sys.exit(0)": (lambda t: score_recipe(t, "tests.fake_scorers:exits"), r"called sys\.exit\(0\)"),
+    "scorer wrong length": (lambda t: score_recipe(t, "tests.fake_scorers:short"), r"wrong length"),
+    "scorer bad option": (lambda t: score_recipe(t, "{name: code, timeout_s: -1}"), r"scorer 'code': timeout_s"),
+    "scorer unknown option": (lambda t: score_recipe(t, "{name: math, strict: true}"), r"scorer 'math': strict"),
+    "scorer missing model option": (
+        lambda t: score_recipe(t, "reward_model"),
+        r"scorer 'reward_model': model: Field required",
+    ),
+    # from the CLI's first checks
+    "data missing column": (lambda t: ["sft", "data.sft=" + data(t, json.dumps({"prompt": "x"}))], r"missing column"),
+    "data wrong type": (
+        lambda t: ["sft", "data.sft=" + data(t, json.dumps({"prompt": 1, "completion": "x"}))],
+        r"'prompt' must be a string",
+    ),
+    "data empty": (lambda t: ["sft", "data.sft=" + data(t, "")], r"empty"),
+    "data file missing": (lambda t: ["sft", f"data.sft={t}/none.jsonl"], r"dataset not found"),
+    "data unknown world asset": (lambda t: ["sft", "data.sft=world:nothing"], r"unknown world asset"),
+    "recipe unknown": (lambda t: ["no-such-recipe"], r"unknown recipe 'no-such-recipe'"),
+    "recipe unknown stage type": (
+        lambda t: recipe(t, "stages:\n  x: {stage: teleport, model: world:base}\n"),
+        r"unknown stage type 'teleport'",
+    ),
+    "override unknown stage key": (lambda t: ["sft", "stages.sft.epoch=2"], r"unknown key 'epoch'"),
+    "override unknown top-level key": (lambda t: ["sft", "modle=world:base"], r"unknown recipe key 'modle'"),
+    "override unknown stage": (lambda t: ["sft", "stages.rm.beta=1"], r"unknown stage 'rm'"),
+    "override wrong value type": (lambda t: ["sft", "stages.sft.epochs=many"], r"key 'epochs'.*valid number"),
+    "model dir without config": (lambda t: ["sft", f"model={t}"], r"has no config.json"),
+    # sampling, scoring and preference stages
+    "scorer returns nan": (lambda t: score_recipe(t, "tests.fake_scorers:nan"), r"scores must be finite numbers"),
+    "scorer returns text": (lambda t: score_recipe(t, "tests.fake_scorers:text"), r"scores must be finite numbers"),
+    "scorer unknown": (lambda t: score_recipe(t, "nosuchscorer"), r"unknown scorer"),
+    "scorer reward model is a policy": (
+        lambda t: score_recipe(t, "{name: reward_model, model: 'world:base'}"),
+        r"is not a reward model",
+    ),
+    "select prompt without samples": (
+        lambda t: select_without_samples(t),
+        r"prompt 2 of .*prompts.jsonl has no samples \('user: List 1 colors.'\)",
+    ),
+    "dpo pair chosen = rejected": (
+        lambda t: pairs_recipe(t, "dpo"),
+        r"record 2: 'chosen' and 'rejected' are identical",
+    ),
+    "reward pair chosen = rejected": (
+        lambda t: pairs_recipe(t, "reward"),
+        r"record 2: 'chosen' and 'rejected' are identical",
+    ),
+    # run dirs
+    "run dir empty string": (lambda t: ["sft", "--run-dir", ""], r"--run-dir is empty"),
+}
+
+
+@pytest.fixture(autouse=True)
+def broken_scorer_module():
+
+    path = Path(__file__).parents[1] / "fake_scorers_broken.py"  # importable as tests.fake_scorers_broken
+    path.write_text("def score(prompts, completions, rows:\n    return []\n")
+    yield
+    path.unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_gets_one_clear_line(tmp_path, case):
+    make_args, culprit = CASES[case]
+    args = make_args(tmp_path)
+    run_dir = [] if "--run-dir" in args else ["--run-dir", str(tmp_path / "run")]
+    result = runner.invoke(app, ["run", args[0], "tracking=none", *args[1:], *run_dir])  # the case's keys win
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert re.search(culprit, lines[0]), lines[0]
+    assert "Traceback" not in result.output
+    assert not list(tmp_path.rglob("DONE")) and not list((tmp_path / "run").rglob("model.safetensors"))
+
+
+def test_numpy_scores_are_accepted(tmp_path):
+    result = runner.invoke(
+        app, ["run", *score_recipe(tmp_path, "tests.fake_scorers:as_array"), "--run-dir", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 0, result.output
+    assert [json.loads(line)["score"] for line in (tmp_path / "run" / "s" / "data.jsonl").read_text().splitlines()] == [
+        1.0,
+        1.0,
+    ]
+
+
+@pytest.mark.parametrize(
+    "override, culprit",
+    [
+        (
+            "data.prompts=missing.jsonl",
+            "stage 'pair_sample', key 'prompts' (= ${data.prompts}): dataset not found: missing.jsonl",
+        ),
+        ("stages.xwin_score.scorer=nope", "stage 'xwin_score', key 'scorer': unknown scorer 'nope'"),
+        (
+            "stages.policy_score.scorer={name: reward_model, batch_size: 0}",
+            "stage 'policy_score', key 'scorer': scorer 'reward_model': model: Field required",
+        ),
+        ("stages.xwin_set.backend=vlm", "stage 'xwin_set': key 'backend'"),
+        ("stages.dpo.trainer={max_grad_nrm: 1}", "stage 'dpo': trainer: DPOConfig has no field(s) ['max_grad_nrm']"),
+    ],
+)
+def test_bad_input_in_a_late_stage_fails_before_anything_trains(tmp_path, override, culprit):
+    """The first case goes through a real process (its exit status and whole stderr); the others call the same
+    Typer app in this process, which skips a 4-second import of torch and TRL for each."""
+    started = time.time()
+    if override.startswith("data.prompts"):
+        result = align("run", "xwin-pipeline", override, "--run-dir", str(tmp_path / "run"), timeout=60)
+        status, stderr = result.returncode, result.stderr
+    else:
+        from typer.testing import CliRunner
+
+        from align.cli import app
+
+        result = CliRunner().invoke(app, ["run", "xwin-pipeline", override, "--run-dir", str(tmp_path / "run")])
+        status, stderr = result.exit_code, result.stderr
+    assert time.time() - started < 20
+    assert status != 0
+    assert culprit in stderr and "Traceback" not in stderr
+    assert len(stderr.strip().splitlines()) == 1, stderr
+    assert not (tmp_path / "run").exists()  # no stage ran, nothing written
+
+
+def test_empty_run_dir_is_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["run", "sft", "--run-dir", "", "tracking=none"])
+    assert result.exit_code != 0 and "--run-dir is empty" in result.output
+    assert list(tmp_path.iterdir()) == []  # nothing written in the current dir

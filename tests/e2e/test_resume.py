@@ -1,0 +1,95 @@
+"""End-to-end runs of the real CLI in subprocesses: smoke run, resume, kill -9 mid-training."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import align
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.slow
+
+
+def stage_json(run_dir: Path, dirname: str) -> dict:
+    return json.loads((run_dir / dirname / "stage.json").read_text())
+
+
+def test_smoke_run_then_rerun_skips_everything(tmp_path):
+    run_dir = tmp_path / "sft"
+    first = align("run", "sft", "--smoke", "--run-dir", str(run_dir))
+    assert first.returncode == 0, first.stderr[-3000:]
+    for name in ("eval_base", "sft", "eval_sft"):
+        assert (run_dir / name / "DONE").exists()
+    assert (run_dir / "sft" / "model" / "model.safetensors").exists()
+    assert (run_dir / "report.md").exists() and (run_dir / "evaluation.png").exists()
+    assert (run_dir / "wandb").is_dir()  # offline wandb run
+    metrics = stage_json(run_dir, "eval_sft")["metrics"]
+    assert {"eval/pass@1", "eval/pass@4", "eval/gold_score", "eval/win_rate", "eval/rouge_l"} <= set(metrics)
+    done_before = {p: p.read_text() for p in run_dir.glob("*/DONE")}
+
+    started = time.time()
+    second = align("run", "sft", "--smoke", "--run-dir", str(run_dir))
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert {p: p.read_text() for p in run_dir.glob("*/DONE")} == done_before  # nothing redone
+    assert second.stdout.count("skipped") >= 3
+    assert time.time() - started < 60
+
+    shown = json.loads(align("show", str(run_dir), "--json").stdout)
+    assert shown["recipe"] == "sft"
+    assert [s["status"] for s in shown["stages"]] == ["done", "done", "done"]
+    assert shown["stages"][2]["metrics"]["eval/gold_score"] == metrics["eval/gold_score"]
+
+
+def test_kill_during_training_then_resume_matches_uninterrupted(tmp_path):
+    args = ["--smoke", "tracking=none", "stages.sft.max_steps=120", "stages.sft.save_steps=10"]
+    reference = tmp_path / "reference"
+    assert align("run", "sft", *args, "--run-dir", str(reference)).returncode == 0
+
+    run_dir = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "cli.py"), "run", "sft", *args, "--run-dir", str(run_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    checkpoints = run_dir / "sft" / ".work" / "checkpoints"
+    deadline = time.time() + 240
+    while time.time() < deadline and not any(checkpoints.glob("checkpoint-*/trainer_state.json")):
+        time.sleep(0.2)
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert any(checkpoints.glob("checkpoint-*")), "training never checkpointed before the kill"
+    assert not (run_dir / "sft" / "DONE").exists()
+    eval_base_done = (run_dir / "eval_base" / "DONE").read_text()
+
+    resumed = align("run", "sft", *args, "--run-dir", str(run_dir))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (run_dir / "eval_base" / "DONE").read_text() == eval_base_done  # not redone
+    assert stage_json(run_dir, "sft")["metrics"]["train/steps"] == 120
+    assert weights(run_dir / "sft" / "model") == weights(reference / "sft" / "model")  # same weights, bit for bit
+    assert stage_json(run_dir, "sft")["metrics"]["train/loss"] == stage_json(reference, "sft")["metrics"]["train/loss"]
+    assert stage_json(run_dir, "eval_sft")["metrics"] == stage_json(reference, "eval_sft")["metrics"]
+    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    keys = [(r["stage"], r["step"], r["name"]) for r in rows]
+    assert len(keys) == len(set(keys)), "a metric was logged twice for the same step after the resume"
+    assert sorted(map(str, (k for k in keys if k[0] == "sft"))) == sorted(
+        str((r["stage"], r["step"], r["name"]))
+        for r in map(json.loads, (reference / "metrics.jsonl").read_text().splitlines())
+        if r["stage"] == "sft"
+    )
+
+
+def weights(model_dir: Path) -> str:
+    from transformers import AutoModelForCausalLM
+
+    from align.loading.digests import weights_digest
+
+    return weights_digest(AutoModelForCausalLM.from_pretrained(str(model_dir)))

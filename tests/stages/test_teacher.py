@@ -1,0 +1,50 @@
+"""The `teacher` stage: responses and exact top-k targets cached once for every student."""
+
+import pytest
+import torch
+
+from align.data.jsonl import read_jsonl, write_jsonl
+from align.engine.recipe import load_recipe
+from align.engine.runner import Engine
+from align.errors import AlignError
+from align.loading.digests import weights_digest
+from align.loading.models import load_causal_lm, load_tokenizer
+from align.training.logprobs import completion_logprobs
+from align.training.teacher_targets import check_matches, load
+from align.world import resolve
+from tests.conftest import write_recipe
+
+
+def test_teacher_stage_caches_exact_topk_targets(tmp_path):
+    rows = read_jsonl(resolve("world:reference_train"))[:6]
+    write_jsonl(tmp_path / "refs.jsonl", rows)
+    path = write_recipe(
+        tmp_path,
+        f"tracking: none\nstages:\n  teacher: {{stage: teacher, model: 'world:teacher', "
+        f"data: {tmp_path}/refs.jsonl, targets_on: [responses, references], top_k: 103, "
+        f"max_new_tokens: 16, batch_size: 4}}\n",
+    )
+    [summary] = Engine(load_recipe(str(path)), tmp_path / "run").run()
+    stage = tmp_path / "run" / "teacher"
+    responses = read_jsonl(stage / "responses.jsonl")
+    assert len(responses) == 6 and all(isinstance(r["completion"], str) for r in responses)
+    targets = load(stage / "references.targets.safetensors")
+    tokenizer = load_tokenizer("world:teacher", padding_side="right")
+    teacher = load_causal_lm("world:teacher", dtype="float32")
+    refs = [{"prompt": r["prompt"], "completion": r["completion"]} for r in rows]
+    direct = completion_logprobs(teacher, tokenizer, refs, batch_size=2, top_k=103)
+    assert len(targets) == 6 and targets.meta["teacher_weights"] == weights_digest(teacher)
+    for i, expected in enumerate(direct):
+        logps, ids = targets.row(i)
+        assert logps.shape == (len(expected.token_logprobs), 103)
+        assert torch.allclose(logps, torch.tensor(expected.topk_logprobs), atol=1e-5)
+        assert torch.equal(ids, torch.tensor(expected.topk_ids))
+    assert summary["metrics"]["teacher/references_tokens"] == int(targets.offsets[-1])
+    # the cache fits a student with the same tokenizer and these rows, and nothing else
+    check_matches(targets, stage, load_tokenizer("world:base"), "world:base", refs)
+    other = load_tokenizer("world:base")
+    other.add_tokens(["<|new|>"])
+    with pytest.raises(AlignError, match="tokenizer of 'world:teacher', which differs from the student 'mine'"):
+        check_matches(targets, stage, other, "mine", refs)
+    with pytest.raises(AlignError, match="built for other rows"):
+        check_matches(targets, stage, load_tokenizer("world:base"), "world:base", refs[:5])
