@@ -15,6 +15,7 @@ import os
 import subprocess
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import torch
 import yaml
@@ -24,7 +25,8 @@ from align.bench.memory import align_run, peak_rss_mb
 from align.data.jsonl import read_jsonl, write_jsonl
 from align.data.rows import prompt_completion
 from align.engine.fingerprint import stage_seed
-from align.generation.generators import render_prompt
+from align.generation.decoding import left_padded
+from align.generation.prompts import prompt_ids
 from align.loading.datasets import load_dataset
 from align.loading.models import load_causal_lm, load_tokenizer
 from align.runtime.threads import configure_threads
@@ -81,14 +83,16 @@ def raw_generate(prompts: list, per_call: int, seed: int) -> tuple[float, int, l
     blocks (`seed` + the call's first prompt): seconds, tokens decoded, the completions, and the mean context
     length (for the FLOP count)."""
     tokenizer, model = load_tokenizer(MODEL, padding_side="left"), load_causal_lm(MODEL).eval()
-    texts = [render_prompt(tokenizer, p) for p in prompts]
+    rendered = [prompt_ids(tokenizer, p) for p in prompts]
     n, tokens, contexts, completions = SAMPLING["n"], 0, [], []
     started = time.perf_counter()
-    for start in range(0, len(texts), per_call):
+    for start in range(0, len(rendered), per_call):
         torch.manual_seed(seed + start)
-        enc = tokenizer(texts[start : start + per_call], return_tensors="pt", padding=True, add_special_tokens=False)
+        ids, mask = left_padded(rendered[start : start + per_call], tokenizer.pad_token_id, model.device)
+        enc = SimpleNamespace(input_ids=ids, attention_mask=mask)
         out = model.generate(
-            **enc,
+            input_ids=ids,
+            attention_mask=mask,
             do_sample=True,
             temperature=SAMPLING["temperature"],
             top_k=None,

@@ -11,10 +11,11 @@ columns masked, which changes no logit.
 The samples stay exactly those of `generate` on each block alone after `torch.manual_seed(block.seed)`.
 `torch.multinomial(p, 1)` is argmax(p / q) with q ~ Exp(1) drawn for the whole batch; here each block draws
 its own q from its own generator, one draw per step while any of its rows is unfinished, so the rows
-beside it change no draw. Extra left padding (blocks padded to a common width) changes no logit. A test
-(tests/test_generation.py) pins the equality with `generate`; the logits warpers are transformers' own. What a model's
-generation_config.json may add beyond the stage's settings (a repetition penalty, say) is not applied:
-the stage's sampling settings are the whole story.
+beside it change no draw. Extra left padding (blocks padded to a common width) changes no logit. A row ends at
+any of the model's stop tokens (`align.generation.prompts.stop_ids`), as `generate` ends it. Tests
+(tests/generation/test_generation.py, tests/conformance/test_stop_tokens.py) pin the equality with `generate`; the
+logits warpers are transformers' own. What a model's generation_config.json may add beyond the stage's settings and
+its stop list (a repetition penalty, say) is not applied: the stage's sampling settings are the whole story.
 """
 
 from __future__ import annotations
@@ -49,9 +50,9 @@ class SamplingParams:
 
 @dataclass
 class Block:
-    """Prompts that `generate` would sample in one call, seeded by `seed`."""
+    """Prompts (token ids) that `generate` would sample in one call, seeded by `seed`."""
 
-    prompts: list[str]
+    prompts: list[list[int]]
     seed: int
     out: torch.Tensor | None = None  # [rows, max_new_tokens] new tokens, pad after EOS
     rng: torch.Generator = field(init=False)
@@ -89,11 +90,18 @@ def gangs(blocks: list[Block], n: int, batch_rows: int) -> list[list[Block]]:
 GROW = 16  # static cache columns added at a time
 
 
-def prefill(model, tokenizer, prompts: list[str], n: int):
+def left_padded(prompts: list[list[int]], pad: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token ids and attention mask of prompts padded on the left to one width."""
+    width = max(map(len, prompts))
+    ids = torch.tensor([[pad] * (width - len(p)) + list(p) for p in prompts], device=device)
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts], device=device)
+    return ids, mask
+
+
+def prefill(model, pad: int, prompts: list[list[int]], n: int):
     """Left-padded ids and mask of every prompt, repeated n times, and a KV cache of all but the last token,
     computed once per prompt and shared by its n rows (empty for one-token prompts: nothing to cache)."""
-    enc = tokenizer(prompts, return_tensors="pt", padding=True, add_special_tokens=False).to(model.device)
-    ids, mask = enc.input_ids, enc.attention_mask
+    ids, mask = left_padded(prompts, pad, model.device)
     cache = StaticCache(config=model.config, max_cache_len=ids.shape[1] + GROW)
     if not all(type(layer) is StaticLayer for layer in cache.layers):  # sliding windows etc.: transformers' own
         cache = DynamicCache(config=model.config)
@@ -133,26 +141,30 @@ def select_rows(cache, rows: torch.Tensor) -> None:
 @torch.no_grad()
 def decode_blocks(
     model,
-    tokenizer,
     blocks: list[Block],
     params: SamplingParams,
+    stops: list[int],
+    pad: int,
     batch_rows: int = 512,
     drop_fraction: float = 0.25,
     on_done: Callable[[Block], None] | None = None,
 ) -> list[Block]:
     """Sample `params.n` completions of every block's prompts into `block.out` (the blocks' own seeds, not
-    `params.seed`); finished rows leave the batch once they are `drop_fraction` of it."""
+    `params.seed`), each row ending at its first token in `stops`; finished rows leave the batch once they are
+    `drop_fraction` of it. `pad` fills a row's tail after it ends."""
     for gang in gangs(blocks, params.n, batch_rows):
-        decode_gang(model, tokenizer, gang, params, drop_fraction, on_done)
+        decode_gang(model, gang, params, torch.tensor(stops, device=model.device), pad, drop_fraction, on_done)
     return blocks
 
 
-def decode_gang(model, tokenizer, gang: list[Block], params: SamplingParams, drop_fraction: float, on_done) -> None:
+def decode_gang(
+    model, gang: list[Block], params: SamplingParams, stops: torch.Tensor, pad: int, drop_fraction: float, on_done
+) -> None:
     """Decode one gang of blocks. A block's rows stay contiguous in the batch (rows only ever leave it, in
     order), so each block is a slice: `spans` holds (block, start, end)."""
     n, max_new_tokens, temperature = params.n, params.max_new_tokens, params.temperature
-    ids, mask, cache = prefill(model, tokenizer, [p for block in gang for p in block.prompts], n)
-    device, eos, pad = ids.device, tokenizer.eos_token_id, tokenizer.pad_token_id
+    ids, mask, cache = prefill(model, pad, [p for block in gang for p in block.prompts], n)
+    device = ids.device
     owner = torch.cat([torch.full((len(b.prompts) * n,), i, device=device) for i, b in enumerate(gang)])
     row = torch.cat([torch.arange(len(b.prompts) * n, device=device) for b in gang])
     for block in gang:
@@ -173,7 +185,7 @@ def decode_gang(model, tokenizer, gang: list[Block], params: SamplingParams, dro
         scores = warpers(None, logits)
         tokens = scores.argmax(-1) if temperature == 0 else sample_per_block(scores, row, spans)
         tokens = tokens.masked_fill(done, pad)
-        finished = (tokens == eos) | (step == max_new_tokens - 1)
+        finished = torch.isin(tokens, stops) | (step == max_new_tokens - 1)
         for block, start, end in spans:
             block.out[row[start:end], step] = tokens[start:end]
             ended = int((finished[start:end] & ~done[start:end]).sum())

@@ -14,6 +14,7 @@ import torch
 
 from align.errors import AlignError
 from align.generation.decoding import Block, SamplingParams, decode_blocks
+from align.generation.prompts import prompt_ids, saved_stop_ids, stop_ids
 from align.loading.models import load_causal_lm, load_tokenizer
 
 
@@ -22,13 +23,6 @@ class Generator(Protocol):
         self, prompts: Sequence, params: SamplingParams, progress: Callable[[int], None] | None = None
     ) -> list[list[str]]:
         """`n` completions per prompt, in prompt order."""
-
-
-def render_prompt(tokenizer, prompt) -> str:
-    """Chat prompts go through the chat template; plain strings are used as they are (TRL's rule)."""
-    if isinstance(prompt, str):
-        return prompt
-    return tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
 
 
 class HFGenerator:
@@ -62,11 +56,32 @@ class HFGenerator:
         """Completions of each (prompts, seed) block, as `generate` on that block alone with that seed draws
         them; the blocks share the decoding batch (align.generation.decoding)."""
         tok, n = self.tokenizer, params.n
-        seeded = [Block([render_prompt(tok, p) for p in prompts], seed) for prompts, seed in blocks]
+        seeded = [Block([prompt_ids(tok, p) for p in prompts], seed) for prompts, seed in blocks]
         on_done = (lambda block: progress(len(block.prompts))) if progress else None
-        decode_blocks(self.model, tok, seeded, params, self.batch_rows, on_done=on_done)
-        completions = [text for block in seeded for text in tok.batch_decode(block.out, skip_special_tokens=True)]
+        stops = stop_ids(self.model.generation_config, tok)
+        decode_blocks(self.model, seeded, params, stops, tok.pad_token_id, self.batch_rows, on_done=on_done)
+        completions = [completion_text(tok, row, stops) for block in seeded for row in block.out.tolist()]
         return [completions[i : i + n] for i in range(0, len(completions), n)]
+
+
+def completion_text(tokenizer, ids: list[int], stops: list[int]) -> str:
+    """A sample's text: its tokens up to its first stop token, special tokens left out."""
+    cut = next((i for i, token in enumerate(ids) if token in stops), len(ids))
+    return tokenizer.decode(ids[:cut], skip_special_tokens=True)
+
+
+def vllm_sampling_kwargs(params: SamplingParams, stops: list[int], index: int) -> dict:
+    """vLLM's `SamplingParams` for one prompt: the stage's settings, the model's stop tokens, and a seed of its own
+    (with one seed for all, every prompt would draw the same random stream)."""
+    return {
+        "n": params.n,
+        "temperature": params.temperature,
+        "top_p": params.top_p,
+        "top_k": params.top_k if params.top_k > 0 else -1,
+        "max_tokens": params.max_new_tokens,
+        "seed": params.seed + index,
+        "stop_token_ids": stops,
+    }
 
 
 class VLLMGenerator:
@@ -79,26 +94,17 @@ class VLLMGenerator:
 
         self.tokenizer = load_tokenizer(model)
         self.llm = LLM(model=locate_model(model), dtype=dtype, gpu_memory_utilization=gpu_memory_utilization)
+        self.stops = saved_stop_ids(locate_model(model), self.tokenizer)
 
     def generate(self, prompts, params: SamplingParams, progress=None) -> list[list[str]]:
         from vllm import SamplingParams as VLLMParams
 
-        texts = [render_prompt(self.tokenizer, p) for p in prompts]
-        # one seed per prompt: with one seed for all, every prompt would draw the same random stream
-        sampling = [
-            VLLMParams(
-                n=params.n,
-                temperature=params.temperature,
-                top_p=params.top_p,
-                top_k=params.top_k if params.top_k > 0 else -1,
-                max_tokens=params.max_new_tokens,
-                seed=params.seed + index,
-            )
-            for index in range(len(texts))
-        ]
-        results = self.llm.generate(texts, sampling)
+        stops = self.stops
+        requests = [{"prompt_token_ids": prompt_ids(self.tokenizer, p)} for p in prompts]
+        sampling = [VLLMParams(**vllm_sampling_kwargs(params, stops, index)) for index in range(len(requests))]
+        results = self.llm.generate(requests, sampling)
         if progress:
-            progress(len(texts))
+            progress(len(requests))
         return [[choice.text for choice in result.outputs] for result in results]
 
 

@@ -28,6 +28,7 @@ from pydantic import Field, model_validator
 from align.data import filters
 from align.data.jsonl import write_jsonl
 from align.data.rows import completion_text, prompt_completion
+from align.generation.prompts import prompt_ids
 from align.loading.datasets import load_dataset
 from align.loading.digests import check_same_tokenizer
 from align.refs import deferred
@@ -127,9 +128,7 @@ def check_context(spec: str, chats: list[list[dict]], max_new_tokens: int) -> No
 
     positions = getattr(AutoConfig.from_pretrained(locate_model(spec)), "max_position_embeddings", None)
     tokenizer = load_tokenizer(spec)
-    longest = max(
-        len(tokenizer.apply_chat_template(c, add_generation_prompt=True, tokenize=True)["input_ids"]) for c in chats
-    )
+    longest = max(len(prompt_ids(tokenizer, chat)) for chat in chats)
     if positions and longest + max_new_tokens > positions:
         raise ValueError(
             f"the grader {spec!r} handles {positions} positions, but the longest rating prompt is "

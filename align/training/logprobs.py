@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import torch
 
+from align.generation.prompts import prompt_ids
+
 
 def encode(tokenizer, prompt, completion) -> tuple[list[int], list[int]]:
     """(input ids, completion mask) of one row, as TRL's SFTTrainer builds them."""
@@ -25,13 +27,11 @@ def encode(tokenizer, prompt, completion) -> tuple[list[int], list[int]]:
         text = completion if isinstance(completion, str) else "".join(m["content"] for m in completion)
         if not text.endswith(tokenizer.eos_token):
             text += tokenizer.eos_token
-        prompt_ids = _tokenize(tokenizer, prompt)["input_ids"]
         full = _tokenize(tokenizer, prompt + text)["input_ids"]
     else:
         turns = completion if isinstance(completion, list) else [{"role": "assistant", "content": completion}]
-        prompt_ids = _tokenize(tokenizer, list(prompt), add_generation_prompt=True)["input_ids"]
         full = _tokenize(tokenizer, list(prompt) + list(turns))["input_ids"]
-    start = common_prefix_length(prompt_ids, full)
+    start = common_prefix_length(prompt_ids(tokenizer, prompt), full)
     return full, [0] * start + [1] * (len(full) - start)
 
 

@@ -1,5 +1,7 @@
 """The HF decode loop draws `generate`'s samples draw for draw, greedy and sampled, for any block layout."""
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 
@@ -46,7 +48,8 @@ def test_one_token_prompts_sample_n_each():
 
 def raw_generate(generator, prompts, params):
     """transformers' own `generate` on each seeded block alone: the samples align must reproduce."""
-    from align.generation.generators import render_prompt
+    from align.generation.decoding import left_padded
+    from align.generation.prompts import prompt_ids
 
     tok, out, per_block = generator.tokenizer, [], generator.prompts_per_block(params)
     sampling = (
@@ -61,14 +64,12 @@ def raw_generate(generator, prompts, params):
     )
     for start in range(0, len(prompts), per_block):
         torch.manual_seed(params.seed + start)
-        enc = tok(
-            [render_prompt(tok, p) for p in prompts[start : start + per_block]],
-            return_tensors="pt",
-            padding=True,
-            add_special_tokens=False,
-        )
+        rendered = [prompt_ids(tok, p) for p in prompts[start : start + per_block]]
+        input_ids, attention_mask = left_padded(rendered, tok.pad_token_id, generator.model.device)
+        enc = SimpleNamespace(input_ids=input_ids)
         ids = generator.model.generate(
-            **enc,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
             max_new_tokens=params.max_new_tokens,
             num_return_sequences=params.n,
             pad_token_id=tok.pad_token_id,
