@@ -15,7 +15,6 @@ import os
 import subprocess
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import torch
 import yaml
@@ -89,21 +88,19 @@ def raw_generate(prompts: list, per_call: int, seed: int) -> tuple[float, int, l
     for start in range(0, len(rendered), per_call):
         torch.manual_seed(seed + start)
         ids, mask = left_padded(rendered[start : start + per_call], tokenizer.pad_token_id, model.device)
-        enc = SimpleNamespace(input_ids=ids, attention_mask=mask)
+        sampling = {"do_sample": True, "temperature": SAMPLING["temperature"], "top_k": None}
         out = model.generate(
             input_ids=ids,
             attention_mask=mask,
-            do_sample=True,
-            temperature=SAMPLING["temperature"],
-            top_k=None,
             max_new_tokens=SAMPLING["max_new_tokens"],
             num_return_sequences=n,
             pad_token_id=tokenizer.pad_token_id,
+            **sampling,
         )
-        new = out[:, enc.input_ids.shape[1] :]
+        new = out[:, ids.shape[1] :]
         decoded = generated_tokens(new, tokenizer.eos_token_id)
         tokens += decoded
-        contexts.append(float(enc.attention_mask.sum()) * n / len(new) + decoded / len(new) / 2)
+        contexts.append(float(mask.sum()) * n / len(new) + decoded / len(new) / 2)
         completions += tokenizer.batch_decode(new, skip_special_tokens=True)
     return time.perf_counter() - started, tokens, completions, sum(contexts) / len(contexts)
 

@@ -1,36 +1,42 @@
 """Fail fast: check every stage's declared inputs before the first stage runs.
 
 Each stage config declares its inputs on its fields (`dataset_field`, `model_field`, `scorer_field` in
-`align.stages.base`). Everything that can be known before the run is checked now: literal dataset paths
-(loaded and validated), model dirs, scorer names and options, and the stage's own `check(config)`. Only a
-value that is still a `${stage.output}` reference (an earlier stage's output) is left to run time.
+`align.stages.config`). Everything that can be known before the run is checked now: literal dataset paths
+(loaded and validated), model dirs, scorer names and options, that a model reading chat rows has a chat template,
+and the stage's own `check(config)`. A value that is still a `${stage.output}` reference (an earlier stage's
+output) is checked the same way when that stage starts (`only`: the fields that were references).
 """
 
 from __future__ import annotations
 
 from align.errors import AlignError
-from align.loading.datasets import load_dataset
-from align.loading.models import check_weights
+from align.loading.datasets import conversational, load_dataset
+from align.loading.models import check_weights, has_chat_template
 from align.refs import deferred
 from align.stages.config import declared_inputs
 from rewards import check_scorer
 
 
 class InputChecker:
-    """Checks inputs stage by stage, loading each dataset once however many stages read it."""
+    """Checks inputs stage by stage, loading each dataset and tokenizer once however many stages read it."""
 
     def __init__(self):
-        self.datasets: set[tuple[str, str]] = set()
+        self.chat_rows: dict[tuple[str, str], bool] = {}  # (dataset, kind) -> holds chat messages
+        self.templates: dict[str, bool] = {}  # model -> has a chat template
 
-    def check_stage(self, name: str, module, config, raw: dict) -> None:
+    def check_stage(self, name: str, module, config, raw: dict, only: set[str] | None = None) -> None:
         for field, marker, value in declared_inputs(config):
+            if only is not None and field not in only:
+                continue
             try:
                 self.check_value(marker, value)
+                if marker["input"] == "dataset":
+                    self.check_readers(config, marker, value)
             except AlignError as exc:
                 origin = raw.get(field)
                 via = f" (= {origin})" if deferred(origin) else ""
                 raise AlignError(f"stage {name!r}, key {field!r}{via}: {exc}") from None
-        if hasattr(module, "check"):
+        if hasattr(module, "check") and (only is None or only):
             try:
                 module.check(config)
             except (AlignError, ValueError) as exc:
@@ -41,11 +47,9 @@ class InputChecker:
             return
         kind = marker["input"]
         if kind == "dataset":
-            values = value if isinstance(value, list) else [value]
-            for item in values:
-                if not deferred(item) and (item, marker["kind"]) not in self.datasets:
-                    load_dataset(item, marker["kind"])
-                    self.datasets.add((item, marker["kind"]))
+            for item in value if isinstance(value, list) else [value]:
+                if not deferred(item) and (item, marker["kind"]) not in self.chat_rows:
+                    self.chat_rows[item, marker["kind"]] = conversational(load_dataset(item, marker["kind"]))
         elif kind == "model":
             for item in value if isinstance(value, list) else [value]:
                 if not deferred(item):
@@ -56,3 +60,19 @@ class InputChecker:
                 check_scorer(spec)
         else:
             raise AssertionError(f"unknown input marker {kind!r}")
+
+    def check_readers(self, config, marker: dict, value) -> None:
+        """Chat rows need a chat template in every model that tokenises them."""
+        if value is None or deferred(value) or not self.chat_rows.get((value, marker["kind"])):
+            return
+        for reader in marker.get("read_by", []):
+            model = getattr(config, reader, None)
+            if model is None or deferred(model):
+                continue
+            if model not in self.templates:
+                self.templates[model] = has_chat_template(model)
+            if not self.templates[model]:
+                raise AlignError(
+                    f"{value} holds chat messages, but {reader} {model!r} has no chat template to "
+                    f"render them: use a model whose tokenizer has one, or plain-text rows"
+                )

@@ -16,6 +16,7 @@ The call chain: `run` checks every input and takes the run dir's lock; `run_stag
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 import traceback
@@ -33,6 +34,7 @@ from align.engine.recipe import Recipe, StagePlan, format_validation_error
 from align.engine.runlock import RunLock
 from align.engine.runlog import RunLog, read_json
 from align.errors import AlignError
+from align.refs import REF
 from align.runtime.progress import track
 from align.runtime.seeding import seed_everything
 from align.stages import stage_module
@@ -185,6 +187,7 @@ class Engine:
         """Run the stage into `.out` (in this process, or under torchrun with `processes`/`nnodes`), check it
         wrote what it says, promote its outputs and record it."""
         plan, name = attempt.plan, attempt.plan.name
+        self.check_resolved_inputs(attempt)
         stage_dir.prepare(attempt.dir, attempt.digest)
         self.log.stage_status(name, "running", reasons=reasons)
         started = time.time()
@@ -203,6 +206,11 @@ class Engine:
                 stage_dir.discard_attempt(attempt.dir)
                 raise AlignError(f"stage {name!r}: {stop} (stopping a loop needs a repeat block)") from None
             return self.stop_loop(attempt, str(stop))
+        except (AlignError, ValueError) as exc:  # bad input found at run time: one line, naming the stage
+            stage_dir.discard_attempt(attempt.dir)
+            self.log.stage_status(name, "failed", error=traceback.format_exc(limit=-4))
+            message = str(exc) if str(exc).startswith("stage ") else f"stage {name!r}: {exc}"
+            raise AlignError(message) from None
         except BaseException:
             stage_dir.discard_attempt(attempt.dir)
             self.log.stage_status(name, "failed", error=traceback.format_exc(limit=-4))
@@ -231,6 +239,13 @@ class Engine:
         self.produced.record(name, attempt.dir, info, attempt.digest)
         self.log.stage_status(name, "done")
         return {"status": "ran", **info}
+
+    def check_resolved_inputs(self, attempt: Attempt) -> None:
+        """The checks `check_inputs` left for run time: the inputs that were an earlier stage's output, now that
+        they are known (before this stage writes anything)."""
+        late = {field for field, value in attempt.plan.config.items() if REF.search(json.dumps(value))}
+        if late:
+            InputChecker().check_stage(attempt.plan.name, attempt.module, attempt.config, attempt.plan.raw, only=late)
 
     def call_stage(self, attempt: Attempt, ctx: StageContext) -> StageResult:
         config = attempt.config

@@ -46,3 +46,10 @@ def load_dataset(spec: str, kind: str, limit: int | None = None) -> list[dict]:
     rows, source = load_rows(spec)
     validate(rows, kind, source)
     return rows[:limit] if limit else rows
+
+
+def conversational(rows: list[dict]) -> bool:
+    """Whether rows hold chat messages (a `messages` column, or a prompt/completion/chosen/rejected given as a list
+    of messages), which only a tokenizer with a chat template can render."""
+    columns = ("messages", "prompt", "completion", "chosen", "rejected")
+    return any(isinstance(row.get(column), list) for row in rows for column in columns)

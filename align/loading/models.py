@@ -90,3 +90,8 @@ def load_causal_lm(spec: str, dtype: str = "auto", device: str = "auto"):
     except Exception as exc:
         raise AlignError(f"cannot load causal LM from {spec!r}: {type(exc).__name__}: {exc}") from None
     return model.to(target)
+
+
+def has_chat_template(spec: str) -> bool:
+    """Whether the model's tokenizer has a chat template (chat prompts and rows need one)."""
+    return bool(load_tokenizer(spec).chat_template)

@@ -19,9 +19,11 @@ from align.training.args import deepspeed_config, lora_config
 ScorerSpec = str | dict[str, Any]
 
 
-def dataset_field(kind: str, description: str, default=..., **kwargs):
-    """A config field naming a dataset of `kind` (see `align.data.formats.FORMATS`); checked before the run starts."""
-    return Field(default, description=description, json_schema_extra={"input": "dataset", "kind": kind}, **kwargs)
+def dataset_field(kind: str, description: str, default=..., read_by: tuple[str, ...] = (), **kwargs):
+    """A config field naming a dataset of `kind` (see `align.data.formats.FORMATS`); checked before the run starts.
+    `read_by`: the config fields naming the models that tokenise its rows (chat rows need their chat template)."""
+    extra = {"input": "dataset", "kind": kind, "read_by": list(read_by)}
+    return Field(default, description=description, json_schema_extra=extra, **kwargs)
 
 
 def model_field(description: str, default=..., **kwargs):

@@ -46,6 +46,7 @@ class Config(TrainingConfig):
     data: str = dataset_field(
         "sft",
         "prompt/completion rows the student learns from (references, or the teacher stage's responses for seqkd/dpkd)",
+        read_by=("model",),
     )
     method: Literal["sft", "seqkd", "kd", "dpkd", "onpolicy"] = Field(description="the method (see the module)")
     targets: str | None = Field(None, description="teacher top-k targets for these rows (kd, dpkd)")
@@ -61,7 +62,9 @@ class Config(TrainingConfig):
     jsd_beta: float = Field(1.0, ge=0, le=1, description="onpolicy: 0 = forward KL, 0.5 = JSD, 1 = reverse KL")
     max_new_tokens: int = Field(64, ge=1, description="onpolicy: tokens the student generates per prompt")
     learning_rate: float = Field(5e-4, gt=0, description="peak learning rate")
-    pretrain_data: str | None = dataset_field("sft", "rows for the pretraining term c·L_PT (offline methods)", None)
+    pretrain_data: str | None = dataset_field(
+        "sft", "rows for the pretraining term c·L_PT (offline methods)", None, read_by=("model",)
+    )
     pretrain_targets: str | None = Field(
         None,
         description="teacher top-k targets on pretrain_data: L_PT "

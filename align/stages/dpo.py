@@ -46,7 +46,7 @@ DPO_LOSSES = (
 
 
 class Config(TrainingConfig):
-    data: str = dataset_field("preference", "preference pairs: prompt/chosen/rejected")
+    data: str = dataset_field("preference", "preference pairs: prompt/chosen/rejected", read_by=("model", "ref_model"))
     ref_model: str | None = model_field("reference policy (default: the initial model)", None)
     beta: float = Field(0.1, gt=0, description="KL strength beta (SimPO: reward scale)")
     loss_type: str | list[str] = Field("sigmoid", description="a DPOTrainer loss, a list of them, or `simpo`")

@@ -46,7 +46,9 @@ from rewards import checked_scores, make_scorer, spec_name
 
 class Config(StageConfig):
     model: str = model_field("policy to evaluate: HF dir, hub id or world:<name>")
-    verifiable: str | None = dataset_field("verifiable", "prompt/answer problems, or null", "world:arith_test")
+    verifiable: str | None = dataset_field(
+        "verifiable", "prompt/answer problems, or null", "world:arith_test", read_by=("model",)
+    )
     verifier: ScorerSpec = scorer_field("scorer for verifiable problems (rewards/)", "math")
     threshold: float = Field(
         CORRECT_THRESHOLD,
@@ -55,7 +57,9 @@ class Config(StageConfig):
     samples: int = Field(16, ge=1, description="samples per problem for pass@k (k = samples)")
     temperature: float = Field(1.0, gt=0, description="sampling temperature for pass@k")
     top_p: float = top_p_field()
-    instruct: str | None = dataset_field("prompts", "instructions for the judge, or null", "world:instruct_test")
+    instruct: str | None = dataset_field(
+        "prompts", "instructions for the judge, or null", "world:instruct_test", read_by=("model",)
+    )
     instruct_samples: int = Field(0, ge=0, description="samples per instruction for eval/gold_score_sampled")
     reference_samples: int = Field(0, ge=0, description="samples per reference task for eval/rouge_l_sampled")
     judge: ScorerSpec = scorer_field("scorer for instructions (rewards/)", "gold_judge")
@@ -63,11 +67,15 @@ class Config(StageConfig):
     scorers: dict[str, ScorerSpec] = scorer_field(
         "more scorers of the greedy instruction completions: label -> spec, reported as eval/<label>", {}, many=True
     )
-    reference: str | None = dataset_field("reference", "prompt/completion pairs, or null", "world:reference_test")
+    reference: str | None = dataset_field(
+        "reference", "prompt/completion pairs, or null", "world:reference_test", read_by=("model", "teacher")
+    )
     teacher: str | None = model_field(
         "score the greedy reference completions under this model: eval/teacher_logprob", None
     )
-    heldout: str | None = dataset_field("sft", "text to measure eval/heldout_nll on (mean per-token NLL)", None)
+    heldout: str | None = dataset_field(
+        "sft", "text to measure eval/heldout_nll on (mean per-token NLL)", None, read_by=("model",)
+    )
     limit: int | None = Field(None, ge=1, description="first N rows of each set (smoke runs)")
     max_new_tokens: int = Field(64, ge=1, description="tokens generated per completion at most")
     backend: Literal["auto", "hf", "vllm"] = Field("auto", description="generation backend")

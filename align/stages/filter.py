@@ -39,7 +39,11 @@ MODELS = {"ppl_diff": ("small", "large"), "difference": ("teacher", "reference")
 
 
 class Config(StageConfig):
-    data: str = dataset_field("lm", "rows to filter: text, messages or prompt/completion (kept rows are written as is)")
+    data: str = dataset_field(
+        "lm",
+        "rows to filter: text, messages or prompt/completion (kept rows are written as is)",
+        read_by=("small", "large", "teacher", "reference"),
+    )
     method: Literal["judge", "ppl_diff", "difference", "random"] = Field(description="the score (see the module)")
     judge: str | None = model_field("judge: the grader model, prompted with the AlpaGasus rating prompt", None)
     scorer: ScorerSpec | None = scorer_field("judge: a scorer that gives the score instead of a grader", None)

@@ -33,7 +33,7 @@ class Config(TrainingConfig):
         None, description="from scratch: a transformers config mapping, a config JSON file or a model dir (config only)"
     )
     tokenizer: str | None = model_field("from scratch: the tokenizer (a model or tokenizer dir, world:tokenizer)", None)
-    data: str = dataset_field("lm", "`text` rows, or messages / prompt+completion rows")
+    data: str = dataset_field("lm", "`text` rows, or messages / prompt+completion rows", read_by=("model", "tokenizer"))
     learning_rate: float = Field(5e-4, gt=0, description="peak learning rate")
     max_tokens: int | None = Field(
         None,

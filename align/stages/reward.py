@@ -23,7 +23,7 @@ from align.training.callbacks import callbacks
 
 
 class Config(TrainingConfig):
-    data: str = dataset_field("preference", "preference pairs: prompt/chosen/rejected")
+    data: str = dataset_field("preference", "preference pairs: prompt/chosen/rejected", read_by=("model",))
     eval_fraction: float = Field(0.1, gt=0, lt=1, description="pairs held out for rm/pair_accuracy")
     center_rewards_coefficient: float | None = Field(None, description="TRL's reward-centering penalty")
     learning_rate: float = Field(1e-4, gt=0, description="peak learning rate")

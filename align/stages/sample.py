@@ -25,7 +25,7 @@ from align.stages.config import StageConfig, dataset_field, model_field, process
 
 class Config(StageConfig):
     model: str = model_field("policy to sample from")
-    prompts: str = dataset_field("prompts", "dataset with a `prompt` column")
+    prompts: str = dataset_field("prompts", "dataset with a `prompt` column", read_by=("model",))
     n: int = Field(64, ge=1, description="completions per prompt (Xwin-Set: 64; ReST-EM MATH: 32)")
     temperature: float = Field(1.0, ge=0, description="0 = greedy")
     top_p: float = top_p_field()

@@ -22,7 +22,7 @@ from align.training.sft import sft_trainer, training_rows
 
 
 class Config(TrainingConfig):
-    data: str = dataset_field("sft", "SFT dataset: JSONL, HF dataset dir, hub id or world:<name>")
+    data: str = dataset_field("sft", "SFT dataset: JSONL, HF dataset dir, hub id or world:<name>", read_by=("model",))
     learning_rate: float = Field(2e-4, gt=0, description="peak learning rate")
 
     def trainer_args(self, output_dir: Path, seed: int, assistant_only: bool = False):

@@ -29,7 +29,9 @@ from align.training.logprobs import completion_logprobs
 
 class Config(StageConfig):
     model: str = model_field("the teacher")
-    data: str = dataset_field("prompts", "prompts; with `completion` too when targets_on includes references")
+    data: str = dataset_field(
+        "prompts", "prompts; with `completion` too when targets_on includes references", read_by=("model",)
+    )
     targets_on: list[Literal["responses", "references"]] = Field(
         ["responses"], description="row sets to cache top-k targets on: the teacher's responses, the data's own"
     )

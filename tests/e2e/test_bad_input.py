@@ -48,6 +48,8 @@ def model_copy(t, broken: str) -> str:
     elif broken == "tokenizer":
         for name in ("tokenizer.json", "tokenizer_config.json"):
             (target / name).unlink(missing_ok=True)
+    elif broken == "template":  # a base model: no chat template
+        (target / "chat_template.jinja").unlink()
     return str(target)
 
 
@@ -174,6 +176,11 @@ CASES = {
     ),
     "model without tokenizer": (lambda t: ["eval", "model=" + model_copy(t, "tokenizer")], r"has no tokenizer"),
     "model path missing": (lambda t: ["eval", f"model={t}/none/model"], r"model dir not found"),
+    "model without chat template on chat data": (
+        lambda t: ["sft", "model=" + model_copy(t, "template")],
+        r"stage 'eval_base', key 'verifiable': world:arith_test holds chat messages, but model '.*/m' has no chat "
+        r"template",
+    ),
     "reward model is a policy": (
         lambda t: ["xwin-pipeline", "stages.eval_rs.scorers={rm: {name: reward_model, model: 'world:base'}}"],
         r"world:base is not a reward model",
@@ -313,3 +320,26 @@ def test_empty_run_dir_is_refused(tmp_path, monkeypatch):
     result = runner.invoke(app, ["run", "sft", "--run-dir", "", "tracking=none"])
     assert result.exit_code != 0 and "--run-dir is empty" in result.output
     assert list(tmp_path.iterdir()) == []  # nothing written in the current dir
+
+
+def test_chat_rows_from_an_earlier_stage_meet_a_model_without_template_at_that_stages_start(tmp_path):
+    """The chat-template check of data that is an earlier stage's output runs when the stage starts, before it
+    writes anything, and names the stage, the key and where the data came from."""
+    model = model_copy(tmp_path, "template")
+    recipe(
+        tmp_path,
+        f"""tracking: none
+stages:
+  cut: {{stage: split, data: world:sft, parts: {{few: 8}}}}
+  sft: {{stage: sft, model: '{model}', data: '${{cut.few}}', max_steps: 1}}
+""",
+    )
+    result = runner.invoke(app, ["run", str(tmp_path / "r.yaml"), "--run-dir", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    assert re.search(
+        r"error: stage 'sft', key 'data' \(= \$\{cut.few\}\): .*few.jsonl holds chat messages, but "
+        r"model '.*/m' has no chat template",
+        result.output.replace("\n", " "),
+    )
+    assert (tmp_path / "run" / "cut" / "DONE").exists() and not (tmp_path / "run" / "sft" / "DONE").exists()
+    assert not list((tmp_path / "run" / "sft").rglob("model.safetensors"))
