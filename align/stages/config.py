@@ -109,6 +109,11 @@ class TrainingConfig(StageConfig):
     max_length: int = Field(512, ge=8, description="tokens per sequence; longer ones are truncated")
     save_steps: int = Field(50, ge=1, description="checkpoint interval: a killed stage resumes from here")
     logging_steps: int = Field(10, ge=1, description="log train/* metrics every this many optimizer steps")
+    too_long: Literal["fail", "drop"] = Field(
+        "fail",
+        description="rows that keep no completion token within max_length: fail before training (naming "
+        "how many and the first) or drop them (counted as train/dropped_too_long)",
+    )
     limit: int | None = Field(None, ge=1, description="use only the first N rows (smoke runs)")
     lora: LoraSettings | None = Field(None, description="train LoRA adapters instead of all weights")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(

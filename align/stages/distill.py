@@ -79,6 +79,8 @@ class Config(TrainingConfig):
             raise ValueError("pretrain_data applies to the offline methods, not 'onpolicy'")
         if self.pretrain_targets and not self.pretrain_data:
             raise ValueError("pretrain_targets needs pretrain_data (the rows they were computed on)")
+        if self.too_long == "drop" and self.method in NEEDS_TARGETS:
+            raise ValueError("too_long: drop would part the rows from their cached teacher targets: raise max_length")
         if self.method in NEEDS_TARGETS and not self.targets:
             raise ValueError(f"method {self.method!r} needs `targets` (a teacher stage's targets file)")
         if self.method == "onpolicy" and not self.teacher:
@@ -147,8 +149,5 @@ def build_trainer(config: Config, ctx: StageContext, rows: list[dict], model, to
 def run(config: Config, ctx: StageContext) -> StageResult:
     rows = training_rows(config.data, config.limit)
     return trainer.train(
-        config,
-        ctx,
-        lambda model, tokenizer: build_trainer(config, ctx, rows, model, tokenizer),
-        counts={"train/examples": len(rows)},
+        config, ctx, rows, lambda model, tokenizer, fit: build_trainer(config, ctx, fit, model, tokenizer)
     )

@@ -10,6 +10,7 @@ held in memory during training. Other DPOConfig fields (`ld_alpha`, `f_divergenc
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -99,7 +100,7 @@ def check(config: Config) -> None:
         )
 
 
-def build_trainer(config: Config, ctx: StageContext, records: list[dict], model, tokenizer):
+def build_trainer(config: Config, ctx: StageContext, model, tokenizer, records: list[dict]):
     args = config.trainer_args(ctx.work_dir / "checkpoints", ctx.seed)
     dataset = shared_dataset(records, ctx.work_dir / "dataset", args)
     common = dict(
@@ -123,9 +124,4 @@ def build_trainer(config: Config, ctx: StageContext, records: list[dict], model,
 def run(config: Config, ctx: StageContext) -> StageResult:
     rows = load_dataset(config.data, "preference", config.limit)
     records = [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
-    return trainer.train(
-        config,
-        ctx,
-        lambda model, tokenizer: build_trainer(config, ctx, records, model, tokenizer),
-        counts={"train/pairs": len(rows)},
-    )
+    return trainer.train(config, ctx, records, partial(build_trainer, config, ctx), count="train/pairs")

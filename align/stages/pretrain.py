@@ -106,8 +106,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     return trainer.train(
         config,
         ctx,
-        lambda model, tokenizer: build_trainer(config, ctx, rows, model, tokenizer, "pretrain", config.max_tokens),
+        rows,
+        lambda model, tokenizer, fit: build_trainer(config, ctx, fit, model, tokenizer, "pretrain", config.max_tokens),
         load=load_start,
-        counts={"train/examples": len(rows)},
         after=lambda t: {"train/parameters": sum(p.numel() for p in t.model.parameters())},
     )

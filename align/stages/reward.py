@@ -76,19 +76,20 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     from trl import RewardTrainer
 
     rows = load_dataset(config.data, "preference", config.limit)
-    train_rows, held_out = split(rows, config.eval_fraction, ctx.seed)
     columns = ["prompt", "chosen", "rejected"] + (["margin"] if all("margin" in r for r in rows) else [])
+    parts: dict[str, list[dict]] = {}
 
     def as_dataset(part: list[dict]):
         return Dataset.from_list([{c: r[c] for c in columns} for r in part])
 
-    def build(model, tokenizer):
+    def build(model, tokenizer, fit: list[dict]):
+        parts["train"], parts["held_out"] = split(fit, config.eval_fraction, ctx.seed)
         return RewardTrainer(
             model=model,
             args=config.trainer_args(ctx.work_dir / "checkpoints", ctx.seed),
             processing_class=tokenizer,
-            train_dataset=as_dataset(train_rows),
-            eval_dataset=as_dataset(held_out),
+            train_dataset=as_dataset(parts["train"]),
+            eval_dataset=as_dataset(parts["held_out"]),
             peft_config=config.peft(),
             callbacks=callbacks(ctx.log, "reward model"),
         )
@@ -96,8 +97,10 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     return trainer.train(
         config,
         ctx,
+        rows,
         build,
         load=load_reward_model,
-        after=lambda t: held_out_accuracy(t, len(held_out)),
+        count=None,
+        after=lambda t: held_out_accuracy(t, len(parts["held_out"])),
         key_metrics=("train/loss", "rm/pair_accuracy"),
     )

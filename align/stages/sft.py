@@ -55,10 +55,7 @@ def build_trainer(
 def fine_tune(rows: list[dict], config: TrainingConfig, ctx: StageContext, description: str = "sft") -> StageResult:
     """`config.model` fine-tuned on `rows` through the training skeleton; the model lands in `ctx.out_dir/model`."""
     return trainer.train(
-        config,
-        ctx,
-        lambda model, tokenizer: build_trainer(config, ctx, rows, model, tokenizer, description),
-        counts={"train/examples": len(rows)},
+        config, ctx, rows, lambda model, tokenizer, fit: build_trainer(config, ctx, fit, model, tokenizer, description)
     )
 
 

@@ -219,6 +219,11 @@ CASES = {
     "override unknown stage": (lambda t: ["sft", "stages.rm.beta=1"], r"unknown stage 'rm'"),
     "override wrong value type": (lambda t: ["sft", "stages.sft.epochs=many"], r"key 'epochs'.*valid number"),
     "model dir without config": (lambda t: ["sft", f"model={t}"], r"has no config.json"),
+    "data prompts longer than max_length": (
+        lambda t: ["sft", "stages.sft.max_length=8"],
+        r"stage 'sft': world:sft: 700 of 700 rows keep no completion token within max_length=8 \(record 1 is the "
+        r"first\): .*too_long: drop",
+    ),
     # sampling, scoring and preference stages
     "scorer returns nan": (lambda t: score_recipe(t, "tests.fake_scorers:nan"), r"scores must be finite numbers"),
     "scorer returns text": (lambda t: score_recipe(t, "tests.fake_scorers:text"), r"scores must be finite numbers"),

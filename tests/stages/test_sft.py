@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import torch
 
 from align.engine.recipe import load_recipe
@@ -44,3 +45,23 @@ stages:
     assert eval_metrics["eval/gold_score"] == mean([r["score"] for r in by_task("instruct")])
     assert eval_metrics["eval/rouge_l"] == mean([r["score"] for r in by_task("reference")])
     assert len(by_task("verifiable")) == len(by_task("instruct")) == len(by_task("reference")) == 3
+
+
+def test_rows_with_no_room_for_a_completion_are_refused_or_dropped_and_counted(tmp_path):
+    """A prompt that fills max_length leaves nothing to train on: by default the stage refuses the data before
+    training (TRL would fail later with "num_samples=0", or train on nothing); with `too_long: drop` those rows go
+    and are counted."""
+    from align.data.jsonl import write_jsonl
+    from align.errors import AlignError
+
+    short = [{"prompt": "Say:", "completion": f" {w}"} for w in ("alpha", "beta", "gamma", "delta")]
+    long = [{"prompt": "x" * 60 + "Say:", "completion": " omega"} for _ in range(2)]
+    write_jsonl(tmp_path / "rows.jsonl", short + long)
+    stage = f"sft: {{stage: sft, model: world:base, data: {tmp_path}/rows.jsonl, max_length: 40, max_steps: 1"
+    strict = write_recipe(tmp_path, f"tracking: none\nstages:\n  {stage}}}\n", "strict.yaml")
+    with pytest.raises(AlignError, match=r"2 of 6 rows keep no completion token within max_length=40 \(record 5"):
+        Engine(load_recipe(str(strict)), tmp_path / "strict").run()
+    assert not (tmp_path / "strict").exists()
+    lenient = write_recipe(tmp_path, f"tracking: none\nstages:\n  {stage}, too_long: drop}}\n", "lenient.yaml")
+    metrics = Engine(load_recipe(str(lenient)), tmp_path / "lenient").run()[0]["metrics"]
+    assert metrics["train/examples"] == 4 and metrics["train/dropped_too_long"] == 2

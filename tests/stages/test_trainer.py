@@ -40,7 +40,7 @@ def run_toy(config: ToyConfig, ctx):
 
     rows = load_dataset(config.data, "lm")
 
-    def build(model, tokenizer):
+    def build(model, tokenizer, rows):
         data = Dataset.from_list([dict(tokenizer(r["text"])) for r in rows])
         return Trainer(
             model=model,
@@ -50,7 +50,7 @@ def run_toy(config: ToyConfig, ctx):
             callbacks=callbacks(ctx.log, "toy"),
         )
 
-    return trainer.train(config, ctx, build, counts={"train/examples": len(rows)})
+    return trainer.train(config, ctx, rows, build)
 
 
 toy = type("ToyStage", (), {"Config": ToyConfig, "run": staticmethod(run_toy), "check": staticmethod(trainer.check)})
