@@ -20,6 +20,11 @@ def read_jsonl(path: Path) -> list[dict]:
         raise AlignError(f"{path}: line {line}: not valid UTF-8 ({exc.reason})") from None
     except OSError as exc:
         raise AlignError(f"cannot read {path}: {exc.strerror}") from None
+    return parse_jsonl(text, path)
+
+
+def parse_jsonl(text: str, path) -> list[dict]:
+    """One JSON object per non-empty line of `text` (read from `path`, named in errors)."""
     rows = []
     # split on "\n" only: str.splitlines() also splits on U+2028, U+2029 and NEL, which JSON strings may contain
     for number, line in enumerate(text.split("\n"), start=1):

@@ -7,18 +7,17 @@ from pathlib import Path
 
 import torch
 
-from align import world
 from align.errors import AlignError
+from align.loading.names import locate
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model", "vocab.json")
 
 
 def locate_model(spec: str) -> str:
-    """A local model dir, or a hub id; a path that does not exist is an error, not a hub lookup."""
-    if world.is_world_ref(spec):
-        return str(world.resolve(spec))
-    path = Path(spec).expanduser()
-    if path.exists():
+    """A local model dir, or a hub id (`align.loading.names`: a path that does not exist is an error, not a hub
+    lookup)."""
+    path = locate(spec, "model dir")
+    if isinstance(path, Path):
         if not (path / "config.json").exists():
             raise AlignError(f"model dir {spec} has no config.json: not a Hugging Face model dir")
         if not any((path / name).exists() for name in TOKENIZER_FILES):
@@ -27,9 +26,7 @@ def locate_model(spec: str) -> str:
                 f"save it with the model (`tokenizer.save_pretrained(dir)`)"
             )
         return str(path)
-    if spec.startswith(("/", ".", "~")) or spec.count("/") > 1 or not spec:
-        raise AlignError(f"model dir not found: {spec}")
-    return spec  # a hub id such as Qwen/Qwen2.5-0.5B
+    return path  # a hub id such as Qwen/Qwen2.5-0.5B
 
 
 def check_weights(spec: str) -> None:

@@ -30,7 +30,7 @@ from align.data.metrics import mean, pass_at_k, rouge_l, win_rate
 from align.data.rows import completion_text, prompt_completion, prompt_text
 from align.data.selection import CORRECT_THRESHOLD, is_correct
 from align.generation.generators import SamplingParams, make_generator
-from align.loading.datasets import load_dataset, locate
+from align.loading.datasets import load_dataset, locate_dataset
 from align.stages.base import StageContext, StageResult
 from align.stages.config import (
     ScorerSpec,
@@ -201,7 +201,7 @@ def score_instruct(config: Config, judge, pairs, records) -> dict:
     if config.baseline:
         baseline = {
             prompt_text(r["prompt"]): r["score"]
-            for r in read_jsonl(locate(config.baseline))
+            for r in read_jsonl(locate_dataset(config.baseline))
             if r.get("task") == "instruct"
         }
         keyed = [(s, baseline.get(prompt_text(r["prompt"]))) for r, s in zip(rows, scores)]

@@ -208,6 +208,15 @@ CASES = {
     ),
     "data empty": (lambda t: ["sft", "data.sft=" + data(t, "")], r"empty"),
     "data file missing": (lambda t: ["sft", f"data.sft={t}/none.jsonl"], r"dataset not found"),
+    "data typo'd relative path": (lambda t: ["sft", "data.sft=data/mine.parquet"], r"dataset not found: data/mine"),
+    "data corrupt parquet": (
+        lambda t: ["sft", "data.sft=" + data(t, "not parquet", "d.parquet")],
+        r"d\.parquet: not a readable parquet file",
+    ),
+    "data json array of non-objects": (
+        lambda t: ["sft", "data.sft=" + data(t, "[1, 2]", "d.json")],
+        r"d\.json: record 1: expected a JSON object, got int",
+    ),
     "data unknown world asset": (lambda t: ["sft", "data.sft=world:nothing"], r"unknown world asset"),
     "recipe unknown": (lambda t: ["no-such-recipe"], r"unknown recipe 'no-such-recipe'"),
     "recipe unknown stage type": (

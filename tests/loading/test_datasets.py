@@ -83,3 +83,86 @@ def test_jsonl_with_unicode_line_separators_in_strings(tmp_path, separator):
     rows = [{"prompt": f"a{separator}b", "completion": "c"}, {"prompt": "d", "completion": f"e{separator}"}]
     write_jsonl(tmp_path / "x.jsonl", rows)
     assert read_jsonl(tmp_path / "x.jsonl") == rows  # align reads back what it wrote
+
+
+CHAT_ROWS = [
+    {"messages": [{"role": "user", "content": f"Say {w}."}, {"role": "assistant", "content": w}]}
+    for w in ("alpha", "beta")
+]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".json", ".json-lines", ".parquet", ".csv", "-dir"])
+def test_every_file_type_loads_the_same_rows(tmp_path, suffix):
+    """What a user brings: JSON lines (plain or gzipped), a JSON array, parquet, CSV or a `save_to_disk` dir."""
+    import gzip
+
+    import datasets
+
+    rows = [{"prompt": "Say alpha:", "completion": " alpha"}, {"prompt": "Say beta:", "completion": " beta"}]
+    lines = "".join(json.dumps(r) + "\n" for r in rows)
+    name = {".json-lines": "d.json", "-dir": "d"}.get(suffix, "d" + suffix)
+    path = tmp_path / name
+    if suffix == ".jsonl":
+        path.write_text(lines)
+    elif suffix == ".jsonl.gz":
+        path.write_bytes(gzip.compress(lines.encode()))
+    elif suffix == ".json":
+        path.write_text(json.dumps(rows))
+    elif suffix == ".json-lines":
+        path.write_text(lines)
+    elif suffix == ".parquet":
+        datasets.Dataset.from_list(rows).to_parquet(str(path))
+    elif suffix == ".csv":
+        datasets.Dataset.from_list(rows).to_csv(str(path), index=False)
+    else:
+        datasets.Dataset.from_list(rows).save_to_disk(str(path))
+    assert load_dataset(str(path), "sft") == rows
+
+
+def test_parquet_keeps_chat_messages(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_list(CHAT_ROWS).to_parquet(str(tmp_path / "chat.parquet"))
+    assert load_dataset(str(tmp_path / "chat.parquet"), "sft") == CHAT_ROWS
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("d.json", '[{"prompt": "a", "completion": "b"}, 3]', r"d\.json: record 2: expected a JSON object, got int"),
+        ("d.json", '[{"prompt": "a",\n "completion": }]', r"d\.json: line 2: malformed JSON"),
+        ("d.parquet", "not parquet", r"d\.parquet: not a readable parquet file"),
+        ("d.jsonl.gz", "not gzip", r"d\.jsonl\.gz: not a readable gzip file"),
+        ("d.txt", "text", r"d\.txt: unknown data file type"),
+    ],
+)
+def test_a_bad_file_of_each_type_says_which_and_why(tmp_path, name, content, message):
+    (tmp_path / name).write_text(content)
+    with pytest.raises(AlignError, match=message):
+        load_dataset(str(tmp_path / name), "sft")
+
+
+@pytest.mark.parametrize("spec", ["data/mine.jsonl", "mine.parquet", "./mine", "~/nowhere/d.csv", "a/b/c"])
+def test_a_name_that_looks_local_is_never_a_hub_lookup(spec):
+    with pytest.raises(AlignError, match=f"dataset not found: {spec}"):
+        load_dataset(spec, "sft")
+
+
+def test_a_hub_id_takes_a_split_and_a_config_and_fails_in_one_line_offline():
+    from align.loading.names import hub_id
+
+    assert hub_id("owner/name?split=test&name=main") == ("owner/name", "test", "main")
+    assert hub_id("owner/name") == ("owner/name", "train", None)
+    with pytest.raises(AlignError, match=r"unknown option\(s\) \['spilt'\]"):
+        hub_id("owner/name?spilt=test")
+    with pytest.raises(AlignError, match=r"cannot load dataset 'owner/no-such-dataset' from the hub"):
+        load_dataset("owner/no-such-dataset", "sft")  # HF_HUB_OFFLINE=1 in the tests
+
+
+def test_models_follow_the_same_rule(tmp_path):
+    from align.loading.models import locate_model
+
+    assert locate_model("Qwen/Qwen2.5-0.5B") == "Qwen/Qwen2.5-0.5B"  # a hub id, dots and all
+    for spec in ("./my-model", "runs/x/sft/model", "model.safetensors"):
+        with pytest.raises(AlignError, match=f"model dir not found: {spec}"):
+            locate_model(spec)
