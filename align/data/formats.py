@@ -11,9 +11,10 @@ from align.errors import AlignError
 FORMATS = {
     "sft": [("messages",), ("prompt", "completion")],
     "lm": [("text",), ("messages",), ("prompt", "completion")],
-    "preference": [("prompt", "chosen", "rejected")],
+    "preference": [("prompt", "chosen", "rejected"), ("chosen", "rejected")],  # TRL's explicit or implicit prompt
     "verifiable": [("prompt", "answer"), ("prompt", "tests")],
     "prompts": [("prompt",)],
+    "prompted": [("prompt",), ("messages",)],  # prompts, or conversations (their last assistant turn answers)
     "samples": [("prompt", "completion", "sample_index")],
     "reference": [("prompt", "completion")],
     "any": [()],  # rows copied as they are (split)

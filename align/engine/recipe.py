@@ -95,7 +95,15 @@ def apply_override(doc: dict, path: list[str], value, source: str) -> None:
     in_stage = len(path) >= 3 and path[0] == "stages"
     if not isinstance(node, dict) or (leaf not in node and not in_stage):
         raise AlignError(f"{source}: unknown recipe key {'.'.join(path)!r}")
+    if value is None and is_stage_key(path) and leaf in node:
+        del node[leaf]  # `stages.NAME=null` drops the stage, as `name: null` does under `extends`
+        return
     node[leaf] = value  # an unknown stage setting is caught by that stage's schema
+
+
+def is_stage_key(path: list[str]) -> bool:
+    """`stages.NAME`, or `stages.BLOCK.stages.NAME` inside a repeat block: a stage's own key, not a setting."""
+    return len(path) >= 2 and path[0] == "stages" and (len(path) == 2 or path[-2] == "stages")
 
 
 def substitute(value, params: dict, stage_names: set[str]):

@@ -98,7 +98,12 @@ def load_dataset(spec: str, kind: str, limit: int | None = None) -> list[dict]:
     """Load and validate (`kind`: see `align.data.formats.FORMATS`); `limit` keeps the first N rows (smoke runs)."""
     rows, source = load_rows(spec)
     validate(rows, kind, source)
-    return rows[:limit] if limit else rows
+    rows = rows[:limit] if limit else rows
+    if kind == "preference":  # TRL's implicit prompt (whole conversations): the shared prefix is the prompt
+        from trl.data_utils import maybe_extract_prompt
+
+        rows = [maybe_extract_prompt(row) for row in rows]
+    return rows
 
 
 def locate_dataset(spec: str) -> Path | str:

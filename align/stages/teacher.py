@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import Field
 
 from align.data.jsonl import write_jsonl
-from align.data.rows import completion_text
+from align.data.rows import completion_text, prompt_completion
 from align.generation.generators import SamplingParams, make_generator
 from align.loading.datasets import load_dataset
 from align.loading.digests import tokenizer_digest, weights_digest
@@ -30,7 +30,10 @@ from align.training.logprobs import completion_logprobs
 class Config(StageConfig):
     model: str = model_field("the teacher")
     data: str = dataset_field(
-        "prompts", "prompts; with `completion` too when targets_on includes references", read_by=("model",)
+        "prompted",
+        "prompts (with `completion` too when targets_on includes references), or conversations (the "
+        "last assistant turn is the reference)",
+        read_by=("model",),
     )
     targets_on: list[Literal["responses", "references"]] = Field(
         ["responses"], description="row sets to cache top-k targets on: the teacher's responses, the data's own"
@@ -53,7 +56,7 @@ def check(config: Config) -> None:
     if "responses" in config.targets_on and not config.respond:
         raise ValueError("targets_on includes responses, but respond is false")
     if "references" in config.targets_on and not deferred(config.data):
-        rows = load_dataset(config.data, "prompts", config.limit)
+        rows = teacher_rows(config)
         missing = next((i for i, r in enumerate(rows) if "completion" not in r), None)
         if missing is not None:
             raise ValueError(
@@ -62,8 +65,13 @@ def check(config: Config) -> None:
             )
 
 
+def teacher_rows(config: Config) -> list[dict]:
+    """The data as prompts (a conversation: everything before its last assistant turn, which is its reference)."""
+    return [prompt_completion(r) if "messages" in r else r for r in load_dataset(config.data, "prompted", config.limit)]
+
+
 def run(config: Config, ctx: StageContext) -> StageResult:
-    rows = load_dataset(config.data, "prompts", config.limit)
+    rows = teacher_rows(config)
     outputs, metrics = {}, {}
     row_sets = {}
     if "references" in config.targets_on:

@@ -141,3 +141,15 @@ smoke: {stages.third.value: tiny}
     missing = write_recipe(tmp_path, "extends: nosuch\nstages: {a: {stage: echo}}\n", name="orphan.yaml")
     with pytest.raises(AlignError, match="unknown recipe 'nosuch'"):
         load_recipe(str(missing))
+
+
+def test_a_stage_set_to_null_on_the_command_line_is_dropped():
+    """`stages.NAME=null` drops a stage (inside a repeat block too), as `name: null` does under `extends`; a later
+    stage that still refers to it is an error naming the reference."""
+    recipe = load_recipe("sft", ["stages.eval_base=null", "stages.eval_sft.baseline=null"])
+    assert [p.name for p in recipe.stages] == ["sft", "eval_sft"]
+    recipe = load_recipe("rest-em", ["stages.rest.stages.eval=null", "stages.best=null"])
+    assert [p.name for p in recipe.stages][:5] == ["eval_base", "it1-sample", "it1-score", "it1-select", "it1-sft"]
+    assert not any(p.name.endswith("-eval") for p in recipe.stages)
+    with pytest.raises(AlignError, match=r"\$\{eval_base.data\}, which is not a recipe key or stage"):
+        load_recipe("sft", ["stages.eval_base=null"])

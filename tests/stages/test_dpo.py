@@ -71,3 +71,29 @@ def test_dpo_step0_loss_is_ln2_at_policy_equals_reference(tmp_path):
 def test_ipo_step0_loss_is_inverse_two_beta_squared(tmp_path):
     beta = 0.5
     assert dpo_first_loss(tmp_path, "ipo", beta) == pytest.approx((1 / (2 * beta)) ** 2, rel=1e-4)
+
+
+@pytest.mark.parametrize("chat", [True, False], ids=["conversations", "text"])
+def test_trls_implicit_prompt_pairs_train_as_explicit_ones(tmp_path, chat):
+    """TRL's implicit-prompt preferences (chosen and rejected as whole conversations or texts, no `prompt`): the
+    shared prefix is the prompt, as TRL reads them."""
+    from align.data.jsonl import write_jsonl
+    from align.loading.datasets import load_dataset
+
+    def side(answer):
+        return (
+            [{"role": "user", "content": "List 2 fruits."}, {"role": "assistant", "content": answer}]
+            if chat
+            else f"List 2 fruits. {answer}"
+        )
+
+    write_jsonl(tmp_path / "pairs.jsonl", [{"chosen": side("fig, kiwi"), "rejected": side("cat")}] * 8)
+    (row, *_) = load_dataset(str(tmp_path / "pairs.jsonl"), "preference")
+    assert row["prompt"] == ([{"role": "user", "content": "List 2 fruits."}] if chat else "List 2 fruits.")
+    assert row["chosen"] == ([{"role": "assistant", "content": "fig, kiwi"}] if chat else " fig, kiwi")
+    path = write_recipe(
+        tmp_path,
+        f"tracking: none\nstages:\n  dpo: {{stage: dpo, model: world:base, "
+        f"data: {tmp_path}/pairs.jsonl, max_steps: 1, batch_size: 4}}\n",
+    )
+    assert Engine(load_recipe(str(path)), tmp_path / "run").run()[0]["metrics"]["train/pairs"] == 8

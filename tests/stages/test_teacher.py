@@ -48,3 +48,34 @@ def test_teacher_stage_caches_exact_topk_targets(tmp_path):
         check_matches(targets, stage, other, "mine", refs)
     with pytest.raises(AlignError, match="built for other rows"):
         check_matches(targets, stage, load_tokenizer("world:base"), "world:base", refs[:5])
+
+
+def test_conversations_are_prompts_and_their_last_turn_the_reference(tmp_path):
+    """The teacher reads `messages` rows too (DPKD's pretraining term on chat data): the last assistant turn is the
+    reference its targets are cached on, and a distillation student on the same rows accepts them."""
+    from align.data.jsonl import write_jsonl
+    from align.engine.recipe import load_recipe
+    from align.engine.runner import Engine
+    from tests.conftest import write_recipe
+
+    chats = [
+        {"messages": [{"role": "user", "content": f"Say {w}."}, {"role": "assistant", "content": w}]}
+        for w in ("alpha", "beta", "gamma", "delta")
+    ]
+    write_jsonl(tmp_path / "chats.jsonl", chats)
+    path = write_recipe(
+        tmp_path,
+        f"""tracking: none
+stages:
+  teacher: {{stage: teacher, model: world:teacher, data: {tmp_path}/chats.jsonl, targets_on: [references],
+            respond: false, top_k: 8}}
+  student: {{stage: distill, method: kd, model: world:base, teacher: world:teacher, data: {tmp_path}/chats.jsonl,
+            targets: '${{teacher.references_targets}}', pretrain_data: {tmp_path}/chats.jsonl,
+            pretrain_targets: '${{teacher.references_targets}}', max_steps: 1, batch_size: 2}}
+""",
+    )
+    teacher, student = Engine(load_recipe(str(path)), tmp_path / "run").run()
+    assert teacher["metrics"]["teacher/references_tokens"] == sum(
+        len(w) + 1 for w in ("alpha", "beta", "gamma", "delta")
+    )  # + end of turn
+    assert student["metrics"]["train/steps"] == 1
