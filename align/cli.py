@@ -52,7 +52,7 @@ def run(
 ):
     """Run a recipe; running the same command again resumes it and skips finished stages."""
     from align.api import run as run_recipe
-    from align.engine.report import summary_table
+    from align.engine.report import summary_notes, summary_table
 
     try:
         result = run_recipe(recipe, overrides or [], run_dir, smoke, fresh)
@@ -61,6 +61,8 @@ def run(
     except (ValueError, OSError) as exc:
         fail(f"{type(exc).__name__}: {exc}")
     console.print(summary_table(result.summaries, title=f"{recipe}: {result.run_dir}"))
+    for note in summary_notes(result.summaries):
+        console.print(note, style="bold yellow" if note.startswith("warning:") else None, markup=False, highlight=False)
     console.print(f"report: {result.report}")
 
 

@@ -39,3 +39,13 @@ not_callable = 3
 def zero(prompts, completions, rows):
     """A verifier that accepts nothing: a task the model cannot yet solve."""
     return [0.0] * len(completions)
+
+
+def accept(prompts, completions, rows):
+    """A verifier that accepts every solution: on a random model an E-step verifies nothing otherwise."""
+    return [1.0] * len(completions)
+
+
+def rating(prompts, completions, rows):
+    """A rater that gives every row a 5 (AlpaGasus keeps >= 4.5): on a random model a grader keeps nothing."""
+    return [5.0] * len(completions)

@@ -15,6 +15,7 @@ FORMATS = {
     "verifiable": [("prompt", "answer"), ("prompt", "tests")],
     "prompts": [("prompt",)],
     "prompted": [("prompt",), ("messages",)],  # prompts, or conversations (their last assistant turn answers)
+    "teacher": [("prompt",), ("messages",), ("text",)],  # what a teacher labels: prompted rows, or text to score
     "samples": [("prompt", "completion", "sample_index")],
     "reference": [("prompt", "completion")],
     "any": [()],  # rows copied as they are (split)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from align.errors import AlignError
 from align.loading.datasets import conversational, load_dataset
-from align.loading.models import check_weights, has_chat_template
+from align.loading.models import check_weights, has_chat_template, locate_tokenizer
 from align.refs import deferred
 from align.stages.config import declared_inputs
 from rewards import check_scorer
@@ -54,6 +54,8 @@ class InputChecker:
             for item in value if isinstance(value, list) else [value]:
                 if not deferred(item):
                     check_weights(item)
+        elif kind == "tokenizer":
+            locate_tokenizer(value)
         elif kind == "scorer":
             specs = value.values() if marker.get("many") else [value]
             for spec in specs:

@@ -77,6 +77,32 @@ def run_overview(run_dir: Path) -> dict:
     return {"recipe": state["recipe"], "status": run_status, "stages": stages}
 
 
+def measured_on(stages: list[dict], shown: list[str]) -> list[str]:
+    """One line per shown metric that a stage says how it measured (`values.measured_on`): the data, scorer and
+    decoding, once when every stage measured it alike, else per stage."""
+    lines = []
+    for metric in shown:
+        by_stage = {s["name"]: s["values"]["measured_on"][metric] for s in stages if metric_source(s, metric)}
+        if len(set(by_stage.values())) == 1:
+            lines.append(f"{metric}: {next(iter(by_stage.values()))}")
+        else:
+            lines += [f"{metric} ({stage}): {source}" for stage, source in by_stage.items()]
+    return lines
+
+
+def metric_source(stage: dict, metric: str) -> str | None:
+    return ((stage.get("values") or {}).get("measured_on") or {}).get(metric)
+
+
+def warnings(stages: list[dict]) -> list[str]:
+    return [f"{s['name']}: {w}" for s in stages for w in (s.get("values") or {}).get("warnings", [])]
+
+
+def summary_notes(summaries: list[dict]) -> list[str]:
+    """The lines printed under the summary table: what measured each number, and any warning a stage raised."""
+    return measured_on(summaries, key_metrics(summaries)) + [f"warning: {w}" for w in warnings(summaries)]
+
+
 def summary_table(summaries: list[dict], title: str) -> Table:
     """The short table every run ends with: one row per stage, its wall time and key metrics."""
     shown = key_metrics(summaries)
@@ -183,6 +209,11 @@ def write_report(run_dir: Path) -> Path:
             + " | ".join(cells)
             + " |"
         )
+    sources = measured_on(overview["stages"], shown)
+    if sources:
+        lines += ["", "Measured on:", ""] + [f"- {line}" for line in sources]
+    for warning in warnings(overview["stages"]):
+        lines += ["", f"**Warning:** {warning}"]
     for stage in overview["stages"]:
         if stage.get("stopped"):
             lines += [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -17,12 +18,18 @@ def locate_model(spec: str) -> str:
     """A local model dir, or a hub id (`align.loading.names`: a path that does not exist is an error, not a hub
     lookup)."""
     path = locate(spec, "model dir")
+    if isinstance(path, Path) and not (path / "config.json").exists():
+        raise AlignError(f"model dir {spec} has no config.json: not a Hugging Face model dir")
+    return locate_tokenizer(spec, "model dir")
+
+
+def locate_tokenizer(spec: str, what: str = "tokenizer dir") -> str:
+    """A local dir with a tokenizer (a model dir, or a tokenizer alone such as `world:tokenizer`), or a hub id."""
+    path = locate(spec, what)
     if isinstance(path, Path):
-        if not (path / "config.json").exists():
-            raise AlignError(f"model dir {spec} has no config.json: not a Hugging Face model dir")
         if not any((path / name).exists() for name in TOKENIZER_FILES):
             raise AlignError(
-                f"model dir {spec} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}): "
+                f"{what} {spec} has no tokenizer (none of {', '.join(TOKENIZER_FILES)}): "
                 f"save it with the model (`tokenizer.save_pretrained(dir)`)"
             )
         return str(path)
@@ -69,7 +76,7 @@ def load_tokenizer(spec: str, padding_side: str = "left"):
     from transformers import AutoTokenizer
 
     try:
-        tokenizer = AutoTokenizer.from_pretrained(locate_model(spec))
+        tokenizer = AutoTokenizer.from_pretrained(locate_tokenizer(spec))
     except OSError as exc:
         raise AlignError(f"cannot load tokenizer for {spec!r}: {exc}") from None
     if tokenizer.pad_token is None:
@@ -92,3 +99,16 @@ def load_causal_lm(spec: str, dtype: str = "auto", device: str = "auto"):
 def has_chat_template(spec: str) -> bool:
     """Whether the model's tokenizer has a chat template (chat prompts and rows need one)."""
     return bool(load_tokenizer(spec).chat_template)
+
+
+@functools.cache
+def world_vocabulary() -> dict[str, int]:
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(locate_tokenizer("world:tokenizer")).get_vocab()
+
+
+def is_world_model(spec: str) -> bool:
+    """Whether the model reads the world's tokenizer (a `world:` model or one trained from it): the world's sets
+    and gold judge test only such models."""
+    return spec.startswith("world:") or load_tokenizer(spec).get_vocab() == world_vocabulary()

@@ -1,8 +1,9 @@
 """How a stage's config is declared: unknown keys are refused, inputs are marked so the engine checks them before
 the run, and every field says what it means (`align recipes --stage TYPE` prints them; a test insists).
 
-Inputs are declared on the config's fields (`dataset_field`, `model_field`, `scorer_field`): the engine checks
-every declared input of every stage before the first stage runs, deferring only `${stage.output}` values.
+Inputs are declared on the config's fields (`dataset_field`, `model_field`, `tokenizer_field`, `scorer_field`): the
+engine checks every declared input of every stage before the first stage runs, deferring only `${stage.output}`
+values.
 `TrainingConfig` holds the knobs every trainer takes; each training stage adds its method's own.
 """
 
@@ -29,6 +30,12 @@ def dataset_field(kind: str, description: str, default=..., read_by: tuple[str, 
 def model_field(description: str, default=..., **kwargs):
     """A config field naming a model (HF dir, hub id, world:<name>); checked before the run starts."""
     return Field(default, description=description, json_schema_extra={"input": "model"}, **kwargs)
+
+
+def tokenizer_field(description: str, default=..., **kwargs):
+    """A config field naming a tokenizer (a model dir, a tokenizer dir, a hub id, world:tokenizer); checked before
+    the run starts."""
+    return Field(default, description=description, json_schema_extra={"input": "tokenizer"}, **kwargs)
 
 
 def scorer_field(description: str, default=..., many: bool = False, **kwargs):

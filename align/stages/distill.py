@@ -63,7 +63,10 @@ class Config(TrainingConfig):
     max_new_tokens: int = Field(64, ge=1, description="onpolicy: tokens the student generates per prompt")
     learning_rate: float = Field(5e-4, gt=0, description="peak learning rate")
     pretrain_data: str | None = dataset_field(
-        "sft", "rows for the pretraining term c·L_PT (offline methods)", None, read_by=("model",)
+        "lm",
+        "text, messages or prompt/completion rows for the pretraining term c·L_PT (offline methods)",
+        None,
+        read_by=("model",),
     )
     pretrain_targets: str | None = Field(
         None,
@@ -116,9 +119,10 @@ def check(config: Config) -> None:
         )
 
 
-def training_rows(path: str, limit: int | None) -> list[dict]:
-    """prompt/completion rows of an SFT-format dataset (a conversation's last assistant turn is its completion)."""
-    return [prompt_completion(r) for r in load_dataset(path, "sft", limit)]
+def training_rows(path: str, limit: int | None, kind: str = "sft") -> list[dict]:
+    """prompt/completion rows of a dataset (a conversation's last assistant turn is its completion; a text row is
+    all completion)."""
+    return [prompt_completion(r) for r in load_dataset(path, kind, limit)]
 
 
 def build_trainer(config: Config, ctx: StageContext, rows: list[dict], model, tokenizer):
@@ -139,7 +143,7 @@ def build_trainer(config: Config, ctx: StageContext, rows: list[dict], model, to
     )
     pretrain = None
     if config.pretrain_data:
-        pt_rows = training_rows(config.pretrain_data, config.pretrain_limit)
+        pt_rows = training_rows(config.pretrain_data, config.pretrain_limit, "lm")
         pretrain = (pt_rows, load_targets(config.pretrain_targets, tokenizer, config.model, pt_rows, config.teacher))
     return offline_trainer(
         model, tokenizer, rows, args, config.loss(), targets, pretrain, config.max_length, ctx.seed, shown

@@ -2,10 +2,12 @@
 
 - verifiable problems (`prompt`/`answer`): `eval/pass@1` from greedy decoding, `eval/pass@k` (k = `samples`)
   and `eval/pass@1_sampled` from `samples` completions at `temperature`, scored by `verifier`;
-- constrained instructions: `eval/gold_score`, the judge's mean score of greedy completions, and
+- instructions: the judge's mean score of greedy completions, `eval/gold_score` when the judge is the world's
+  `gold_judge` and `eval/judge_score` for any other judge (a user's judge is not the gold one), and
   `eval/win_rate` against `baseline` (an earlier evaluate stage's `data`), ties counting half; with
-  `instruct_samples` > 0 also `eval/gold_score_sampled`, the mean over that many samples at `temperature`
-  (how consistently the policy follows instructions, not just its single most likely answer); and for each
+  `instruct_samples` > 0 also `eval/gold_score_sampled` (`eval/judge_score_sampled`), the mean over that many
+  samples at `temperature` (how consistently the policy follows instructions, not just its single most likely
+  answer); and for each
   entry `label: spec` of `scorers`, `eval/<label>`: that scorer's mean on the greedy completions (e.g.
   `rm_score: {name: reward_model, model: ...}`);
 - reference tasks (`prompt`/`completion`): `eval/rouge_l` of greedy completions; with `reference_samples` > 0
@@ -16,6 +18,9 @@
 With `heldout` (any prompt/completion or messages data, e.g. clean text), `eval/heldout_nll`: the policy's mean
 per-token NLL of those completions (a language-modelling loss on text it never trained on).
 Any of the three tasks can be switched off with `null`. Every completion and score goes to `data.jsonl`.
+The stage's values say what measured each number (`measured_on`: metric -> dataset, rows, scorer, decoding), and
+`warnings` says when the world's sets or gold judge measured a model that does not read the world's tokenizer
+(they test the world's skills only); the run's summary table and report.md print both.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from align.stages.config import (
     scorer_field,
     top_p_field,
 )
+from align.stages.eval_sources import judge_metric, measured_on, world_sets_warning
 from rewards import checked_scores, make_scorer, spec_name
 
 
@@ -62,7 +68,9 @@ class Config(StageConfig):
     )
     instruct_samples: int = Field(0, ge=0, description="samples per instruction for eval/gold_score_sampled")
     reference_samples: int = Field(0, ge=0, description="samples per reference task for eval/rouge_l_sampled")
-    judge: ScorerSpec = scorer_field("scorer for instructions (rewards/)", "gold_judge")
+    judge: ScorerSpec = scorer_field(
+        "scorer for instructions (rewards/): eval/gold_score for gold_judge, else eval/judge_score", "gold_judge"
+    )
     baseline: str | None = Field(None, description="an earlier evaluate stage's data, for eval/win_rate")
     scorers: dict[str, ScorerSpec] = scorer_field(
         "more scorers of the greedy instruction completions: label -> spec, reported as eval/<label>", {}, many=True
@@ -150,7 +158,10 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         metrics["eval/heldout_nll"] = heldout_nll(config.model, config.heldout, config.limit, ctx)
     write_jsonl(ctx.out_dir / "data.jsonl", records)
     (ctx.out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    return StageResult(outputs={"data": "data.jsonl", "metrics": "metrics.json"}, metrics=metrics)
+    values = {"measured_on": {m: d for m, d in measured_on(config, sets).items() if m in metrics}}
+    if warning := world_sets_warning(config):
+        values["warnings"] = [warning]
+    return StageResult(outputs={"data": "data.jsonl", "metrics": "metrics.json"}, values=values, metrics=metrics)
 
 
 def score_verifiable(config: Config, ctx: StageContext, generator, pairs, records) -> dict:
@@ -195,7 +206,7 @@ def score_instruct(config: Config, judge, pairs, records) -> dict:
                 **({"constraints": row["constraints"]} if "constraints" in row else {}),
             }
         )
-    metrics = {"eval/gold_score": mean(scores)}
+    metrics = {judge_metric(config): mean(scores)}
     for label, spec in config.scorers.items():
         metrics[f"eval/{label}"] = mean(checked_scores(make_scorer(spec), prompts, outs, rows, spec_name(spec)))
     if config.baseline:
@@ -212,20 +223,16 @@ def score_instruct(config: Config, judge, pairs, records) -> dict:
 
 
 def mean_token_logprob(spec: str, rows: list[dict], what: str, ctx: StageContext) -> float:
-    """Mean log-prob under the model `spec` of the rows' completion tokens, over all their tokens."""
-    from align.training.logprobs import model_logprobs
+    from align.training.logprobs import mean_token_logprob as under_model
 
     with ctx.progress(f"evaluate: {what}", total=len(rows)) as advance:
-        scored = model_logprobs(spec, rows, progress=advance)
-    tokens = [lp for s in scored for lp in s.token_logprobs]
-    return sum(tokens) / max(len(tokens), 1)
+        return under_model(spec, rows, advance)
 
 
 def teacher_logprob(teacher: str, pairs: list[tuple[dict, str]], ctx: StageContext) -> float:
     """The teacher's mean per-token log-prob of the policy's completions."""
-    return mean_token_logprob(
-        teacher, [{"prompt": row["prompt"], "completion": out} for row, out in pairs], "teacher log-probs", ctx
-    )
+    rows = [{"prompt": row["prompt"], "completion": out} for row, out in pairs]
+    return mean_token_logprob(teacher, rows, "teacher log-probs", ctx)
 
 
 def heldout_nll(model: str, path: str, limit: int | None, ctx: StageContext) -> float:
@@ -243,7 +250,7 @@ def score_instruct_sampled(config: Config, ctx: StageContext, generator, judge, 
     flat = sample_and_score(
         config, ctx, generator, rows, config.instruct_samples, config.judge, seed=ctx.seed + 2, scorer=judge
     )
-    return {"eval/gold_score_sampled": mean(flat)}
+    return {judge_metric(config) + "_sampled": mean(flat)}
 
 
 def sample_and_score(

@@ -23,7 +23,7 @@ from align.loading.models import load_tokenizer, locate_model
 from align.refs import deferred
 from align.stages import trainer
 from align.stages.base import StageContext, StageResult
-from align.stages.config import TrainingConfig, dataset_field, model_field
+from align.stages.config import TrainingConfig, dataset_field, model_field, tokenizer_field
 from align.stages.sft import build_trainer, sft_args
 
 
@@ -32,7 +32,9 @@ class Config(TrainingConfig):
     init: dict[str, Any] | str | None = Field(
         None, description="from scratch: a transformers config mapping, a config JSON file or a model dir (config only)"
     )
-    tokenizer: str | None = model_field("from scratch: the tokenizer (a model or tokenizer dir, world:tokenizer)", None)
+    tokenizer: str | None = tokenizer_field(
+        "from scratch: the tokenizer (a model or tokenizer dir, world:tokenizer)", None
+    )
     data: str = dataset_field("lm", "`text` rows, or messages / prompt+completion rows", read_by=("model", "tokenizer"))
     learning_rate: float = Field(5e-4, gt=0, description="peak learning rate")
     max_tokens: int | None = Field(

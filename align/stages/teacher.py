@@ -30,9 +30,9 @@ from align.training.logprobs import completion_logprobs
 class Config(StageConfig):
     model: str = model_field("the teacher")
     data: str = dataset_field(
-        "prompted",
-        "prompts (with `completion` too when targets_on includes references), or conversations (the "
-        "last assistant turn is the reference)",
+        "teacher",
+        "prompts (with `completion` too when targets_on includes references), conversations (the "
+        "last assistant turn is the reference), or `text` rows (all reference: respond false)",
         read_by=("model",),
     )
     targets_on: list[Literal["responses", "references"]] = Field(
@@ -52,12 +52,20 @@ class Config(StageConfig):
 
 
 def check(config: Config) -> None:
-    """References need completions to score; targets on responses need responses."""
+    """References need completions to score; targets on responses need responses; text rows have no prompt."""
     if "responses" in config.targets_on and not config.respond:
         raise ValueError("targets_on includes responses, but respond is false")
-    if "references" in config.targets_on and not deferred(config.data):
-        rows = teacher_rows(config)
-        missing = next((i for i, r in enumerate(rows) if "completion" not in r), None)
+    if deferred(config.data):
+        return
+    rows = load_dataset(config.data, "teacher", config.limit)
+    text = next((i for i, r in enumerate(rows) if "text" in r), None)
+    if config.respond and text is not None:
+        raise ValueError(
+            f"{config.data}: record {text + 1} is a `text` row, with no prompt to respond to "
+            "(text rows take respond: false, targets_on: [references])"
+        )
+    if "references" in config.targets_on:
+        missing = next((i for i, r in enumerate(teacher_rows(config)) if "completion" not in r), None)
         if missing is not None:
             raise ValueError(
                 f"{config.data}: record {missing + 1} has no `completion` to cache targets on "
@@ -66,8 +74,10 @@ def check(config: Config) -> None:
 
 
 def teacher_rows(config: Config) -> list[dict]:
-    """The data as prompts (a conversation: everything before its last assistant turn, which is its reference)."""
-    return [prompt_completion(r) if "messages" in r else r for r in load_dataset(config.data, "prompted", config.limit)]
+    """The data as prompts (a conversation: everything before its last assistant turn, which is its reference; a
+    text row: an empty prompt, all reference, as the student's pretraining term reads it)."""
+    rows = load_dataset(config.data, "teacher", config.limit)
+    return [prompt_completion(r) if "messages" in r or "text" in r else r for r in rows]
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:

@@ -88,6 +88,13 @@ def model_logprobs(
     return completion_logprobs(model, tokenizer, rows, batch_size, 0, max_length, progress)
 
 
+def mean_token_logprob(spec: str, rows: list[dict], progress=None) -> float:
+    """Mean log-prob under the model `spec` of the rows' completion tokens, over all their tokens (a held-out NLL,
+    or a teacher's agreement with what a student wrote)."""
+    tokens = [lp for s in model_logprobs(spec, rows, progress=progress) for lp in s.token_logprobs]
+    return sum(tokens) / max(len(tokens), 1)
+
+
 @torch.no_grad()
 def completion_logprobs(
     model,

@@ -166,3 +166,15 @@ def test_models_follow_the_same_rule(tmp_path):
     for spec in ("./my-model", "runs/x/sft/model", "model.safetensors"):
         with pytest.raises(AlignError, match=f"model dir not found: {spec}"):
             locate_model(spec)
+
+
+def test_a_tokenizer_alone_loads_as_a_tokenizer_but_not_as_a_model(tmp_path):
+    from align.loading.models import load_tokenizer, locate_model, locate_tokenizer
+
+    assert load_tokenizer("world:tokenizer").chat_template  # miniplm's students start from it
+    load_tokenizer("world:tokenizer").save_pretrained(tmp_path / "tok")
+    assert locate_tokenizer(str(tmp_path / "tok")) == str(tmp_path / "tok")
+    with pytest.raises(AlignError, match="has no config.json"):
+        locate_model(str(tmp_path / "tok"))
+    with pytest.raises(AlignError, match="has no tokenizer"):
+        locate_tokenizer(str(tmp_path))

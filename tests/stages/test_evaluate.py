@@ -49,3 +49,40 @@ def test_teacher_agreement_needs_reference_tasks():
 
     with pytest.raises(ValueError, match="reference is null"):
         evaluate.Config(model="world:base", teacher="world:teacher", reference=None)
+
+
+def test_a_users_judge_is_not_the_gold_judge_and_every_number_says_what_measured_it(tmp_path):
+    """A user's judge's mean is `eval/judge_score`, never `eval/gold_score`; the stage records the dataset, rows,
+    scorer and decoding behind each metric, and the report prints them (one line when stages agree)."""
+    from align.engine.report import measured_on
+
+    path = write_recipe(
+        tmp_path,
+        """tracking: none
+stages:
+  mine: {stage: evaluate, model: world:base, verifiable: null, reference: null, instruct: world:instruct_test,
+         judge: tests.fake_scorers:length, instruct_samples: 2, temperature: 0.5, limit: 4}
+  gold: {stage: evaluate, model: world:base, verifiable: null, reference: null, instruct: world:instruct_test,
+         limit: 4}
+""",
+    )
+    mine, gold = Engine(load_recipe(str(path)), tmp_path / "run").run()
+    assert set(mine["metrics"]) == {"eval/judge_score", "eval/judge_score_sampled"}
+    assert set(gold["metrics"]) == {"eval/gold_score"}
+    assert mine["values"]["measured_on"] == {
+        "eval/judge_score": "world:instruct_test (4 rows), judge tests.fake_scorers:length, greedy",
+        "eval/judge_score_sampled": "world:instruct_test (4 rows), judge tests.fake_scorers:length, "
+        "2 samples/row at T=0.5",
+    }
+    assert "warnings" not in mine["values"]  # a world model on world sets
+    assert measured_on([gold, {**gold, "name": "again"}], ["eval/gold_score"]) == [
+        "eval/gold_score: world:instruct_test (4 rows), judge gold_judge, greedy"
+    ]
+    assert measured_on([gold, {**mine, "name": "m2"}], ["eval/judge_score"]) == [
+        "eval/judge_score: world:instruct_test (4 rows), judge tests.fake_scorers:length, greedy"
+    ]
+    differing = [gold, {**gold, "name": "g2", "values": {"measured_on": {"eval/gold_score": "other set"}}}]
+    assert measured_on(differing, ["eval/gold_score"]) == [
+        "eval/gold_score (gold): world:instruct_test (4 rows), judge gold_judge, greedy",
+        "eval/gold_score (g2): other set",
+    ]

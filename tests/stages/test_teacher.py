@@ -79,3 +79,30 @@ stages:
         len(w) + 1 for w in ("alpha", "beta", "gamma", "delta")
     )  # + end of turn
     assert student["metrics"]["train/steps"] == 1
+
+
+def test_text_rows_are_all_reference_for_the_pretraining_term(tmp_path):
+    """A pretraining corpus is plain text: the teacher scores each row whole (empty prompt) and the student's
+    pretraining term reads the same rows the same way; asked to respond to text rows, it refuses before the run."""
+    texts = [{"text": f"{a} + {a} = {2 * a}"} for a in range(1, 9)]
+    write_jsonl(tmp_path / "corpus.jsonl", texts)
+    write_jsonl(tmp_path / "train.jsonl", [{"prompt": "1 + 1 =", "completion": " 2"}] * 4)
+    stages = f"""tracking: none
+stages:
+  teacher: {{stage: teacher, model: world:teacher, data: {tmp_path}/corpus.jsonl, targets_on: [references],
+            respond: false, top_k: 8}}
+  student: {{stage: distill, method: sft, model: world:base, data: {tmp_path}/train.jsonl,
+            pretrain_data: {tmp_path}/corpus.jsonl, teacher: world:teacher,
+            pretrain_targets: '${{teacher.references_targets}}', max_steps: 1, batch_size: 2}}
+"""
+    teacher, student = Engine(load_recipe(str(write_recipe(tmp_path, stages))), tmp_path / "run").run()
+    tokenizer = load_tokenizer("world:teacher")
+    assert teacher["metrics"]["teacher/references_tokens"] == sum(  # the world adds no BOS: no position predicts
+        len(tokenizer(t["text"] + tokenizer.eos_token)["input_ids"]) - 1
+        for t in texts  # a row's first token
+    )
+    assert student["metrics"]["train/steps"] == 1
+    responding = stages.replace("respond: false", "respond: true")
+    with pytest.raises(AlignError, match=r"corpus.jsonl: record 1 is a `text` row, with no prompt to respond to"):
+        Engine(load_recipe(str(write_recipe(tmp_path, responding, "r.yaml"))), tmp_path / "r").run()
+    assert not (tmp_path / "r").exists()
