@@ -2,18 +2,22 @@
 
 A name is a `world:` asset, an existing local path, or a hub id. A name that looks local (it starts with `/`, `./`,
 `../` or `~`, has more than one `/`, or ends in a data or weights file extension) but does not exist is "not found",
-never a hub lookup, so a typo'd path says what is wrong. Anything else is a hub id (`owner/name`), for datasets
-with an optional `?split=...&name=...` (the split, default `train`, and the config).
+never a hub lookup, so a typo'd path says what is wrong. Anything else is a hub id (`owner/name` of letters,
+digits, `-`, `_` and `.`, as the hub allows), for datasets with an optional `?split=...&name=...` (the split,
+default `train`, and the config); a name that is none of these (a scorer spec given as a model, say) is refused
+with what it is not.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from urllib.parse import parse_qs
 
 from align import world
 from align.errors import AlignError
 
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 FILE_SUFFIXES = (
     ".jsonl",
     ".jsonl.gz",
@@ -46,6 +50,11 @@ def locate(spec: str, what: str) -> Path | str:
         return path
     if looks_local(spec):
         raise AlignError(f"{what} not found: {spec}")
+    if not HUB_ID.fullmatch(spec.split("?", 1)[0]):
+        raise AlignError(
+            f"{what} not found: {spec} is no local path, and not a hub id ('owner/name' of letters, digits, "
+            "'-', '_' and '.')"
+        )
     return spec
 
 

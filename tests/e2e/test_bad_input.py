@@ -178,8 +178,8 @@ CASES = {
     "model path missing": (lambda t: ["eval", f"model={t}/none/model"], r"model dir not found"),
     "model without chat template on chat data": (
         lambda t: ["sft", "model=" + model_copy(t, "template")],
-        r"stage 'eval_base', key 'verifiable': world:arith_test holds chat messages, but model '.*/m' has no chat "
-        r"template",
+        r"stage 'eval_base', key 'verifiable' \(= \$\{data.verifiable\}\): world:arith_test holds chat messages, "
+        r"but model '.*/m' has no chat template",
     ),
     "reward model is a policy": (
         lambda t: ["xwin-pipeline", "stages.eval_rs.scorers={rm: {name: reward_model, model: 'world:base'}}"],
@@ -228,6 +228,11 @@ CASES = {
     "override unknown stage": (lambda t: ["sft", "stages.rm.beta=1"], r"unknown stage 'rm'"),
     "override wrong value type": (lambda t: ["sft", "stages.sft.epochs=many"], r"key 'epochs'.*valid number"),
     "model dir without config": (lambda t: ["sft", f"model={t}"], r"has no config.json"),
+    "a scorer given as a model": (
+        lambda t: ["alpagasus", "rater=tests.fake_scorers:rating"],
+        r"stage 'rate', key 'judge' \(= \$\{rater\}\): model dir not found: tests.fake_scorers:rating is no local "
+        r"path, and not a hub id",
+    ),
     "data prompts longer than max_length": (
         lambda t: ["sft", "stages.sft.max_length=8"],
         r"stage 'sft': world:sft: 700 of 700 rows keep no completion token within max_length=8 \(record 1 is the "
