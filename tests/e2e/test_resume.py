@@ -31,6 +31,7 @@ def test_smoke_run_then_rerun_skips_everything(tmp_path):
     assert (run_dir / "wandb").is_dir()  # offline wandb run
     metrics = stage_json(run_dir, "eval_sft")["metrics"]
     assert {"eval/pass@1", "eval/pass@4", "eval/gold_score", "eval/win_rate", "eval/rouge_l"} <= set(metrics)
+    assert "eval/gold_score: world:instruct_test (8 rows), judge gold_judge, greedy" in first.stdout  # under the table
     done_before = {p: p.read_text() for p in run_dir.glob("*/DONE")}
 
     started = time.time()
