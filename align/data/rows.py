@@ -31,3 +31,16 @@ def completion_text(completion) -> str:
     if isinstance(completion, str):
         return completion
     return "".join(m["content"] for m in completion if m["role"] == "assistant")
+
+
+def conversations(row: dict) -> list[tuple[list[dict], bool]]:
+    """The conversations a chat template renders for a row, each with whether it ends in a generation prompt: a
+    `messages` row whole, a chat prompt with each of its chat completions / chosen / rejected (or alone, to be
+    answered), an implicit-prompt pair's two conversations. Plain-text parts render without a template."""
+    if isinstance(row.get("messages"), list):
+        return [(row["messages"], False)]
+    prompt = row.get("prompt") if isinstance(row.get("prompt"), list) else None
+    answers = [row[k] for k in ("completion", "chosen", "rejected") if isinstance(row.get(k), list)]
+    if prompt is None:
+        return [(answer, False) for answer in answers]
+    return [(prompt + answer, False) for answer in answers] or [(prompt, True)]

@@ -37,3 +37,17 @@ def saved_stop_ids(path: str, tokenizer) -> list[int]:
     except OSError:
         config = None
     return stop_ids(config, tokenizer)
+
+
+def unrenderable(rows: list[dict], tokenizer) -> tuple[int, str] | None:
+    """(index, the template's message) of the first row the tokenizer's chat template refuses (a system turn for
+    Gemma, turns that do not alternate), or None: checked before the run instead of when a stage tokenises."""
+    from align.data.rows import conversations
+
+    for index, row in enumerate(rows):
+        for messages, generation in conversations(row):
+            try:
+                tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=generation)
+            except Exception as exc:  # the template's own raise_exception, or a bad message it chokes on
+                return index, f"{type(exc).__name__}: {exc}"
+    return None

@@ -96,11 +96,6 @@ def load_causal_lm(spec: str, dtype: str = "auto", device: str = "auto"):
     return model.to(target)
 
 
-def has_chat_template(spec: str) -> bool:
-    """Whether the model's tokenizer has a chat template (chat prompts and rows need one)."""
-    return bool(load_tokenizer(spec).chat_template)
-
-
 @functools.cache
 def world_vocabulary() -> dict[str, int]:
     from transformers import AutoTokenizer
