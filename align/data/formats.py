@@ -17,7 +17,6 @@ FORMATS = {
     "prompted": [("prompt",), ("messages",)],  # prompts, or conversations (their last assistant turn answers)
     "teacher": [("prompt",), ("messages",), ("text",)],  # what a teacher labels: prompted rows, or text to score
     "samples": [("prompt", "completion", "sample_index")],
-    "reference": [("prompt", "completion")],
     "any": [()],  # rows copied as they are (split)
 }
 

@@ -76,7 +76,10 @@ class Config(StageConfig):
         "more scorers of the greedy instruction completions: label -> spec, reported as eval/<label>", {}, many=True
     )
     reference: str | None = dataset_field(
-        "reference", "prompt/completion pairs, or null", "world:reference_test", read_by=("model", "teacher")
+        "sft",
+        "prompt/completion pairs or conversations (the last assistant turn is the reference), or null",
+        "world:reference_test",
+        read_by=("model", "teacher"),
     )
     teacher: str | None = model_field(
         "score the greedy reference completions under this model: eval/teacher_logprob", None
@@ -105,7 +108,7 @@ def load_sets(config: Config) -> dict[str, list[dict]]:
     if config.instruct:
         sets["instruct"] = load_dataset(config.instruct, "prompts", config.limit)
     if config.reference:
-        sets["reference"] = load_dataset(config.reference, "reference", config.limit)
+        sets["reference"] = [prompt_completion(r) for r in load_dataset(config.reference, "sft", config.limit)]
     return sets
 
 

@@ -86,3 +86,25 @@ stages:
         "eval/gold_score (gold): world:instruct_test (4 rows), judge gold_judge, greedy",
         "eval/gold_score (g2): other set",
     ]
+
+
+def test_reference_tasks_may_be_conversations(tmp_path):
+    """A conversation's last assistant turn is its reference: the same tasks as messages score as prompt/completion."""
+    from align.data.jsonl import write_jsonl
+    from align.loading.datasets import load_dataset
+
+    rows = load_dataset("world:reference_test", "sft", 4)
+    write_jsonl(tmp_path / "chats.jsonl", [{"messages": r["prompt"] + r["completion"]} for r in rows])
+    path = write_recipe(
+        tmp_path,
+        f"""tracking: none
+stages:
+  pairs: {{stage: evaluate, model: world:base, verifiable: null, instruct: null, limit: 4}}
+  chats: {{stage: evaluate, model: world:base, verifiable: null, instruct: null, reference: {tmp_path}/chats.jsonl}}
+""",
+    )
+    pairs, chats = Engine(load_recipe(str(path)), tmp_path / "run").run()
+    assert chats["metrics"]["eval/rouge_l"] == pairs["metrics"]["eval/rouge_l"]
+    assert read_jsonl(tmp_path / "run" / "chats" / "data.jsonl") == read_jsonl(
+        tmp_path / "run" / "pairs" / "data.jsonl"
+    )
