@@ -16,6 +16,7 @@ import math as _math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -36,6 +37,13 @@ class NoOptions(Options):
 class CodeOptions(Options):
     timeout_s: float = Field(5.0, gt=0, description="wall-time limit per program")
     workers: int = Field(2, ge=1, description="programs run at once")
+    memory_mb: int = Field(512, ge=64, description="address-space limit per program")
+    disk_mb: int = Field(16, ge=1, description="size of the tmpfs a program may write to")
+    isolation: Literal["namespace", "none"] = Field(
+        "namespace",
+        description="`namespace`: a fresh root holding only the program's dir and the read-only Python runtime "
+        "(refused where it cannot be made); `none`: rlimits only, the program sees what this user sees",
+    )
 
 
 class RewardModelOptions(Options):
@@ -50,6 +58,7 @@ class Builtin:
     options: type[Options] = NoOptions
     factory: bool = False  # target(**options) builds the scorer; else target is the scorer
     check_model: tuple[str, str] | None = None  # (option naming a model, "module:fn" that checks it)
+    check_machine: str | None = None  # "module:fn" called with the options: can this machine run the scorer?
 
 
 BUILTIN = {
@@ -57,7 +66,7 @@ BUILTIN = {
     "exact": Builtin("rewards.verifiers:exact"),
     "regex": Builtin("rewards.verifiers:regex"),
     "gold_judge": Builtin("align.world.gold_judge:score"),  # the world's: imported only when used
-    "code": Builtin("rewards.code:score", CodeOptions),
+    "code": Builtin("rewards.code:score", CodeOptions, check_machine="rewards.code_isolation:check_options"),
     "reward_model": Builtin(
         "rewards.reward_model:RewardModelScorer",
         RewardModelOptions,
@@ -108,6 +117,8 @@ def check_scorer(spec) -> None:
         if builtin.check_model and builtin.check_model[0] in concrete:
             option, checker = builtin.check_model
             import_target(checker, name)(concrete[option])
+        if builtin.check_machine:
+            import_target(builtin.check_machine, name)(concrete)
         return
     if ":" not in name:
         raise AlignError(f"unknown scorer {name!r}: use one of {sorted(BUILTIN)} or 'module:function'")

@@ -10,6 +10,9 @@ import json
 import math
 
 MAX_DEPTH = 64
+# Integers cross the boundary as JSON text, so Python's default bound (4,300 digits) would fail a right answer
+# such as factorial(2000); the judge still parses untrusted text, so the bound stays, generous and explicit.
+MAX_INT_DIGITS = 100_000
 
 
 def encode(value, depth=0):

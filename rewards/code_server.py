@@ -22,7 +22,8 @@ def serve():
         replies.write(dumps({"error": f"loading the program: {type(exc).__name__}: {exc}"[:300]}))
         replies.flush()
         return
-    replies.write(dumps({"ready": True}))
+    defines = sorted(name for name, value in namespace.items() if callable(value) and not name.startswith("__"))
+    replies.write(dumps({"ready": True, "defines": defines}))
     replies.flush()
     for line in requests:
         try:
@@ -39,4 +40,5 @@ def serve():
 
 if __name__ == "__main__":
     sys.setrecursionlimit(10_000)
+    sys.set_int_max_str_digits(MAX_INT_DIGITS)
     serve()

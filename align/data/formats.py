@@ -5,6 +5,8 @@ Every problem names the record and what is wrong, so a bad row fails in a second
 
 from __future__ import annotations
 
+import ast
+
 from align.errors import AlignError
 
 # What each kind of dataset must contain; alternatives are tried in order.
@@ -28,6 +30,38 @@ def stdio_cases(tests) -> list[tuple[str, str]] | None:
         return [(str(i), str(o)) for i, o in zip(tests["inputs"], tests["outputs"])]
     if isinstance(tests, list) and tests and all(isinstance(t, dict) and {"input", "output"} <= set(t) for t in tests):
         return [(str(t["input"]), str(t["output"])) for t in tests]
+    return None
+
+
+TESTS_SHAPE = (
+    "'tests' must be Python asserts (a string or a list of strings) or stdin/stdout cases "
+    "({inputs, outputs} or a list of {input, output})"
+)
+
+
+def tests_problem(tests) -> str | None:
+    """Why a `tests` value cannot judge a program (it would pass any program, or cannot be read), or None.
+    Checked when the data is loaded and again by the code verifier, so a degenerate row never scores 1."""
+    if isinstance(tests, dict):
+        inputs, outputs = tests.get("inputs"), tests.get("outputs")
+        if not isinstance(inputs, list) or not isinstance(outputs, list):
+            return f"{TESTS_SHAPE}: a dict needs the lists 'inputs' and 'outputs'"
+        if len(inputs) != len(outputs):
+            return f"'tests' has {len(inputs)} inputs but {len(outputs)} outputs: each input needs its output"
+        return None if inputs else "'tests' has no cases: it would pass any program"
+    if isinstance(tests, list) and tests and all(isinstance(t, dict) for t in tests):
+        missing = [i + 1 for i, t in enumerate(tests) if not {"input", "output"} <= set(t)]
+        return f"'tests' case {missing[0]} needs 'input' and 'output'" if missing else None
+    if isinstance(tests, list) and all(isinstance(t, str) for t in tests):
+        tests = "\n".join(tests)
+    if not isinstance(tests, str):
+        return f"{TESTS_SHAPE}, got {type(tests).__name__}"
+    try:
+        tree = ast.parse(tests)
+    except SyntaxError as exc:
+        return f"'tests' is not valid Python (line {exc.lineno}: {exc.msg})"
+    if not any(isinstance(node, (ast.Assert, ast.Raise)) for node in ast.walk(tree)):
+        return "'tests' holds no assert: it would pass any program"
     return None
 
 
@@ -65,13 +99,8 @@ def check_row(row: dict, columns: tuple[str, ...]) -> str | None:
         elif column == "answer":
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 return f"'answer' must be a string or a number, got {type(value).__name__}"
-        elif column == "tests":
-            asserts = isinstance(value, str) or (isinstance(value, list) and all(isinstance(t, str) for t in value))
-            if not asserts and stdio_cases(value) is None:
-                return (
-                    "'tests' must be Python asserts (a string or a list of strings) or stdin/stdout cases "
-                    f"({{inputs, outputs}} or a list of {{input, output}}), got {type(value).__name__}"
-                )
+        elif column == "tests" and tests_problem(value):
+            return tests_problem(value)
         elif column == "sample_index" and (not isinstance(value, int) or isinstance(value, bool)):
             return f"'sample_index' must be an integer, got {type(value).__name__}"
     if "chosen" in columns and row["chosen"] == row["rejected"]:

@@ -169,6 +169,17 @@ CASES = {
         lambda t: ["eval", "stages.eval.verifiable=" + data(t, json.dumps({"prompt": "x", "tests": 3}))],
         r"record 1: 'tests' must be Python asserts",
     ),
+    "data tests that pass any program": (
+        lambda t: ["eval", "stages.eval.verifiable=" + data(t, json.dumps({"prompt": "x", "tests": ""}))],
+        r"record 1: 'tests' holds no assert: it would pass any program",
+    ),
+    "data stdio tests missing outputs": (
+        lambda t: [
+            "eval",
+            "stages.eval.verifiable=" + data(t, json.dumps({"prompt": "x", "tests": {"inputs": ["3"], "outputs": []}})),
+        ],
+        r"record 1: 'tests' has 1 inputs but 0 outputs",
+    ),
     # models
     "model corrupt weights": (
         lambda t: ["eval", "model=" + model_copy(t, "weights")],
@@ -195,6 +206,10 @@ CASES = {
     "scorer calls sys.exit(0)": (lambda t: score_recipe(t, "tests.fake_scorers:exits"), r"called sys\.exit\(0\)"),
     "scorer wrong length": (lambda t: score_recipe(t, "tests.fake_scorers:short"), r"wrong length"),
     "scorer bad option": (lambda t: score_recipe(t, "{name: code, timeout_s: -1}"), r"scorer 'code': timeout_s"),
+    "scorer code isolation typo": (
+        lambda t: score_recipe(t, "{name: code, isolation: chroot}"),
+        r"scorer 'code': isolation: Input should be 'namespace' or 'none'",
+    ),
     "scorer unknown option": (lambda t: score_recipe(t, "{name: math, strict: true}"), r"scorer 'math': strict"),
     "scorer missing model option": (
         lambda t: score_recipe(t, "reward_model"),

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-import rewards.code as code_module
 from rewards import make_scorer
 from rewards.code import extract_program, run_tests
 
@@ -30,17 +29,17 @@ def test_right_wrong_and_fenced_programs():
 
 def test_infinite_loop_is_killed_at_the_time_limit():
     started = time.time()
-    assert run_tests("while True:\n    pass", "", timeout_s=1.5) is False
+    assert run_tests("while True:\n    pass", ADD_TESTS, timeout_s=1.5) is False
     assert time.time() - started < 10
 
 
 def test_memory_bomb_is_contained():
-    assert run_tests("x = bytearray(8 * 1024 ** 3)\nx[0] = 1", "") is False
+    assert run_tests("x = bytearray(8 * 1024 ** 3)\nx[0] = 1", ADD_TESTS) is False
 
 
 def test_fork_bomb_is_contained_and_leaves_no_process():
     bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
-    assert run_tests(bomb, "", timeout_s=2) is False
+    assert run_tests(bomb, ADD_TESTS, timeout_s=2) is False
     time.sleep(0.5)
     left = subprocess.run(["pgrep", "-f", "candidate.py"], capture_output=True, text=True).stdout.split()
     assert left == []
@@ -50,19 +49,19 @@ def test_network_socket_fails():
     attempt = "import socket\ns = socket.create_connection(('127.0.0.1', 22), timeout=2)\ndef ok():\n    return True"
     assert run_tests(attempt, "assert ok()") is False
     attempt_out = "import urllib.request\nurllib.request.urlopen('http://pypi.org', timeout=3)"
-    assert run_tests(attempt_out, "") is False
+    assert run_tests(attempt_out, ADD_TESTS) is False
 
 
 def test_writing_outside_its_dir_fails(tmp_path):
     target = tmp_path / "escaped.txt"
     os.chmod(tmp_path, 0o777)  # even a world-writable dir outside the sandbox must stay untouched
     attempt = f"open({str(target)!r}, 'w').write('pwned')"
-    assert run_tests(attempt, "") is False or not target.exists()
+    assert run_tests(attempt, ADD_TESTS) is False or not target.exists()
     assert not target.exists()
     home = Path.home() / "align-escape-test.txt"
-    assert run_tests(f"open({str(home)!r}, 'w').write('x')", "") is False
+    assert run_tests(f"open({str(home)!r}, 'w').write('x')", ADD_TESTS) is False
     assert not home.exists()
-    run_tests("open('/tmp/align-escape-test.txt', 'w').write('x')", "")
+    run_tests("open('/tmp/align-escape-test.txt', 'w').write('x')", ADD_TESTS)
     assert not Path("/tmp/align-escape-test.txt").exists()  # private /tmp inside the sandbox
 
 
@@ -87,7 +86,7 @@ def test_missing_tests_column_is_an_error():
 
 
 def test_output_flood_is_capped():
-    assert run_tests("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)", "", timeout_s=3) is False
+    assert run_tests("import sys\nwhile True:\n    sys.stdout.write('x' * 65536)", ADD_TESTS, timeout_s=3) is False
 
 
 # ---- formats users bring -----------------------------------------------------------------------------------
@@ -193,14 +192,14 @@ def add(a, b):
 
 def test_concurrent_samples_cannot_touch_each_other(tmp_path):
     """Sample 1 replaces every file it can find in other sample dirs with a right answer; sample 2 is wrong and
-    waits so the attack has time. Each has its own 0700 dir (and, as root, uid), so sample 2 still fails."""
-    base = code_module.sandbox_base() or "/tmp"
+    waits so the attack has time. Each has its own root and tmpfs (and, as root, uid), so sample 2 still fails."""
+    base = "/var/lib/align-sandbox"
     attacker = f'''
 import glob, os, time
 right = "def add(a, b):\\n    return a + b\\n"
 end = time.time() + 2.5
 while time.time() < end:
-    for path in glob.glob("{base}/align-code-*/*.py") + glob.glob("/tmp/align-code-*/*.py"):
+    for path in glob.glob("{base}/align-code-*/*.py") + glob.glob("/tmp/align-code-*/*.py") + glob.glob("/*/*.py"):
         try:
             os.remove(path)  # a dir it may write lets it replace files it may not
         except OSError:
@@ -217,16 +216,57 @@ def add(a, b):
     assert code(None, [attacker, victim], [{"tests": ADD_TESTS}] * 2) == [0.0, 0.0]
 
 
-def test_host_processes_are_not_visible_in_proc():
-    marker = f"align-proc-marker-{os.getpid()}"
-    host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", marker])
+def test_host_processes_are_not_visible_or_reachable():
+    """No /proc, and a PID namespace of its own: a host process can be neither listed nor signalled."""
+    host = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
     try:
         attack = (
-            "import os\ndef seen():\n    for pid in os.listdir('/proc'):\n        try:\n"
-            f"            if {marker!r} in open(f'/proc/{{pid}}/cmdline').read():\n"
-            "                return True\n        except OSError:\n            pass\n    return False\n"
+            "import os\ndef seen(pid):\n    try:\n        os.kill(pid, 0)\n        return True\n"
+            "    except OSError:\n        return os.path.exists('/proc')\n"
         )
-        assert run_tests(attack, "assert seen() is True") is False
-        assert run_tests(attack.replace(marker, "python3"), "assert seen() is True") is True  # its own is
+        assert run_tests(attack, f"assert seen({host.pid}) is True") is False
+        assert run_tests(attack + "import sys\nsys.setrecursionlimit(100)\n", "assert seen(1) is True") is True
     finally:
         host.kill()
+
+
+# ---- the round-two findings: names, big numbers, tests that cannot fail ---------------------------------------
+def test_a_function_named_like_a_builtin_is_the_candidates():
+    sort_tests = "assert sorted([3, 1, 2]) == [1, 2, 3]"
+    assert run_tests("def sorted(x):\n    return x", sort_tests) is False
+    assert run_tests("def pow(a, b):\n    return a * b", "assert pow(2, 3) == 8") is False
+    assert run_tests("_sorted = sorted\ndef sorted(x):\n    return _sorted(x)", sort_tests) is True
+    assert run_tests("def pow(a, b):\n    return a ** b", "assert pow(2, 3) == 8") is True
+    assert run_tests("", sort_tests) is False  # defining nothing is not passing
+    hidden = "def sorted(x):\n    return x\ndel globals()['sorted']"  # hiding its definition at run time
+    assert run_tests(hidden, sort_tests) is False
+
+
+def test_redefining_a_helper_the_tests_use_does_not_pass():
+    cheat = "def len(x):\n    return 3\ndef f(x):\n    return x"
+    assert run_tests(cheat, "assert len(f([1])) == 3") is False
+    honest = "def len(x):\n    return sum(1 for _ in x)\ndef f(x):\n    return x * 3"
+    assert run_tests(honest, "assert len(f([1])) == 3") is True
+
+
+def test_big_integers_cross_the_boundary():
+    program = "import math\ndef f(n):\n    return math.factorial(n)"
+    assert run_tests(program, "import math\nassert f(2000) == math.factorial(2000)") is True  # 5,736 digits
+    assert run_tests(program, "import math\nassert f(2000) == math.factorial(2000) + 1") is False
+
+
+@pytest.mark.parametrize(
+    "tests, problem",
+    [
+        ("", "no assert"),
+        ([], "no assert"),
+        ("x = 1", "no assert"),
+        ("assert add(2, 3) ==", "not valid Python"),
+        ({"inputs": [], "outputs": []}, "no cases"),
+        ({"inputs": ["3"], "outputs": ["6", "7", "8"]}, "1 inputs but 3 outputs"),
+        ([{"input": "3"}], "needs 'input' and 'output'"),
+    ],
+)
+def test_tests_that_cannot_fail_any_program_are_refused(tests, problem):
+    with pytest.raises(ValueError, match=f"row 2: .*{problem}"):
+        code(None, ["x", "x"], [{"tests": ADD_TESTS}, {"tests": tests}])
