@@ -24,7 +24,7 @@ from align.refs import deferred
 from align.stages.base import StageContext, StageResult
 from align.stages.config import StageConfig, dataset_field, model_field
 from align.training import teacher_targets
-from align.training.logprobs import completion_logprobs
+from align.training.logprobs import completion_logprobs, encode
 
 
 class Config(StageConfig):
@@ -80,6 +80,14 @@ def teacher_rows(config: Config) -> list[dict]:
     return [prompt_completion(r) if "messages" in r or "text" in r else r for r in rows]
 
 
+def cut_rows(tokenizer, rows: list[dict], scored: list, max_length: int) -> int:
+    """Rows whose completion ran past max_length: a student training on more of them refuses these targets."""
+    return sum(
+        sum(encode(tokenizer, r["prompt"], r["completion"])[1][1:]) > len(s.token_logprobs)
+        for r, s in zip(rows, scored)
+    )
+
+
 def run(config: Config, ctx: StageContext) -> StageResult:
     rows = teacher_rows(config)
     outputs, metrics = {}, {}
@@ -110,6 +118,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         "teacher_weights": weights_digest(model),
         "tokenizer": tokenizer_digest(tokenizer),
         "top_k": config.top_k,
+        "max_length": config.max_length,
         "model_dir": locate_model(config.model),
     }
     for name, row_set in row_sets.items():
@@ -122,6 +131,11 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         )
         outputs[f"{name}_targets"] = f"{name}.targets.safetensors"
         tokens = sum(len(s.token_logprobs) for s in scored)
+        if tokens == 0:
+            raise ValueError(
+                f"no {name} row keeps a completion token within max_length={config.max_length}: raise max_length"
+            )
         metrics[f"teacher/{name}_tokens"] = tokens
+        metrics[f"teacher/{name}_cut_rows"] = cut_rows(tokenizer, row_set, scored, config.max_length)
         metrics[f"teacher/{name}_logprob_per_token"] = sum(sum(s.token_logprobs) for s in scored) / max(tokens, 1)
     return StageResult(outputs=outputs, metrics=metrics, key_metrics=[])

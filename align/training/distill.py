@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 from transformers import Trainer
 
+from align.errors import AlignError
 from align.training import losses, teacher_targets
 from align.training.logprobs import collate, encode
 
@@ -92,17 +93,34 @@ class DistillTrainer(Trainer):
 
 
 def place_targets(mask: torch.Tensor, rows: list[int], targets: teacher_targets.TeacherTargets):
-    """[B, T, k] teacher log-probs and ids at each row's completion positions; where a row was cut at
-    max_length, its last targets are dropped (and the mask stays consistent with them)."""
+    """[B, T, k] teacher log-probs and ids at each row's completion positions (`check_coverage` made sure the
+    cache holds one for every position the student trains on)."""
     shape = (*mask.shape, targets.logps.shape[-1])
     logps, ids = torch.zeros(shape), torch.zeros(shape, dtype=torch.long)
     for i, row in enumerate(rows):
         row_logps, row_ids = targets.row(row)
         positions = mask[i].nonzero().squeeze(-1)
-        n = min(len(positions), len(row_logps))
-        logps[i, positions[:n]], ids[i, positions[:n]] = row_logps[:n], row_ids[:n]
-        mask[i, positions[n:]] = 0
+        logps[i, positions], ids[i, positions] = row_logps[: len(positions)], row_ids[: len(positions)]
     return logps, ids
+
+
+def check_coverage(encoded: list, targets: teacher_targets.TeacherTargets, max_length: int, path: str) -> None:
+    """The cache must hold the teacher's targets at every completion token the student trains on: a cache cut
+    shorter (the teacher stage's smaller max_length) would leave those tokens without targets."""
+    short = []
+    for i, (_, mask) in enumerate(encoded):
+        trained, cached = sum(mask[1:max_length]), int(targets.offsets[i + 1] - targets.offsets[i])
+        if trained > cached:
+            short.append((i, trained, cached))
+    if short:
+        row, trained, cached = short[0]
+        missing = sum(t - c for _, t, c in short)
+        raise AlignError(
+            f"{path}: the teacher targets miss {missing} completion tokens the student trains on, in {len(short)} "
+            f"of {len(encoded)} rows (record {row + 1}: {cached} of {trained}): they were cut at the teacher "
+            f"stage's max_length={targets.meta.get('max_length', '?')}, below the student's {max_length}; raise "
+            f"the teacher's max_length (or lower the student's)"
+        )
 
 
 class Collator:
@@ -159,12 +177,16 @@ def offline_trainer(
     from datasets import Dataset
 
     encoded = [encode(tokenizer, r["prompt"], r["completion"]) for r in rows]
+    if targets is not None:
+        check_coverage(encoded, targets, max_length, targets.path)
     dataset = Dataset.from_list(
         [{"input_ids": ids, "completion_mask": m, "row": i} for i, (ids, m) in enumerate(encoded)]
     )
     if pretrain:
         pt_rows, pt_targets = pretrain
         pretrain = ([encode(tokenizer, r["prompt"], r["completion"]) for r in pt_rows], pt_targets)
+        if pt_targets is not None:
+            check_coverage(pretrain[0], pt_targets, max_length, pt_targets.path)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     return DistillTrainer(
         model=model,

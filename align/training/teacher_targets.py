@@ -39,6 +39,7 @@ class TeacherTargets:
     ids: torch.Tensor  # [N, k]
     offsets: torch.Tensor  # [R + 1]
     meta: dict
+    path: str = ""
 
     def row(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         start, end = int(self.offsets[index]), int(self.offsets[index + 1])
@@ -72,7 +73,7 @@ def load(path: Path) -> TeacherTargets:
             meta = f.metadata() or {}
     except Exception as exc:
         raise AlignError(f"{path}: not a teacher-targets file ({exc})") from None
-    return TeacherTargets(tensors["logps"], tensors["ids"].long(), tensors["offsets"], meta)
+    return TeacherTargets(tensors["logps"], tensors["ids"].long(), tensors["offsets"], meta, str(path))
 
 
 def same_teacher(meta: dict, teacher: str) -> bool:

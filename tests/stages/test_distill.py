@@ -238,3 +238,29 @@ def test_a_teacher_that_is_not_a_model_fails_before_anything_runs(tmp_path):
     )
     assert result.exit_code == 2 and "stage 'eval_teacher'" in result.output
     assert "not a Hugging Face model dir" in result.output and not (tmp_path / "run").exists()
+
+
+def test_targets_cut_shorter_than_the_students_rows_are_refused(tmp_path):
+    """Issue 28, finding 7: a teacher stage with a small max_length cached a fraction of the completion tokens, and
+    the student masked out its CE on the rest (max_length 8: `train/loss 0.0`)."""
+    write_jsonl(tmp_path / "refs.jsonl", read_jsonl(resolve("world:reference_train"))[:8])
+
+    def recipe(teacher_length: int, student_length: int):
+        return write_recipe(
+            tmp_path,
+            f"""tracking: none
+stages:
+  teacher: {{stage: teacher, model: 'world:teacher', data: {tmp_path}/refs.jsonl, targets_on: [references],
+            respond: false, top_k: 8, max_length: {teacher_length}}}
+  student: {{stage: distill, method: kd, model: 'world:base', data: {tmp_path}/refs.jsonl,
+            targets: '${{teacher.references_targets}}', max_steps: 1, max_length: {student_length}}}
+""",
+        )
+
+    with pytest.raises(AlignError, match=r"the teacher targets miss \d+ completion tokens the student trains on"):
+        Engine(load_recipe(str(recipe(40, 512))), tmp_path / "cut").run()
+    assert not (tmp_path / "cut" / "student" / "DONE").exists()
+    with pytest.raises(AlignError, match="no references row keeps a completion token within max_length=8"):
+        Engine(load_recipe(str(recipe(8, 512))), tmp_path / "none").run()
+    Engine(load_recipe(str(recipe(40, 40))), tmp_path / "same").run()  # a student cut where the teacher was: fine
+    assert (tmp_path / "same" / "student" / "DONE").exists()
