@@ -57,13 +57,27 @@ def relative_to_run(value, run_dir: str):
     return value
 
 
-def stage_inputs(stage_type: str, config: dict, upstream: dict[str, str], run_dir: Path, seed: int = 0) -> dict:
+def local_paths(names: list) -> list[str]:
+    """The declared inputs (datasets, models, tokenizers) that are local paths, by the loader's rule: a name that
+    exists is local, wherever it lives and however it is spelt (`mymodel`, no `/` or `.`, included)."""
+    return [n for n in names if isinstance(n, str) and not world.is_world_ref(n) and Path(n).expanduser().exists()]
+
+
+def stage_inputs(
+    stage_type: str, config: dict, upstream: dict[str, str], run_dir: Path, seed: int = 0, declared: list | None = None
+) -> dict:
     """What a stage computes from: its type, config, seed, upstream stage hashes and input files' digests.
 
-    Outputs of upstream stages (inside the run dir) are covered by their stage hashes, not re-read. Recorded
-    in stage.json, so a re-run can say which of these changed."""
-    inside = Path(run_dir).resolve()
-    files = {p: path_digest(Path(p)) for p in referenced_paths(config) if not Path(p).resolve().is_relative_to(inside)}
+    Every local input is digested wherever it lives (a user's file inside the run dir too), except the outputs of
+    the upstream stages it reads, which their stage hashes cover. Recorded in stage.json, so a re-run can say which
+    of these changed."""
+    produced = [Path(run_dir).resolve() / name for name in upstream]
+    paths = sorted(set(referenced_paths(config)) | set(local_paths(declared or [])))
+    files = {
+        p: path_digest(Path(p).expanduser())
+        for p in paths
+        if not any(Path(p).expanduser().resolve().is_relative_to(stage) for stage in produced)
+    }
     return {
         "type": stage_type,
         "config": relative_to_run(config, str(Path(run_dir))),

@@ -39,6 +39,7 @@ from align.runtime.progress import track
 from align.runtime.seeding import seed_everything
 from align.stages import stage_module
 from align.stages.base import StageContext, StageResult, StopLoop
+from align.stages.config import declared_inputs
 from align.training.checkpoints import resumed_step
 
 
@@ -153,6 +154,7 @@ class Engine:
             {d: self.produced.hashes[d] for d in sorted(deps)},
             self.run_dir,
             seed,
+            [value for _, marker, value in declared_inputs(config) if marker["input"] != "scorer"],
         )
         return Attempt(plan, module, config, inputs, fingerprint.inputs_hash(inputs), seed, self.run_dir / plan.name)
 

@@ -1,6 +1,7 @@
 """The engine: run dir layout, skip and rerun rules, loops and references, failures that leave nothing half-written."""
 
 import json
+import shutil
 
 import pytest
 
@@ -225,3 +226,40 @@ def test_a_stage_that_skips_a_declared_output_fails_and_records_nothing(tmp_path
     with pytest.raises(AlignError, match=r"stage 'a' \(echo\) finished without writing its output\(s\) \['text'\]"):
         run(path, run_dir=tmp_path / "run")
     assert not (tmp_path / "run" / "a" / "DONE").exists() and not (tmp_path / "run" / "a" / "stage.json").exists()
+
+
+def split_recipe(tmp_path, data: str):
+    stage = f"  cut: {{stage: split, data: {data}, parts: {{head: 1, rest: null}}}}\n"
+    return write_recipe(tmp_path, "tracking: none\nstages:\n" + stage)
+
+
+def head_row(run_dir) -> dict:
+    return json.loads((run_dir / "cut" / "head.jsonl").read_text().splitlines()[0])
+
+
+def test_an_input_file_inside_the_run_dir_is_fingerprinted(tmp_path):
+    """Issue 28, finding 8b: only upstream stages' outputs are covered by their hashes; a user's file that
+    happens to live in the run dir is digested like any other."""
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    data = run_dir / "mydata.jsonl"
+    data.write_text('{"x": 1}\n{"x": 2}\n')
+    path = split_recipe(tmp_path, str(data))
+    run(path, run_dir=run_dir)
+    data.write_text('{"x": 3}\n{"x": 4}\n')
+    assert [s["status"] for s in run(path, run_dir=run_dir)] == ["ran"]
+    assert head_row(run_dir) == {"x": 3}
+
+
+def test_a_bare_name_local_input_is_fingerprinted(tmp_path, monkeypatch):
+    """Issue 28, finding 8a: `model: mymodel` (no `/` or `.`) is local when it exists, so it is digested too."""
+    from datasets import Dataset
+
+    monkeypatch.chdir(tmp_path)
+    Dataset.from_list([{"x": 1}, {"x": 2}]).save_to_disk("mydata")
+    path = split_recipe(tmp_path, "mydata")
+    run(path, run_dir=tmp_path / "run")
+    shutil.rmtree("mydata")
+    Dataset.from_list([{"x": 5}, {"x": 6}]).save_to_disk("mydata")
+    assert [s["status"] for s in run(path, run_dir=tmp_path / "run")] == ["ran"]
+    assert head_row(tmp_path / "run") == {"x": 5}
