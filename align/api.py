@@ -6,7 +6,6 @@ stop when a metric stops improving. A killed script resumes like the CLI: the sa
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,12 +33,13 @@ def run(
     smoke: bool = False,
     fresh: bool = False,
 ) -> RunResult:
-    """Run `recipe` (a name in recipes/ or a YAML path) with `overrides` (["key=value", ...] or {key: value});
+    """Run `recipe` (a name in recipes/ or a YAML path) with `overrides`: ["key=value", ...] (values read as YAML,
+    as on the command line) or {key: value} (values as they are: "yes" stays a string);
     `run_dir` defaults to runs/<recipe name>; `fresh` deletes what it holds first (after the inputs check out).
     Raises AlignError on bad input, before anything runs."""
     quiet_libraries()
-    if isinstance(overrides, dict):
-        overrides = [f"{key}={value_text(value)}" for key, value in overrides.items()]
+    if isinstance(overrides, dict):  # values from Python are taken as they are, never re-read as YAML
+        overrides = list(overrides.items())
     if run_dir is not None and not str(run_dir).strip():
         raise AlignError("--run-dir is empty: give a directory (default: runs/<recipe>)")
     plan = load_recipe(str(recipe), list(overrides or []), smoke=smoke)
@@ -53,8 +53,3 @@ def run(
         summaries=summaries,
         report=write_report(target),
     )
-
-
-def value_text(value) -> str:
-    """An override value as YAML text, so {"epochs": 2, "lora": {"r": 8}} means what it says."""
-    return value if isinstance(value, str) else json.dumps(value)

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from align.engine.recipe import StagePlan
 from align.errors import AlignError
-from align.refs import fill
+from align.refs import REF, fill
+from align.stages import stage_module
 
 
 class Outputs:
@@ -76,3 +77,57 @@ class Outputs:
 
     def iterations_that_ran(self, block: str, inner: str) -> list[str]:
         return [name for name in self.iterations(block, inner) if name in self.values]
+
+
+def strings(value):
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in strings(v)]
+    return [value] if isinstance(value, str) else []
+
+
+def referenced(ref: str, plan: StagePlan, plans: list[StagePlan]) -> tuple[StagePlan, str] | None:
+    """The stage plan a `${...}` names (any iteration of it, for loops) and the output it reads; None when the
+    reference is not to a stage's output (the run-time lookup reports those)."""
+    parts, by_name = ref.split("."), {p.name: p for p in plans}
+
+    def inner(block, name):
+        return next((p for p in plans if p.block == block and p.inner == name), None)
+
+    if parts[0] == "prev" and len(parts) == 3:
+        target, output = inner(plan.block, parts[1]), parts[2]
+    elif isinstance(plan.aliases.get(parts[0]), str) and len(parts) == 2:
+        target, output = by_name.get(plan.aliases[parts[0]]), parts[1]
+    elif len(parts) == 4 and parts[1] == "*":
+        target, output = inner(parts[0], parts[2]), parts[3]
+    elif len(parts) == 3:
+        target, output = inner(parts[0], parts[1]), parts[2]
+    elif len(parts) == 2:
+        target, output = by_name.get(parts[0]), parts[1]
+    else:
+        return None
+    return (target, output) if target else None
+
+
+def check_references(plans: list[StagePlan]) -> None:
+    """Before the run: every `${stage.NAME}` names an output that stage's type can produce, so a typo'd or wrong
+    output (`${eval.model}`) fails now, not after the earlier stages ran."""
+    for plan in plans:
+        for ref in (m.group(1) for text in strings(plan.config) for m in REF.finditer(text)):
+            found = referenced(ref, plan, plans)
+            if found is None:
+                continue
+            target, output = found
+            module = stage_module(target.type)
+            if not hasattr(module, "outputs"):
+                continue
+            try:
+                names = module.outputs(module.Config(**target.config))
+            except Exception:  # an invalid config is reported by the input checks, with its own message
+                continue
+            if output not in names:
+                raise AlignError(
+                    f"stage {plan.name!r} refers to ${{{ref}}}, but stage {target.inner or target.name!r} "
+                    f"({target.type}) has no output {output!r}: it has {sorted(names)}"
+                )

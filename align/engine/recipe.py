@@ -33,7 +33,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from align.engine.recipe_files import find_recipe, read_recipe_doc
+from align.engine.recipe_files import find_recipe, no_stage_to_drop, read_recipe_doc
 from align.errors import AlignError
 from align.refs import KEEP, fill, iteration_name
 from align.stages import STAGES, stage_module
@@ -93,11 +93,13 @@ def apply_override(doc: dict, path: list[str], value, source: str) -> None:
         node = node[part]
     leaf = path[-1]
     in_stage = len(path) >= 3 and path[0] == "stages"
-    if not isinstance(node, dict) or (leaf not in node and not in_stage):
-        raise AlignError(f"{source}: unknown recipe key {'.'.join(path)!r}")
-    if value is None and is_stage_key(path) and leaf in node:
+    if value is None and is_stage_key(path) and isinstance(node, dict):
+        if leaf not in node:
+            raise AlignError(no_stage_to_drop(source, leaf, node))
         del node[leaf]  # `stages.NAME=null` drops the stage, as `name: null` does under `extends`
         return
+    if not isinstance(node, dict) or (leaf not in node and not in_stage):
+        raise AlignError(f"{source}: unknown recipe key {'.'.join(path)!r}")
     node[leaf] = value  # an unknown stage setting is caught by that stage's schema
 
 
@@ -184,8 +186,10 @@ def build_recipe(path: Path, overrides: list[str], smoke: bool) -> Recipe:
     if smoke:
         for key, value in (doc.get("smoke") or {}).items():
             apply_override(doc, key.split("."), value, f"{source} (smoke)")
-    for text in overrides:
-        key_path, value = parse_override(text)
+    for override in overrides:  # "key=value" text is YAML; a (key, value) pair from Python is taken as it is
+        key_path, value = (
+            parse_override(override) if isinstance(override, str) else (override[0].split("."), override[1])
+        )
         apply_override(doc, key_path, value, "override")
     if not isinstance(doc["stages"], dict) or not doc["stages"]:
         raise AlignError(f"override: `stages` must stay a non-empty mapping of stages, got {doc['stages']!r}")

@@ -67,6 +67,11 @@ def read_recipe_doc(path: Path, seen: tuple[Path, ...] = ()) -> dict:
     return merge_recipes(base, doc, path)
 
 
+def no_stage_to_drop(source, name: str, stages: dict) -> str:
+    """One message wherever a stage is dropped (`name: null` under `extends:`, `stages.NAME=null`)."""
+    return f"{source}: cannot drop stage {name!r}: there is no such stage (stages: {', '.join(stages)})"
+
+
 def merge_recipes(base: dict, child: dict, path: Path) -> dict:
     """The child's keys over the parent's; stages and smoke entries are merged by name (stage `null` = drop)."""
     merged = {**base, **{k: v for k, v in child.items() if k not in ("stages", "smoke")}}
@@ -74,6 +79,9 @@ def merge_recipes(base: dict, child: dict, path: Path) -> dict:
     for key in ("stages", "smoke"):
         if not isinstance(child.get(key) or {}, dict):
             raise AlignError(f"{path}: `{key}` must be a mapping")
+    for name, spec in (child.get("stages") or {}).items():
+        if spec is None and name not in base["stages"]:
+            raise AlignError(no_stage_to_drop(path, name, base["stages"]))
     stages = {**base["stages"], **(child.get("stages") or {})}
     merged["stages"] = {name: spec for name, spec in stages.items() if spec is not None}
     dropped = tuple(f"stages.{name}." for name, spec in stages.items() if spec is None)

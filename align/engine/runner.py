@@ -29,7 +29,7 @@ from pydantic import ValidationError
 from align.engine import fingerprint, stage_dir
 from align.engine.inputs import InputChecker
 from align.engine.launch import run_distributed
-from align.engine.outputs import Outputs
+from align.engine.outputs import Outputs, check_references
 from align.engine.recipe import Recipe, StagePlan, format_validation_error
 from align.engine.runlock import RunLock
 from align.engine.runlog import RunLog, read_json
@@ -100,6 +100,7 @@ class Engine:
     def check_inputs(self) -> None:
         """Check every stage's inputs (datasets, models, scorers, trainer fields) before any stage runs, so bad
         input fails in seconds; only `${stage.output}` values, which earlier stages produce, wait."""
+        check_references(self.recipe.stages)
         checker = InputChecker()
         for plan in self.recipe.stages:
             module = stage_module(plan.type)

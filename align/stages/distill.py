@@ -110,6 +110,10 @@ def check(config: Config) -> None:
     """The `trainer:` fields make valid TrainingArguments; a token-level method's teacher shares the student's
     tokenizer (`seqkd` learns from text, so any teacher works there)."""
     trainer.check(config)
+    for name in ("targets", "pretrain_targets"):
+        path = getattr(config, name)
+        if path and not deferred(path) and not Path(path).expanduser().is_file():
+            raise ValueError(f"{name}: teacher targets file not found: {path}")
     if config.method in TOKEN_LEVEL and config.teacher and not deferred(config.teacher) and not deferred(config.model):
         check_same_tokenizer(
             config.model,
@@ -155,3 +159,6 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     return trainer.train(
         config, ctx, rows, lambda model, tokenizer, fit: build_trainer(config, ctx, fit, model, tokenizer)
     )
+
+
+outputs = trainer.outputs

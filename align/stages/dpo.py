@@ -125,3 +125,6 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     rows = load_dataset(config.data, "preference", config.limit)
     records = [{k: r[k] for k in ("prompt", "chosen", "rejected")} for r in rows]
     return trainer.train(config, ctx, records, partial(build_trainer, config, ctx), count="train/pairs")
+
+
+outputs = trainer.outputs

@@ -273,3 +273,8 @@ def sample_and_score(
         flat_rows,
         spec_name(spec),
     )
+
+
+def outputs(config: Config) -> set[str]:
+    """What `${stage.NAME}` may read of this stage (checked before the run)."""
+    return {"data", "metrics", "measured_on", "warnings"}

@@ -79,7 +79,10 @@ class Config(StageConfig):
 
 
 def check(config: Config) -> None:
-    """Both models of a model score tokenise alike (one text, one tokenisation)."""
+    """Both models of a model score tokenise alike (one text, one tokenisation); `same_size_as` asks no more rows
+    than the data has."""
+    if config.same_size_as and not deferred(config.same_size_as) and not deferred(config.data):
+        same_size(config, len(load_dataset(config.data, "any", config.limit)))
     if config.method in MODELS:
         first, second = (getattr(config, name) for name in MODELS[config.method])
         if not deferred(first) and not deferred(second):
@@ -122,6 +125,17 @@ def judge_scores(config: Config, pairs: list[dict], ctx: StageContext) -> tuple[
             )
         ]
     return [filters.parse_rating(reply) for reply in replies], replies
+
+
+def same_size(config: Config, available: int) -> int:
+    """How many rows `same_size_as` asks for; more than the data has is an error, never a silent "keep all"."""
+    count = len(load_dataset(config.same_size_as, "any"))
+    if count > available:
+        raise ValueError(
+            f"same_size_as {config.same_size_as} has {count} rows, more than the {available} rows of {config.data}: "
+            "the filter cannot keep as many"
+        )
+    return count
 
 
 def check_context(spec: str, chats: list[list[dict]], max_new_tokens: int) -> None:
@@ -167,7 +181,7 @@ def run(config: Config, ctx: StageContext) -> StageResult:
             f"{config.data}: the judge {config.judge!r} gave no parseable rating for any of the "
             f"{len(rows)} rows (first reply: {replies[0]!r}); nothing to keep"
         )
-    count = len(load_dataset(config.same_size_as, "any")) if config.same_size_as else None
+    count = same_size(config, len(rows)) if config.same_size_as else None
     keep = filters.keep_mask(scores, config.threshold, config.top_fraction, count)
     if not any(keep):
         rule = f"threshold {config.threshold}" if config.threshold is not None else f"top {config.top_fraction}"
@@ -225,3 +239,8 @@ def agreement(scores: list, keep: list[bool], audit: list[float]) -> dict:
         "filter/audit_mean_kept": statistics.fmean(kept),
         "filter/audit_pearson": statistics.correlation(*zip(*pairs)) if varied else 0.0,
     }
+
+
+def outputs(config: Config) -> set[str]:
+    """What `${stage.NAME}` may read of this stage (checked before the run)."""
+    return {"data", "scores"}

@@ -49,3 +49,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
             "best/regressed": float(regressed),
         },
     )
+
+
+def outputs(config: Config) -> set[str]:
+    """What `${stage.NAME}` may read of this stage (checked before the run)."""
+    return {"model"}

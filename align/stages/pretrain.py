@@ -113,3 +113,6 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         load=load_start,
         after=lambda t: {"train/parameters": sum(p.numel() for p in t.model.parameters())},
     )
+
+
+outputs = trainer.outputs

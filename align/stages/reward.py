@@ -104,3 +104,6 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         after=lambda t: held_out_accuracy(t, len(parts["held_out"])),
         key_metrics=("train/loss", "rm/pair_accuracy"),
     )
+
+
+outputs = trainer.outputs

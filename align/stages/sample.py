@@ -93,3 +93,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         metrics={"sample/prompts": len(rows), "sample/completions": len(out), "sample/unique_per_prompt": per_prompt},
         key_metrics=[],
     )
+
+
+def outputs(config: Config) -> set[str]:
+    """What `${stage.NAME}` may read of this stage (checked before the run)."""
+    return {"data"}

@@ -28,3 +28,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         scores = score_in_batches(make_scorer(config.scorer), rows, name, config.batch, advance)
     write_jsonl(ctx.out_dir / "data.jsonl", [dict(row, score=s) for row, s in zip(rows, scores)])
     return StageResult(outputs={"data": "data.jsonl"}, metrics={"score/mean": mean(scores)}, key_metrics=[])
+
+
+def outputs(config: Config) -> set[str]:
+    """What `${stage.NAME}` may read of this stage (checked before the run)."""
+    return {"data"}

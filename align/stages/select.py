@@ -193,3 +193,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         metrics={"select/prompts": len(groups), "select/kept": len(out), **counts},
         key_metrics=["select/kept"],
     )
+
+
+def outputs(config: Config) -> set[str]:
+    """What `${stage.NAME}` may read of this stage (checked before the run)."""
+    return {"data"}

@@ -64,3 +64,6 @@ check = trainer.check
 
 def run(config: Config, ctx: StageContext) -> StageResult:
     return fine_tune(load_dataset(config.data, "sft", limit=config.limit), config, ctx)
+
+
+outputs = trainer.outputs

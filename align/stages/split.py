@@ -57,3 +57,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         outputs[name] = f"{name}.jsonl"
         metrics[f"split/{name}"] = len(part)
     return StageResult(outputs=outputs, metrics=metrics, key_metrics=list(metrics))
+
+
+def outputs(config: Config) -> set[str]:
+    """What `${stage.NAME}` may read of this stage (checked before the run)."""
+    return set(config.parts)

@@ -139,3 +139,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
         metrics[f"teacher/{name}_cut_rows"] = cut_rows(tokenizer, row_set, scored, config.max_length)
         metrics[f"teacher/{name}_logprob_per_token"] = sum(sum(s.token_logprobs) for s in scored) / max(tokens, 1)
     return StageResult(outputs=outputs, metrics=metrics, key_metrics=[])
+
+
+def outputs(config: Config) -> set[str]:
+    """What `${stage.NAME}` may read of this stage (checked before the run)."""
+    return ({"responses"} if config.respond else set()) | {f"{name}_targets" for name in config.targets_on}

@@ -86,3 +86,8 @@ def check(config: TrainingConfig) -> None:
         return
     kind = type(config).model_fields["data"].json_schema_extra["kind"]
     fitting_rows(config, load_dataset(data, kind, config.limit), load_tokenizer(model, padding_side="right"), data)
+
+
+def outputs(config: TrainingConfig) -> set[str]:
+    """What `${stage.NAME}` may read of a training stage: its saved model (checked before the run)."""
+    return {"model"}

@@ -273,6 +273,26 @@ CASES = {
         lambda t: pairs_recipe(t, "reward"),
         r"record 2: 'chosen' and 'rejected' are identical",
     ),
+    "filter same_size_as larger than its data": (
+        lambda t: recipe(
+            t,
+            "tracking: none\nstages:\n  f: {stage: filter, method: random, "
+            f"data: {data(t, ROW)}, same_size_as: {data(t, (ROW + chr(10)) * 3, 'big.jsonl')}}}\n",
+        ),
+        r"stage 'f': same_size_as .*big\.jsonl has 3 rows, more than the 1 rows of",
+    ),
+    "distill targets file missing": (
+        lambda t: ["kd", f"stages.kd.targets={t}/none.safetensors"],
+        r"stage 'kd': targets: teacher targets file not found: .*none\.safetensors",
+    ),
+    "reference to an output the stage cannot make": (
+        lambda t: ["sft", "stages.eval_sft.model=${eval_base.model}"],
+        r"stage 'eval_sft' refers to \$\{eval_base.model\}, but stage 'eval_base' \(evaluate\) has no output 'model'",
+    ),
+    "extends drops a stage that does not exist": (
+        lambda t: recipe(t, "extends: sft\nstages:\n  eval_sftt: null\n"),
+        r"r\.yaml: cannot drop stage 'eval_sftt': there is no such stage",
+    ),
     # run dirs
     "run dir empty string": (lambda t: ["sft", "--run-dir", ""], r"--run-dir is empty"),
 }

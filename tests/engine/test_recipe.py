@@ -153,3 +153,53 @@ def test_a_stage_set_to_null_on_the_command_line_is_dropped():
     assert not any(p.name.endswith("-eval") for p in recipe.stages)
     with pytest.raises(AlignError, match=r"\$\{eval_base.data\}, which is not a recipe key or stage"):
         load_recipe("sft", ["stages.eval_base=null"])
+
+
+@pytest.mark.parametrize("where", ["extends", "command line", "command line, repeat block"])
+def test_dropping_a_stage_that_does_not_exist_is_an_error_wherever_it_is_written(tmp_path, fake_stages, where):
+    """Issue 28, finding 13: `stages: {nosuchstage: null}` under `extends:` was ignored, leaving the stage it meant
+    to drop running. One rule and one message for both spellings."""
+    if where == "extends":
+        write_recipe(tmp_path, RECIPE, name="parent.yaml")
+        path = write_recipe(tmp_path, "extends: parent.yaml\nstages:\n  secnod: null\n", name="child.yaml")
+        args = (str(path),)
+    elif where == "command line":
+        args = ("sft", ["stages.eval_sftt=null"])
+    else:
+        args = ("rest-em", ["stages.rest.stages.evl=null"])
+    with pytest.raises(
+        AlignError, match=r"cannot drop stage '(secnod|eval_sftt|evl)': there is no such stage \(stages:"
+    ):
+        load_recipe(*args)
+
+
+def test_python_override_values_are_taken_as_they_are(tmp_path, fake_stages):
+    """Issue 28, finding 14: a dict of overrides from Python is not YAML text: a path with ` #` keeps its tail and
+    "yes" stays a string; "key=value" strings (the command line's form) are still YAML."""
+    from align.engine.recipe import build_recipe
+
+    path = write_recipe(tmp_path, RECIPE)
+    odd = "/p/sp ace/x #1.jsonl"
+    recipe = build_recipe(path, [("stages.first.value", odd), ("greeting", "yes")], smoke=False)
+    assert recipe.stages[0].config["value"] == odd
+    assert build_recipe(path, [("stages.second.value", "yes")], smoke=False).stages[1].config["value"] == "yes"
+    with pytest.raises(AlignError, match=r"key 'value': Input should be a valid string \(got True\)"):
+        build_recipe(path, ["stages.second.value=yes"], smoke=False)  # YAML reads "yes" as true
+
+
+def test_a_reference_to_an_output_its_stage_cannot_produce_fails_before_the_run(tmp_path):
+    """Issue 28, finding 12: `${a.model}` where `a` makes no model failed only after the earlier stages ran."""
+    from align.engine.runner import Engine
+
+    (tmp_path / "d.jsonl").write_text("".join(json.dumps({"x": i}) + "\n" for i in range(4)))
+    path = write_recipe(
+        tmp_path,
+        f"""tracking: none
+stages:
+  a: {{stage: split, data: {tmp_path}/d.jsonl, parts: {{head: 2, rest: null}}}}
+  b: {{stage: evaluate, model: '${{a.model}}'}}
+""",
+    )
+    with pytest.raises(AlignError, match=r"stage 'b' refers to \$\{a.model\}, but stage 'a' \(split\) has no output"):
+        Engine(load_recipe(str(path)), tmp_path / "run").run()
+    assert not (tmp_path / "run" / "a" / "DONE").exists()
