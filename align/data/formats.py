@@ -94,8 +94,10 @@ def check_row(row: dict, columns: tuple[str, ...]) -> str | None:
                     f"'{column}' must be a string or a list of {{role, content}} messages, got {type(value).__name__}"
                 )
         elif column == "text":
-            if not isinstance(value, str) or not value:
+            if not isinstance(value, str):
                 return f"'text' must be a non-empty string, got {type(value).__name__}"
+            if not value.strip():
+                return "'text' is empty: there is nothing to learn from"
         elif column == "answer":
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 return f"'answer' must be a string or a number, got {type(value).__name__}"

@@ -272,7 +272,9 @@ def format_validation_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"])
-        if err["type"] == "extra_forbidden":
+        if not key:  # a rule across fields (a model validator): its message says which
+            parts.append(err["msg"].removeprefix("Value error, "))
+        elif err["type"] == "extra_forbidden":
             parts.append(f"unknown key {key!r}")
         elif err["type"] == "missing":
             parts.append(f"missing key {key!r}")

@@ -293,6 +293,22 @@ CASES = {
         lambda t: recipe(t, "extends: sft\nstages:\n  eval_sftt: null\n"),
         r"r\.yaml: cannot drop stage 'eval_sftt': there is no such stage",
     ),
+    "data empty text": (
+        lambda t: ["dpkd", "data.pretrain=" + data(t, json.dumps({"text": " "}))],
+        r"record 1: 'text' is empty: there is nothing to learn from",
+    ),
+    "a rule across fields": (
+        lambda t: ["kd", "stages.kd.pretrain_targets=x.safetensors"],
+        r"^error: stage 'kd': pretrain_targets needs pretrain_data \(the rows they were computed on\)$",
+    ),
+    "filter keeps none at run time": (
+        lambda t: recipe(
+            t,
+            "tracking: none\nstages:\n  f: {stage: filter, method: random, "
+            f"data: {data(t, (ROW + chr(10)) * 4)}, top_fraction: 0.01}}\n",
+        ),
+        r"^error: stage 'f': .*d\.jsonl: top 0\.01 keeps none of the 4 rows",
+    ),
     # run dirs
     "run dir empty string": (lambda t: ["sft", "--run-dir", ""], r"--run-dir is empty"),
 }
