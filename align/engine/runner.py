@@ -16,6 +16,7 @@ The call chain: `run` checks every input and takes the run dir's lock; `run_stag
 
 from __future__ import annotations
 
+import errno
 import json
 import shutil
 import time
@@ -67,6 +68,15 @@ class Attempt:
             "iteration": self.plan.iteration,
             **fields,
         }
+
+
+def disk_full(exc: BaseException) -> bool:
+    """ENOSPC, however the library that hit it wrapped it (safetensors and torch raise their own types)."""
+    while exc is not None:
+        if getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 class Engine:
@@ -214,9 +224,14 @@ class Engine:
             self.log.stage_status(name, "failed", error=traceback.format_exc(limit=-4))
             message = str(exc) if str(exc).startswith("stage ") else f"stage {name!r}: {exc}"
             raise AlignError(message) from None
-        except BaseException:
+        except BaseException as exc:
             stage_dir.discard_attempt(attempt.dir)
             self.log.stage_status(name, "failed", error=traceback.format_exc(limit=-4))
+            if disk_full(exc):  # nothing finished is lost: the same command resumes once there is room
+                raise AlignError(
+                    f"stage {name!r}: no space left on the device holding {self.run_dir}: free some space and "
+                    "run the same command again (finished stages are kept)"
+                ) from None
             raise
         missing = stage_dir.missing_outputs(attempt.dir, result.outputs)
         if missing:  # a stage that says it wrote what it did not is a failure, never a finished stage

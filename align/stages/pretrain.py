@@ -62,7 +62,24 @@ class Config(TrainingConfig):
 
 
 def model_config(init, tokenizer):
-    """The transformers config to initialise from, with the tokenizer's vocabulary and special tokens."""
+    """The transformers config to initialise from, with the tokenizer's vocabulary and special tokens. One that
+    transformers rejects (a hidden size its heads do not divide, a negative size) is one line naming `init`."""
+    try:
+        return build_config(init, tokenizer)
+    except ValueError:
+        raise
+    except Exception as exc:
+        raise ValueError(f"`init` is not a config transformers accepts: {rejection(exc)}") from None
+
+
+def rejection(exc: BaseException) -> str:
+    """The innermost reason transformers gives (its validation errors wrap the one that says what is wrong)."""
+    while exc.__cause__ is not None or exc.__context__ is not None:
+        exc = exc.__cause__ or exc.__context__
+    return " ".join(f"{type(exc).__name__}: {exc}".split())
+
+
+def build_config(init, tokenizer):
     from transformers import AutoConfig
 
     if isinstance(init, dict):
@@ -88,7 +105,10 @@ def check(config: Config) -> None:
     """The `trainer:` fields make a valid SFTConfig; an `init` config builds."""
     trainer.check(config)
     if config.init is not None and config.tokenizer and not deferred(config.tokenizer):
-        model_config(config.init, load_tokenizer(config.tokenizer))
+        import torch
+
+        with torch.device("meta"):  # the shapes, without memory: a bad size fails before the run
+            fresh_model(model_config(config.init, load_tokenizer(config.tokenizer)))
 
 
 def load_start(config: Config, ctx: StageContext):
@@ -96,11 +116,19 @@ def load_start(config: Config, ctx: StageContext):
     if config.model is not None:
         return trainer.load_policy(config, ctx)
     import torch
-    from transformers import AutoModelForCausalLM
 
     tokenizer = load_tokenizer(config.tokenizer, padding_side="right")
     torch.manual_seed(ctx.seed)
-    return AutoModelForCausalLM.from_config(model_config(config.init, tokenizer)), tokenizer
+    return fresh_model(model_config(config.init, tokenizer)), tokenizer
+
+
+def fresh_model(settings):
+    from transformers import AutoModelForCausalLM
+
+    try:
+        return AutoModelForCausalLM.from_config(settings)
+    except Exception as exc:
+        raise ValueError(f"`init` builds no model: {rejection(exc)}") from None
 
 
 def run(config: Config, ctx: StageContext) -> StageResult:

@@ -309,6 +309,21 @@ CASES = {
         ),
         r"^error: stage 'f': .*d\.jsonl: top 0\.01 keeps none of the 4 rows",
     ),
+    "pretrain init transformers rejects": (
+        lambda t: [
+            "miniplm",
+            "small={model_type: llama, hidden_size: 30, num_attention_heads: 4, num_hidden_layers: 1}",
+        ],
+        r"stage 'reference': `init` is not a config transformers accepts: ValueError: The hidden size \(30\) is not "
+        r"a multiple of the number of attention heads \(4\)",
+    ),
+    "pretrain init negative size": (
+        lambda t: [
+            "miniplm",
+            "small={model_type: llama, hidden_size: -4, num_attention_heads: 4, num_hidden_layers: 1}",
+        ],
+        r"stage 'reference': `init` builds no model: RuntimeError: Trying to create tensor with negative dimension",
+    ),
     # run dirs
     "run dir empty string": (lambda t: ["sft", "--run-dir", ""], r"--run-dir is empty"),
 }
