@@ -91,6 +91,13 @@ def recipes(
     console.print(table)
 
 
+RERUN = {
+    "interrupted": " (a re-run was interrupted: these are the last finished run's outputs)",
+    "failed": " (a re-run failed: these are the last finished run's outputs)",
+    "running": " (being re-run)",
+}
+
+
 @app.command()
 def show(run_dir: Path, as_json: bool = typer.Option(False, "--json", help="machine-readable output")):
     """Stages, status and key metrics of a run."""
@@ -110,7 +117,10 @@ def show(run_dir: Path, as_json: bool = typer.Option(False, "--json", help="mach
             for k, v in stage["metrics"].items()
             if k in stage["key_metrics"]
         )
-        table.add_row(stage["name"], stage["status"], shown, "; ".join(stage["rerun_reasons"]))
+        status = stage["status"] + (
+            f" (a re-run {stage['rerun']}: the outputs are the last finished run's)" if stage["rerun"] else ""
+        )
+        table.add_row(stage["name"], status, shown, "; ".join(stage["rerun_reasons"]))
     console.print(table)
 
 

@@ -67,7 +67,9 @@ def torchrun_command(config, payload: Path) -> list[str]:
     ]
 
 
-def run_distributed(stage_type: str, stage_name: str, config, ctx: StageContext, metrics_path: Path) -> StageResult:
+def run_distributed(
+    stage_type: str, stage_name: str, config, ctx: StageContext, metrics_path: Path, attempt: str | None = None
+) -> StageResult:
     """Run the stage under torchrun and return this node's local rank 0's StageResult."""
     payload = ctx.work_dir / "launch.json"
     payload.write_text(
@@ -75,6 +77,7 @@ def run_distributed(stage_type: str, stage_name: str, config, ctx: StageContext,
             {
                 "stage": stage_type,
                 "stage_name": stage_name,
+                "attempt": attempt,
                 "config": config.model_dump(mode="json"),
                 "out_dir": str(ctx.out_dir),
                 "work_dir": str(ctx.work_dir),
@@ -108,7 +111,7 @@ def main(payload_path: str) -> None:
 
     def log(metrics, step):
         if main_rank:
-            append_metrics(Path(payload["metrics"]), payload["stage_name"], metrics, step)
+            append_metrics(Path(payload["metrics"]), payload["stage_name"], metrics, step, payload.get("attempt"))
 
     out_dir = Path(payload["out_dir"]) if main_rank else Path(payload["work_dir"]) / f"rank-{rank()}-out"
     out_dir.mkdir(parents=True, exist_ok=True)  # other ranks' outputs go nowhere: rank 0's are the stage's

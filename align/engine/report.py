@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from align.engine.runlog import read_json, read_metrics
+from align.engine.runlog import finished_rows, read_json, read_metrics
 from align.errors import AlignError
 
 
@@ -49,10 +49,13 @@ def run_overview(run_dir: Path) -> dict:
     for name, entry in state["stages"].items():
         stage_dir = run_dir / entry["dir"]
         info = read_json(stage_dir / "stage.json") or {}
+        rerun = None  # an attempt to replace finished outputs that did not (yet) finish
         if info.get("stopped") or entry.get("status") == "stopped":
             status = "stopped"
         elif (stage_dir / "DONE").exists() and info:
             status = "done"
+            if entry.get("status") in ("running", "failed"):
+                rerun = "failed" if entry["status"] == "failed" else "running" if alive else "interrupted"
         elif entry.get("status") == "failed":
             status = "failed"
         elif entry.get("status") == "running":
@@ -70,6 +73,7 @@ def run_overview(run_dir: Path) -> dict:
                 "outputs": info.get("outputs", {}) if done else {},
                 "values": info.get("values", {}) if done else {},
                 "rerun_reasons": entry.get("rerun_reasons", info.get("rerun_reasons", [])),
+                "rerun": rerun,
                 "stopped": info.get("stopped"),
                 "wall_s": info.get("wall_s") if done else None,
             }
@@ -221,7 +225,14 @@ def write_report(run_dir: Path) -> Path:
                 f"**Loop stopped early at `{stage['name']}`:** {stage['stopped']}. Its later stages did not "
                 "run; stages after the loop used the iterations that finished.",
             ]
-    if plot_training(read_metrics(run_dir), run_dir / "training_loss.png"):
+        if stage.get("rerun") in ("interrupted", "failed"):
+            lines += [
+                "",
+                f"**`{stage['name']}` holds its last finished run's outputs:** a re-run {stage['rerun']} "
+                f"({'; '.join(stage['rerun_reasons'])}), so `recipe.yaml` (the last command's recipe) is not what "
+                f"made them; `{stage['name']}/stage.json` records what did. The same command resumes the re-run.",
+            ]
+    if plot_training(finished_rows(run_dir, read_metrics(run_dir)), run_dir / "training_loss.png"):
         lines += ["", "![training loss](training_loss.png)"]
     if plot_evaluations(overview["stages"], run_dir / "evaluation.png"):
         lines += ["", "![evaluation](evaluation.png)"]

@@ -54,6 +54,22 @@ def read_metrics(run_dir: Path) -> list[dict]:
     return rows
 
 
+def row_attempt(row: dict, finished: str | None, current: str) -> str:
+    """The attempt a row belongs to; rows written before rows were tagged count as the finished outputs' when the
+    stage has them, else as the current attempt's."""
+    return row.get("attempt") or finished or current
+
+
+def finished_rows(run_dir: Path, rows: list[dict]) -> list[dict]:
+    """The rows that describe the outputs on disk: of each stage, only those of its finished attempt (its DONE
+    hash); a stage with no finished outputs shows none."""
+    done = {}
+    for stage in {r["stage"] for r in rows}:
+        marker = read_json(Path(run_dir) / stage / "DONE")
+        done[stage] = marker.get("hash") if isinstance(marker, dict) else None
+    return [r for r in rows if done.get(r["stage"]) and r.get("attempt", done[r["stage"]]) == done[r["stage"]]]
+
+
 def versions() -> dict:
     import importlib.metadata as md
 
@@ -64,11 +80,14 @@ def versions() -> dict:
     return found
 
 
-def append_metrics(path: Path, stage: str, metrics: dict, step: int | None) -> None:
-    """All rows in one append-mode write, each a whole line (a torn tail is repaired by `begin_stage`)."""
+def append_metrics(path: Path, stage: str, metrics: dict, step: int | None, attempt: str | None = None) -> None:
+    """All rows in one append-mode write, each a whole line (a torn tail is repaired by `begin_stage`). Each row
+    names the attempt (the stage hash) that logged it, so rows of an attempt that never finished can be told
+    from the rows of the outputs on disk."""
     now = time.time()
+    tag = {"attempt": attempt} if attempt else {}
     text = "".join(
-        json.dumps({"stage": stage, "step": step, "name": name, "value": value, "time": now}) + "\n"
+        json.dumps({"stage": stage, "step": step, "name": name, "value": value, "time": now, **tag}) + "\n"
         for name, value in metrics.items()
     )
     with open(path, "ab") as f:
@@ -119,6 +138,8 @@ class RunLog:
         entry["skipped" if skipped else "updated"] = True if skipped else time.time()
         if error:
             entry["error"] = error
+        else:
+            entry.pop("error", None)  # a failure of an earlier attempt no longer describes this stage
         if reasons is not None:
             entry["rerun_reasons"] = reasons
         write_json(self.run_dir / "run.json", self.state)
@@ -130,11 +151,25 @@ class RunLog:
             self.wandb.finish()
             self.wandb = None
 
-    def begin_stage(self, stage: str, resumed_at: int) -> None:
-        """Drop metric rows a killed attempt of this stage logged after its last checkpoint (the resumed trainer
-        logs those steps again), and its summary rows."""
+    def begin_stage(self, stage: str, resumed_at: int, attempt: str, finished: str | None) -> None:
+        """Before an attempt: keep the rows of the stage's finished outputs (`finished`, its DONE hash: they stay
+        until this attempt replaces them) and this attempt's own up to its last checkpoint (the resumed trainer
+        logs the later steps again); drop every other attempt's rows."""
+        self.keep_rows(
+            stage,
+            lambda r: (
+                row_attempt(r, finished, attempt) == finished
+                or (row_attempt(r, finished, attempt) == attempt and r["step"] is not None and r["step"] <= resumed_at)
+            ),
+        )
+
+    def settle(self, stage: str, attempt: str) -> None:
+        """The stage's outputs on disk are `attempt`'s (it just finished, or was reused): only its rows stay."""
+        self.keep_rows(stage, lambda r: row_attempt(r, attempt, attempt) == attempt)
+
+    def keep_rows(self, stage: str, keep) -> None:
         rows = read_metrics(self.run_dir)
-        kept = [r for r in rows if r["stage"] != stage or (r["step"] is not None and r["step"] <= resumed_at)]
+        kept = [r for r in rows if r["stage"] != stage or keep(r)]
         if len(kept) != len(rows) or (
             self.metrics_path.exists()
             and not self.metrics_path.read_bytes().endswith(b"\n")
@@ -144,9 +179,9 @@ class RunLog:
             tmp.write_text("".join(json.dumps(r) + "\n" for r in kept))
             os.replace(tmp, self.metrics_path)
 
-    def metrics(self, stage: str, metrics: dict, step: int | None) -> None:
+    def metrics(self, stage: str, metrics: dict, step: int | None, attempt: str | None = None) -> None:
         """Record metrics of one step (or a stage's summary when step is None) in metrics.jsonl and wandb."""
-        append_metrics(self.metrics_path, stage, metrics, step)
+        append_metrics(self.metrics_path, stage, metrics, step, attempt)
         self.track(stage, metrics, step)
 
     def track(self, stage: str, metrics: dict, step: int | None) -> None:

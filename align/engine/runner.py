@@ -193,7 +193,10 @@ class Engine:
             self.stopped[attempt.plan.block] = info["stopped"]
         else:
             self.produced.record(name, attempt.dir, info, attempt.digest)
-        self.log.stage_status(name, "stopped" if info.get("stopped") else "done", skipped=True)
+        self.log.settle(name, attempt.digest)  # rows of an attempt that never finished describe nothing on disk
+        self.log.stage_status(
+            name, "stopped" if info.get("stopped") else "done", skipped=True, reasons=info.get("rerun_reasons", [])
+        )
         return {"name": name, "status": "skipped", **info}
 
     def execute(self, attempt: Attempt, reasons: list[str]) -> dict:
@@ -208,10 +211,16 @@ class Engine:
             out_dir=attempt.dir / ".out",
             work_dir=attempt.dir / ".work",
             seed=attempt.seed,
-            log=lambda metrics, step: self.log.metrics(name, metrics, step),
+            log=lambda metrics, step: self.log.metrics(name, metrics, step, attempt.digest),
             progress=self.progress_factory,
         )
-        self.log.begin_stage(name, resumed_step(ctx.work_dir / "checkpoints"))
+        finished = read_json(attempt.dir / "DONE") if (attempt.dir / "DONE").exists() else None
+        self.log.begin_stage(
+            name,
+            resumed_step(ctx.work_dir / "checkpoints"),
+            attempt.digest,
+            finished.get("hash") if isinstance(finished, dict) and finished.get("hash") != attempt.digest else None,
+        )
         try:
             result = self.call_stage(attempt, ctx)
         except StopLoop as stop:
@@ -240,7 +249,7 @@ class Engine:
             self.log.stage_status(name, "failed", error=message)
             raise AlignError(message)
         if result.metrics:
-            self.log.metrics(name, result.metrics, None)
+            self.log.metrics(name, result.metrics, None, attempt.digest)
         info = attempt.record(
             outputs=result.outputs,
             values=result.values,
@@ -255,6 +264,7 @@ class Engine:
         stage_dir.promote(attempt.dir, info, attempt.digest)
         shutil.rmtree(ctx.work_dir, ignore_errors=True)  # checkpoints are only for resuming
         self.produced.record(name, attempt.dir, info, attempt.digest)
+        self.log.settle(name, attempt.digest)
         self.log.stage_status(name, "done")
         return {"status": "ran", **info}
 
@@ -269,7 +279,9 @@ class Engine:
         config = attempt.config
         if getattr(config, "processes", 1) > 1 or getattr(config, "nnodes", 1) > 1:
             first_row = self.log.metric_count()
-            result = run_distributed(attempt.plan.type, attempt.plan.name, config, ctx, self.log.metrics_path)
+            result = run_distributed(
+                attempt.plan.type, attempt.plan.name, config, ctx, self.log.metrics_path, attempt.digest
+            )
             self.log.forward_to_tracker(first_row)  # rank 0 wrote metrics.jsonl; wandb gets them now
             return result
         seed_everything(attempt.seed)  # every stage starts from its own RNG state, whatever ran before it

@@ -94,3 +94,53 @@ def weights(model_dir: Path) -> str:
     from align.loading.digests import weights_digest
 
     return weights_digest(AutoModelForCausalLM.from_pretrained(str(model_dir)))
+
+
+def test_a_killed_rerun_leaves_a_record_of_the_outputs_on_disk(tmp_path):
+    """Issue 28, finding 9: a stage finished with max_steps=3, re-run with 3000 and killed -9 inside it. The
+    record must describe the 3-step model on disk: `align show` says a re-run was interrupted, the plots and the
+    metrics of the stage are the finished run's, and resuming with max_steps=3 reuses it with its own rows only."""
+    args = ["--smoke", "tracking=none", "data.verifiable=null", "stages.sft.logging_steps=1"]
+    run_dir = tmp_path / "run"
+    assert align("run", "sft", *args, "stages.sft.max_steps=3", "--run-dir", str(run_dir)).returncode == 0
+    finished = stage_json(run_dir, "sft")
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "cli.py"), "run", "sft", *args, "stages.sft.max_steps=3000"]
+        + ["--run-dir", str(run_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.time() + 240
+    while time.time() < deadline and sft_steps(run_dir, finished=False) < 10:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert sft_steps(run_dir, finished=False) >= 10, "the re-run never logged its steps before the kill"
+
+    shown = {s["name"]: s for s in json.loads(align("show", str(run_dir), "--json").stdout)["stages"]}
+    assert (shown["sft"]["status"], shown["sft"]["rerun"]) == ("done", "interrupted")
+    assert shown["sft"]["metrics"] == finished["metrics"]
+    assert "config max_steps: 3 -> 3000" in shown["sft"]["rerun_reasons"]
+    table = align("show", str(run_dir)).stdout
+    assert "interrupted" in table and "re-run" in table, table
+    assert sft_steps(run_dir, finished=True) == 3  # what the report plots
+
+    resumed = align("run", "sft", *args, "stages.sft.max_steps=3", "--run-dir", str(run_dir))
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert stage_json(run_dir, "sft") == finished  # reused
+    rows = [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if r["stage"] == "sft"]
+    assert max(r["step"] for r in rows if r["step"] is not None) == 3  # the killed attempt's rows are gone
+    assert {r["name"]: r["value"] for r in rows if r["step"] is None} == finished["metrics"]  # summary rows kept
+    shown = {s["name"]: s for s in json.loads(align("show", str(run_dir), "--json").stdout)["stages"]}
+    assert shown["sft"]["rerun"] is None and shown["sft"]["rerun_reasons"] == finished.get("rerun_reasons", [])
+
+
+def sft_steps(run_dir: Path, finished: bool) -> int:
+    """The last training step of `sft` in metrics.jsonl: of its finished outputs' rows, or of any row."""
+    from align.engine.runlog import finished_rows, read_metrics
+
+    rows = read_metrics(run_dir)
+    rows = finished_rows(run_dir, rows) if finished else rows
+    return max((r["step"] for r in rows if r["stage"] == "sft" and r["step"] is not None), default=0)
