@@ -16,7 +16,6 @@ The call chain: `run` checks every input and takes the run dir's lock; `run_stag
 
 from __future__ import annotations
 
-import errno
 import json
 import shutil
 import time
@@ -34,13 +33,13 @@ from align.engine.outputs import Outputs, check_references
 from align.engine.recipe import Recipe, StagePlan, format_validation_error
 from align.engine.runlock import RunLock
 from align.engine.runlog import RunLog, read_json
-from align.errors import AlignError
+from align.errors import AlignError, disk_full
 from align.refs import REF
 from align.runtime.progress import track
 from align.runtime.seeding import seed_everything
 from align.stages import stage_module
 from align.stages.base import StageContext, StageResult, StopLoop
-from align.stages.config import declared_inputs
+from align.stages.config import input_names
 from align.training.checkpoints import resumed_step
 
 
@@ -68,15 +67,6 @@ class Attempt:
             "iteration": self.plan.iteration,
             **fields,
         }
-
-
-def disk_full(exc: BaseException) -> bool:
-    """ENOSPC, however the library that hit it wrapped it (safetensors and torch raise their own types)."""
-    while exc is not None:
-        if getattr(exc, "errno", None) == errno.ENOSPC or "No space left on device" in str(exc):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
 
 
 class Engine:
@@ -165,7 +155,7 @@ class Engine:
             {d: self.produced.hashes[d] for d in sorted(deps)},
             self.run_dir,
             seed,
-            [value for _, marker, value in declared_inputs(config) if marker["input"] != "scorer"],
+            input_names(config),
         )
         return Attempt(plan, module, config, inputs, fingerprint.inputs_hash(inputs), seed, self.run_dir / plan.name)
 
@@ -207,20 +197,7 @@ class Engine:
         stage_dir.prepare(attempt.dir, attempt.digest)
         self.log.stage_status(name, "running", reasons=reasons)
         started = time.time()
-        ctx = StageContext(
-            out_dir=attempt.dir / ".out",
-            work_dir=attempt.dir / ".work",
-            seed=attempt.seed,
-            log=lambda metrics, step: self.log.metrics(name, metrics, step, attempt.digest),
-            progress=self.progress_factory,
-        )
-        finished = read_json(attempt.dir / "DONE") if (attempt.dir / "DONE").exists() else None
-        self.log.begin_stage(
-            name,
-            resumed_step(ctx.work_dir / "checkpoints"),
-            attempt.digest,
-            finished.get("hash") if isinstance(finished, dict) and finished.get("hash") != attempt.digest else None,
-        )
+        ctx = self.begin(attempt)
         try:
             result = self.call_stage(attempt, ctx)
         except StopLoop as stop:
@@ -228,20 +205,13 @@ class Engine:
                 stage_dir.discard_attempt(attempt.dir)
                 raise AlignError(f"stage {name!r}: {stop} (stopping a loop needs a repeat block)") from None
             return self.stop_loop(attempt, str(stop))
-        except (AlignError, ValueError) as exc:  # bad input found at run time: one line, naming the stage
-            stage_dir.discard_attempt(attempt.dir)
-            self.log.stage_status(name, "failed", error=traceback.format_exc(limit=-4))
-            message = str(exc) if str(exc).startswith("stage ") else f"stage {name!r}: {exc}"
-            raise AlignError(message) from None
         except BaseException as exc:
             stage_dir.discard_attempt(attempt.dir)
             self.log.stage_status(name, "failed", error=traceback.format_exc(limit=-4))
-            if disk_full(exc):  # nothing finished is lost: the same command resumes once there is room
-                raise AlignError(
-                    f"stage {name!r}: no space left on the device holding {self.run_dir}: free some space and "
-                    "run the same command again (finished stages are kept)"
-                ) from None
-            raise
+            message = self.one_line(name, exc)
+            if message is None:
+                raise
+            raise AlignError(message) from None
         missing = stage_dir.missing_outputs(attempt.dir, result.outputs)
         if missing:  # a stage that says it wrote what it did not is a failure, never a finished stage
             stage_dir.discard_attempt(attempt.dir)
@@ -267,6 +237,35 @@ class Engine:
         self.log.settle(name, attempt.digest)
         self.log.stage_status(name, "done")
         return {"status": "ran", **info}
+
+    def begin(self, attempt: Attempt) -> StageContext:
+        """The attempt's context; its metric rows start where its checkpoint is (the finished outputs' rows stay
+        until this attempt replaces them)."""
+        name = attempt.plan.name
+        ctx = StageContext(
+            out_dir=attempt.dir / ".out",
+            work_dir=attempt.dir / ".work",
+            seed=attempt.seed,
+            log=lambda metrics, step: self.log.metrics(name, metrics, step, attempt.digest),
+            progress=self.progress_factory,
+        )
+        done = read_json(attempt.dir / "DONE") if (attempt.dir / "DONE").exists() else None
+        finished = done.get("hash") if isinstance(done, dict) else None
+        resumed = resumed_step(ctx.work_dir / "checkpoints")
+        self.log.begin_stage(name, resumed, attempt.digest, finished if finished != attempt.digest else None)
+        return ctx
+
+    def one_line(self, name: str, exc: BaseException) -> str | None:
+        """What a failed stage says: bad input found at run time, or a full disk (nothing finished is lost: the
+        same command resumes once there is room); None for a bug, whose traceback is the message."""
+        if isinstance(exc, (AlignError, ValueError)):
+            return str(exc) if str(exc).startswith("stage ") else f"stage {name!r}: {exc}"
+        if disk_full(exc):
+            return (
+                f"stage {name!r}: no space left on the device holding {self.run_dir}: free some space and run the "
+                "same command again (finished stages are kept)"
+            )
+        return None
 
     def check_resolved_inputs(self, attempt: Attempt) -> None:
         """The checks `check_inputs` left for run time: the inputs that were an earlier stage's output, now that

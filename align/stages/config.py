@@ -53,6 +53,23 @@ def declared_inputs(config: BaseModel) -> list[tuple[str, dict, Any]]:
     return out
 
 
+def input_names(config: BaseModel) -> list:
+    """The names a stage reads models and data from: its dataset, model and tokenizer fields, and the `model` of
+    any scorer spec (a reward model dir). The engine fingerprints the local ones."""
+
+    def models(spec) -> list:
+        if isinstance(spec, dict):
+            own = [spec["model"]] if isinstance(spec.get("model"), str) else []
+            return own + [m for value in spec.values() for m in models(value)]
+        return []
+
+    return [
+        name
+        for _, marker, value in declared_inputs(config)
+        for name in (models(value) if marker["input"] == "scorer" else [value])
+    ]
+
+
 class StageConfig(BaseModel):
     """Unknown keys are errors, so a typo in a recipe fails before anything runs."""
 

@@ -69,7 +69,7 @@ def test_torn_last_metric_line_is_skipped_then_repaired(tmp_path):
     assert [r["value"] for r in runlog.read_metrics(tmp_path)] == [1.0]
     log = runlog.RunLog.__new__(runlog.RunLog)
     log.run_dir, log.metrics_path = tmp_path, path
-    log.begin_stage("b", -1)
+    log.begin_stage("b", -1, "h1", None)
     runlog.append_metrics(path, "b", {"y": 2.0}, 1)
     assert [(r["name"], r["value"]) for r in runlog.read_metrics(tmp_path)] == [("x", 1.0), ("y", 2.0)]
     path.write_text(path.read_text() + "garbage\n" + json.dumps({"stage": "b"}) + "\n")

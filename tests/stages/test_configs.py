@@ -40,3 +40,13 @@ def test_an_undocumented_field_is_caught():
 def test_every_stage_type_has_its_own_test_file():
     here = Path(__file__).parent
     assert sorted(t for t in STAGES if not (here / f"test_{t}.py").exists()) == []
+
+
+def test_input_names_cover_a_scorers_model():
+    """What the engine fingerprints: the dataset, model and tokenizer fields, and a reward model inside a scorer."""
+    from align.stages import stage_module
+    from align.stages.config import input_names
+
+    evaluate = stage_module("evaluate")
+    config = evaluate.Config(model="mine", scorers={"rm": {"name": "reward_model", "model": "myrm"}})
+    assert {"mine", "myrm", "world:arith_test"} <= set(input_names(config))

@@ -101,5 +101,5 @@ def test_bad_text_rows_are_refused(tmp_path):
     from align.loading.datasets import load_dataset
 
     (tmp_path / "bad.jsonl").write_text(json.dumps({"text": ""}) + "\n")
-    with pytest.raises(AlignError, match="record 1: 'text' must be a non-empty string"):
+    with pytest.raises(AlignError, match="record 1: 'text' is empty"):
         load_dataset(str(tmp_path / "bad.jsonl"), "lm")
