@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from align.engine.report import run_overview
 from tests.conftest import align
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -100,7 +101,7 @@ def test_a_killed_rerun_leaves_a_record_of_the_outputs_on_disk(tmp_path):
     """Issue 28, finding 9: a stage finished with max_steps=3, re-run with 3000 and killed -9 inside it. The
     record must describe the 3-step model on disk: `align show` says a re-run was interrupted, the plots and the
     metrics of the stage are the finished run's, and resuming with max_steps=3 reuses it with its own rows only."""
-    args = ["--smoke", "tracking=none", "data.verifiable=null", "stages.sft.logging_steps=1"]
+    args = ["--smoke", "tracking=none", "stages.eval_base=null", "stages.eval_sft=null", "stages.sft.logging_steps=1"]
     run_dir = tmp_path / "run"
     assert align("run", "sft", *args, "stages.sft.max_steps=3", "--run-dir", str(run_dir)).returncode == 0
     finished = stage_json(run_dir, "sft")
@@ -119,7 +120,7 @@ def test_a_killed_rerun_leaves_a_record_of_the_outputs_on_disk(tmp_path):
     proc.wait()
     assert sft_steps(run_dir, finished=False) >= 10, "the re-run never logged its steps before the kill"
 
-    shown = {s["name"]: s for s in json.loads(align("show", str(run_dir), "--json").stdout)["stages"]}
+    shown = {s["name"]: s for s in run_overview(run_dir)["stages"]}  # what `align show --json` prints
     assert (shown["sft"]["status"], shown["sft"]["rerun"]) == ("done", "interrupted")
     assert shown["sft"]["metrics"] == finished["metrics"]
     assert "config max_steps: 3 -> 3000" in shown["sft"]["rerun_reasons"]
@@ -133,7 +134,7 @@ def test_a_killed_rerun_leaves_a_record_of_the_outputs_on_disk(tmp_path):
     rows = [r for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if r["stage"] == "sft"]
     assert max(r["step"] for r in rows if r["step"] is not None) == 3  # the killed attempt's rows are gone
     assert {r["name"]: r["value"] for r in rows if r["step"] is None} == finished["metrics"]  # summary rows kept
-    shown = {s["name"]: s for s in json.loads(align("show", str(run_dir), "--json").stdout)["stages"]}
+    shown = {s["name"]: s for s in run_overview(run_dir)["stages"]}
     assert shown["sft"]["rerun"] is None and shown["sft"]["rerun_reasons"] == finished.get("rerun_reasons", [])
 
 
