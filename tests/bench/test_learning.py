@@ -10,6 +10,7 @@ from align.bench.learning import bench_learning
 pytestmark = pytest.mark.slow
 
 
+@pytest.mark.bench  # the bench's own machinery: run with the bench (20 s), keeping the suite within 6 minutes
 def test_bench_two_suites_run_render_and_rerender_alike(tmp_path):
     """The CI-sized check: two cheap suites at smoke size, their sections, and a render-only round trip."""
     out = bench_learning(

@@ -38,7 +38,7 @@ def test_two_process_sft_trains_logs_once_and_saves(tmp_path):
     assert any(not torch.allclose(a.float(), b.float()) for a, b in zip(tuned.parameters(), base.parameters()))
 
 
-@pytest.mark.parametrize("method", ["kd", "dpkd"])
+@pytest.mark.parametrize("method", [pytest.param("kd", marks=pytest.mark.bench), "dpkd"])  # one method in CI
 def test_two_process_offline_distillation_on_cached_targets(tmp_path, method):
     """The distill stage's own Trainer subclass and collator (cached teacher targets placed per row, the
     pretraining batch drawn per step) under torchrun with 2 processes, and with LoRA in one process."""
