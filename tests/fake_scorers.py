@@ -49,3 +49,18 @@ def accept(prompts, completions, rows):
 def rating(prompts, completions, rows):
     """A rater that gives every row a 5 (AlpaGasus keeps >= 4.5): on a random model a grader keeps nothing."""
     return [5.0] * len(completions)
+
+
+def recording(prompts, completions, rows, path: str = ""):
+    """Scores 1 per digit in the completion, and appends what it was given to `path` (one JSON line per call)."""
+    import json
+
+    scores = [float(sum(ch.isdigit() for ch in c)) for c in completions]
+    with open(path, "a") as f:
+        f.write(json.dumps({"completions": list(completions), "rows": rows, "scores": scores}) + "\n")
+    return scores
+
+
+def not_applicable(prompts, completions, rows):
+    """None (not applicable) for every other completion: online RL accepts it, other stages refuse it."""
+    return [None if i % 2 else 1.0 for i in range(len(completions))]

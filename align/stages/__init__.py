@@ -23,6 +23,7 @@ STAGES: dict[str, str | ModuleType] = {
     "filter": "align.stages.filter",
     "pretrain": "align.stages.pretrain",
     "split": "align.stages.split",
+    "grpo": "align.stages.grpo",
 }
 
 

@@ -17,6 +17,8 @@ def first_turn(row: dict) -> dict:
 def views(row: dict, assistant_masked: bool) -> list[dict]:
     """The prompt/completion pairs of a row that must keep a trained token: both sides of a preference pair, a
     conversation's first trained turn (every assistant turn trains where TRL masks them, else the last)."""
+    if "completion" not in row and "messages" not in row and "chosen" not in row:
+        return []  # prompts for online RL: the policy writes the completions
     if "chosen" in row:
         prompt = row.get("prompt", [])
         return [{"prompt": prompt, "completion": row[side]} for side in ("chosen", "rejected")]

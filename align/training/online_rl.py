@@ -1,0 +1,81 @@
+"""align's scorers as TRL's online-RL reward functions: one verifier/reward API for best-of-N, ReST-EM and GRPO.
+
+TRL calls `f(prompts, completions, completion_ids, **columns) -> list[float | None]`, the dataset's other columns
+repeated per completion, plus its own keyword arguments (`trainer_state`, `log_metric`, ...). The adapter hands an
+align scorer the decoded completion texts and the rows (prompt, completion and the dataset's columns), and checks
+what comes back: a finite number, or `None` for "not applicable" (TRL's meaning; only online RL accepts it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+from align.errors import AlignError
+from rewards import make_scorer, spec_name
+
+
+def completion_text(completion) -> str:
+    """A completion as text: conversational prompts give a list of assistant messages."""
+    if isinstance(completion, list):
+        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
+    return completion
+
+
+def checked_rewards(scores, count: int, label: str) -> list[float | None]:
+    if hasattr(scores, "tolist") and not isinstance(scores, (list, tuple)):
+        scores = scores.tolist()
+    if not isinstance(scores, (list, tuple)) or len(scores) != count:
+        raise AlignError(f"reward {label!r} returned {type(scores).__name__} of the wrong length (expected {count})")
+    out = []
+    for index, value in enumerate(scores):
+        if value is None:
+            out.append(None)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise AlignError(
+                f"reward {label!r} returned {value!r} for completion {index}: a reward is a finite number, or "
+                "None where it does not apply"
+            )
+        else:
+            out.append(float(value))
+    return out
+
+
+def reward_function(label: str, spec) -> Callable:
+    """The TRL reward function for one scorer spec, named `label` (TRL logs it as `rewards/<label>/mean`)."""
+    scorer = make_scorer(spec)
+
+    def reward(prompts, completions, completion_ids=None, **columns):
+        texts = [completion_text(c) for c in completions]
+        table = {k: v for k, v in columns.items() if isinstance(v, list) and len(v) == len(prompts)}
+        rows = [
+            {**{key: values[i] for key, values in table.items()}, "prompt": prompts[i], "completion": texts[i]}
+            for i in range(len(prompts))
+        ]
+        return checked_rewards(scorer(prompts, texts, rows), len(texts), label)
+
+    reward.__name__ = label
+    return reward
+
+
+def reward_functions(rewards: dict) -> list[Callable]:
+    """One reward function per `label: spec`, in the mapping's order (TRL's `reward_weights` follow it)."""
+    if not rewards:
+        raise AlignError("online RL needs at least one reward: `rewards: {label: scorer spec}`")
+    return [reward_function(label, spec) for label, spec in rewards.items()]
+
+
+def probe_rewards(rewards: dict, rows: list[dict]) -> None:
+    """Call every reward on a few rows of the data, their references as completions, before the run: a reward that
+    cannot read the rows, or returns something else than numbers, fails here in seconds."""
+    sample = rows[:4]
+    prompts = [r["prompt"] for r in sample]
+    guesses = [str(r.get("answer", r.get("completion", ""))) for r in sample]
+    columns = {k: [r.get(k) for r in sample] for k in sample[0] if k != "prompt"} if sample else {}
+    for label, function in zip(rewards, reward_functions(rewards)):
+        try:
+            function(prompts, guesses, None, **columns)
+        except AlignError:
+            raise
+        except Exception as exc:
+            raise AlignError(f"reward {label!r} ({spec_name(rewards[label])}) fails on the data: {exc}") from None

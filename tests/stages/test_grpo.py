@@ -1,0 +1,75 @@
+"""The `grpo` stage: TRL's GRPOTrainer rewarded by align's scorers."""
+
+import json
+
+import pytest
+
+from align.engine.recipe import load_recipe
+from align.engine.runlog import read_metrics
+from align.engine.runner import Engine
+from align.errors import AlignError
+from align.training.online_rl import reward_functions
+from rewards import make_scorer
+from tests.conftest import write_recipe
+
+pytestmark = pytest.mark.slow
+
+
+def grpo_recipe(tmp_path, rewards: str, **settings) -> str:
+    stage = {
+        "model": "'world:base'",
+        "data": "world:arith_hard_train",
+        "limit": 16,
+        "rewards": rewards,
+        "num_generations": 4,
+        "batch_size": 8,
+        "max_steps": 2,
+        "logging_steps": 1,
+        "learning_rate": 0.0003,
+        "max_completion_length": 24,
+        **settings,
+    }
+    body = ", ".join(f"{key}: {value}" for key, value in stage.items())
+    return write_recipe(tmp_path, f"tracking: none\nstages:\n  grpo: {{stage: grpo, {body}}}\n")
+
+
+def test_the_rewards_trl_receives_are_aligns_scorers_on_the_same_completions_weights_applied(tmp_path):
+    """Each step's logged reward is the mean over its completions of sum_i w_i * scorer_i, recomputed here by
+    align's own scorers on the decoded completions TRL handed the reward functions."""
+    log = tmp_path / "calls.jsonl"
+    rewards = f"{{correct: math, digits: {{name: 'tests.fake_scorers:recording', path: '{log}'}}}}"
+    path = grpo_recipe(tmp_path, rewards, reward_weights="{correct: 1.0, digits: 0.25}")
+    Engine(load_recipe(str(path)), tmp_path / "run").run()
+    calls = [json.loads(line) for line in log.read_text().splitlines()][1:]  # the first: the pre-run probe
+    assert len(calls) == 2 and all(len(c["completions"]) == 8 for c in calls)  # 2 steps x 2 prompts x 4
+    math = make_scorer("math")
+    logged = {r["step"]: r["value"] for r in read_metrics(tmp_path / "run") if r["name"] == "train/reward"}
+    for step, call in enumerate(calls, start=1):
+        assert all("answer" in row for row in call["rows"])  # the dataset's columns reach the scorer
+        correct = math(None, call["completions"], call["rows"])
+        digits = [float(sum(ch.isdigit() for ch in c)) for c in call["completions"]]
+        expected = sum(1.0 * a + 0.25 * b for a, b in zip(correct, digits)) / len(digits)
+        assert logged[step] == pytest.approx(expected, rel=1e-5)
+
+
+def test_none_means_not_applicable_in_online_rl_only():
+    [reward] = reward_functions({"half": "tests.fake_scorers:not_applicable"})
+    assert reward(["p"] * 4, ["a", "b", "c", "d"]) == [1.0, None, 1.0, None]
+    with pytest.raises(AlignError, match="a reward is a finite number, or None"):
+        reward_functions({"bad": "tests.fake_scorers:text"})[0](["p"], ["a"])
+
+
+@pytest.mark.parametrize(
+    "rewards, settings, message",
+    [
+        ("{bad: nosuchscorer}", {}, "unknown scorer 'nosuchscorer'"),
+        ("{bad: 'tests.fake_scorers:text'}", {}, r"reward 'bad' returned 'high' for completion 0"),
+        ("{correct: math}", {"reward_weights": "{corect: 1.0}"}, r"reward_weights names no reward \['corect'\]"),
+        ("{correct: math}", {"batch_size": 6}, "num_generations=4 does not divide the completions of a step"),
+    ],
+)
+def test_bad_rewards_and_groups_fail_before_the_run(tmp_path, rewards, settings, message):
+    path = grpo_recipe(tmp_path, rewards, **settings)
+    with pytest.raises(AlignError, match=message):
+        Engine(load_recipe(str(path)), tmp_path / "run").run()
+    assert not (tmp_path / "run" / "grpo").exists()
