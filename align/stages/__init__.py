@@ -24,6 +24,7 @@ STAGES: dict[str, str | ModuleType] = {
     "pretrain": "align.stages.pretrain",
     "split": "align.stages.split",
     "grpo": "align.stages.grpo",
+    "rloo": "align.stages.rloo",
 }
 
 

@@ -15,7 +15,7 @@ from tests.conftest import write_recipe
 pytestmark = pytest.mark.slow
 
 
-def grpo_recipe(tmp_path, rewards: str, **settings) -> str:
+def grpo_recipe(tmp_path, rewards: str, stage_type: str = "grpo", **settings) -> str:
     stage = {
         "model": "'world:base'",
         "data": "world:arith_hard_train",
@@ -30,15 +30,19 @@ def grpo_recipe(tmp_path, rewards: str, **settings) -> str:
         **settings,
     }
     body = ", ".join(f"{key}: {value}" for key, value in stage.items())
-    return write_recipe(tmp_path, f"tracking: none\nstages:\n  grpo: {{stage: grpo, {body}}}\n")
+    return write_recipe(tmp_path, f"tracking: none\nstages:\n  {stage_type}: {{stage: {stage_type}, {body}}}\n")
 
 
 def test_the_rewards_trl_receives_are_aligns_scorers_on_the_same_completions_weights_applied(tmp_path):
+    check_rewards_match(tmp_path, "grpo")
+
+
+def check_rewards_match(tmp_path, stage_type: str) -> None:
     """Each step's logged reward is the mean over its completions of sum_i w_i * scorer_i, recomputed here by
     align's own scorers on the decoded completions TRL handed the reward functions."""
     log = tmp_path / "calls.jsonl"
     rewards = f"{{correct: math, digits: {{name: 'tests.fake_scorers:recording', path: '{log}'}}}}"
-    path = grpo_recipe(tmp_path, rewards, reward_weights="{correct: 1.0, digits: 0.25}")
+    path = grpo_recipe(tmp_path, rewards, stage_type, reward_weights="{correct: 1.0, digits: 0.25}")
     Engine(load_recipe(str(path)), tmp_path / "run").run()
     calls = [json.loads(line) for line in log.read_text().splitlines()][1:]  # the first: the pre-run probe
     assert len(calls) == 2 and all(len(c["completions"]) == 8 for c in calls)  # 2 steps x 2 prompts x 4
