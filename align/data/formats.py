@@ -14,6 +14,7 @@ FORMATS = {
     "sft": [("messages",), ("prompt", "completion")],
     "lm": [("text",), ("messages",), ("prompt", "completion")],
     "preference": [("prompt", "chosen", "rejected"), ("chosen", "rejected")],  # TRL's explicit or implicit prompt
+    "unpaired": [("prompt", "completion", "label")],  # KTO: one completion, desirable (true) or not (false)
     "verifiable": [("prompt", "answer"), ("prompt", "tests")],
     "prompts": [("prompt",)],
     "prompted": [("prompt",), ("messages",)],  # prompts, or conversations (their last assistant turn answers)
@@ -103,6 +104,8 @@ def check_row(row: dict, columns: tuple[str, ...]) -> str | None:
                 return f"'answer' must be a string or a number, got {type(value).__name__}"
         elif column == "tests" and tests_problem(value):
             return tests_problem(value)
+        elif column == "label" and not isinstance(value, bool):
+            return f"'label' must be true (desirable) or false (undesirable), got {value!r}"
         elif column == "sample_index" and (not isinstance(value, int) or isinstance(value, bool)):
             return f"'sample_index' must be an integer, got {type(value).__name__}"
     if "chosen" in columns and row["chosen"] == row["rejected"]:

@@ -25,6 +25,7 @@ STAGES: dict[str, str | ModuleType] = {
     "split": "align.stages.split",
     "grpo": "align.stages.grpo",
     "rloo": "align.stages.rloo",
+    "kto": "align.stages.kto",
 }
 
 

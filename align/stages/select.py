@@ -10,6 +10,8 @@
                   `rejected_from`, rejected comes from another policy's scored samples
 - `all_pairs`  -> prompt/chosen/rejected, every better/worse pair, at most `cap` per prompt (RM data)
   (both pair rules: `min_margin` drops pairs whose scores differ by less)
+- `label`      -> prompt/completion/label for KTO: every sample (at most `cap` per prompt, at random), labelled
+                  desirable (true) when its score >= threshold, else undesirable (false)
 - `source_pairs` -> prompt/chosen/rejected with chosen from `data` and rejected from `rejected_from`, at most
                   `cap` per prompt, no scores read: the preference is the source (DPKD's sequence form: the
                   teacher's responses over the student's samples)
@@ -36,7 +38,7 @@ PAIR_RULES = ("pairs", "all_pairs", "source_pairs")
 
 class Config(StageConfig):
     data: str = dataset_field("samples", "samples: scored (a score stage's data), or unscored with `scorer`")
-    rule: Literal["best_of_n", "verified", "random", "pairs", "all_pairs", "source_pairs"] = Field(
+    rule: Literal["best_of_n", "verified", "random", "pairs", "all_pairs", "source_pairs", "label"] = Field(
         description="the selection rule (see the module)"
     )
     scorer: ScorerSpec | None = scorer_field("score the samples here first (replaces their `score`)", None)
@@ -44,7 +46,7 @@ class Config(StageConfig):
         10,
         ge=1,
         description="verified/random: max samples kept per prompt (ReST-EM: 10); "
-        "all_pairs/source_pairs: max pairs per prompt",
+        "all_pairs/source_pairs: max pairs per prompt; label: max labelled samples per prompt",
     )
     unique: bool = Field(
         False,
@@ -150,6 +152,24 @@ def select_pairs(config: Config, groups: dict, pools: dict, rng: random.Random) 
     return out, ({"select/dropped_narrow": narrow} if config.min_margin else {})
 
 
+def select_labelled(config: Config, groups: dict, rng: random.Random) -> tuple[list[dict], dict]:
+    """KTO's unpaired data: each kept sample with label = (score >= threshold)."""
+    out = []
+    for group in groups.values():
+        prompt = group[0]["prompt"]
+        out += [
+            {
+                "prompt": prompt,
+                "completion": as_completion(prompt, s["completion"]),
+                "label": selection.is_correct(s["score"], config.threshold),
+                "score": s["score"],
+            }
+            for s in selection.random_subset(group, config.cap, rng)
+        ]
+    desirable = sum(row["label"] for row in out)
+    return out, {"select/desirable": desirable, "select/undesirable": len(out) - desirable}
+
+
 def select_samples(config: Config, groups: dict, rng: random.Random) -> tuple[list[dict], dict]:
     out, solved = [], 0
     for group in groups.values():
@@ -180,6 +200,8 @@ def run(config: Config, ctx: StageContext) -> StageResult:
     rng = random.Random(ctx.seed)
     if config.rule in PAIR_RULES:
         out, counts = select_pairs(config, groups, pools, rng)
+    elif config.rule == "label":
+        out, counts = select_labelled(config, groups, rng)
     else:
         out, counts = select_samples(config, groups, rng)
     if not out:
