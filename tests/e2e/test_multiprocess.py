@@ -180,3 +180,22 @@ def test_nodes_need_a_rendezvous_endpoint():
         Config(model="world:base", data="world:sft", nnodes=2)
     with pytest.raises(ValidationError, match="node_rank=2 must be below nnodes=2"):
         Config(model="world:base", data="world:sft", nnodes=2, node_rank=2, rdzv_endpoint="host:29500")
+
+
+def test_two_process_grpo_scores_every_completion_once_and_trains(tmp_path):
+    """GRPO under torchrun: each rank generates and rewards its share of the groups; rank 0 alone logs, once per
+    step, the reward over all of the step's completions."""
+    log = tmp_path / "calls.jsonl"
+    path = write_recipe(
+        tmp_path,
+        "tracking: none\nstages:\n  rl: {stage: grpo, model: 'world:base', data: world:arith_hard_train, limit: 32, "
+        f"rewards: {{digits: {{name: 'tests.fake_scorers:recording', path: '{log}'}}}}, num_generations: 4, "
+        "batch_size: 4, max_steps: 3, logging_steps: 1, learning_rate: 0.0003, max_completion_length: 16, "
+        "processes: 2}\n",
+    )
+    [summary] = Engine(load_recipe(str(path)), tmp_path / "run").run()
+    assert summary["metrics"]["train/steps"] == 3
+    steps = [m["step"] for m in read_metrics(tmp_path / "run") if m["name"] == "train/reward" and m["step"]]
+    assert steps == [1, 2, 3]
+    calls = [json.loads(line) for line in log.read_text().splitlines()][1:]  # the first: the pre-run probe
+    assert sum(len(c["completions"]) for c in calls) == 3 * 8  # 3 steps x (4 per rank x 2 ranks), each once
