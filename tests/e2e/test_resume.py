@@ -21,6 +21,25 @@ def stage_json(run_dir: Path, dirname: str) -> dict:
     return json.loads((run_dir / dirname / "stage.json").read_text())
 
 
+def kill_after_checkpoint(args: list[str], run_dir: Path, stage: str) -> None:
+    """`align run ARGS` in its own process group, killed -9 just after `stage` saved its first checkpoint."""
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "cli.py"), "run", *args, "--run-dir", str(run_dir)],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    checkpoints = run_dir / stage / ".work" / "checkpoints"
+    deadline = time.time() + 240
+    while time.time() < deadline and not any(checkpoints.glob("checkpoint-*/trainer_state.json")):
+        time.sleep(0.1)
+    time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert any(checkpoints.glob("checkpoint-*")), "training never checkpointed before the kill"
+
+
 def test_smoke_run_then_rerun_skips_everything(tmp_path):
     run_dir = tmp_path / "sft"
     first = align("run", "sft", "--smoke", "--run-dir", str(run_dir))
@@ -54,21 +73,7 @@ def test_kill_during_training_then_resume_matches_uninterrupted(tmp_path):
     assert align("run", "sft", *args, "--run-dir", str(reference)).returncode == 0
 
     run_dir = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "cli.py"), "run", "sft", *args, "--run-dir", str(run_dir)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    checkpoints = run_dir / "sft" / ".work" / "checkpoints"
-    deadline = time.time() + 240
-    while time.time() < deadline and not any(checkpoints.glob("checkpoint-*/trainer_state.json")):
-        time.sleep(0.2)
-    time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert any(checkpoints.glob("checkpoint-*")), "training never checkpointed before the kill"
+    kill_after_checkpoint(["sft", *args], run_dir, "sft")
     assert not (run_dir / "sft" / "DONE").exists()
     eval_base_done = (run_dir / "eval_base" / "DONE").read_text()
 
@@ -162,21 +167,8 @@ def test_kill_inside_online_rl_then_resume(tmp_path, stage_type):
     reference = tmp_path / "reference"
     assert align("run", str(recipe), "--run-dir", str(reference)).returncode == 0
     run_dir = tmp_path / "killed"
-    proc = subprocess.Popen(
-        [sys.executable, str(ROOT / "cli.py"), "run", str(recipe), "--run-dir", str(run_dir)],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    checkpoints = run_dir / "rl" / ".work" / "checkpoints"
-    deadline = time.time() + 240
-    while time.time() < deadline and not any(checkpoints.glob("checkpoint-*/trainer_state.json")):
-        time.sleep(0.1)
-    time.sleep(0.3)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert any(checkpoints.glob("checkpoint-*")) and not (run_dir / "rl" / "DONE").exists()
+    kill_after_checkpoint([str(recipe)], run_dir, "rl")
+    assert not (run_dir / "rl" / "DONE").exists()
     resumed = align("run", str(recipe), "--run-dir", str(run_dir))
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
