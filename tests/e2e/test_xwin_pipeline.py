@@ -86,3 +86,20 @@ def test_inserting_an_evaluate_stage_mid_pipeline_reruns_only_it(tmp_path):
     ).run()
     assert [s["name"] for s in summaries if s["status"] == "ran"] == ["eval_rm_on_sft"]
     assert {name: (tmp_path / "run" / name / "DONE").read_text() for name in done} == done
+
+
+def test_iterative_dpo_samples_from_and_continues_each_rounds_policy(tmp_path):
+    """iterative-dpo: round 1 starts from the RS model, round 2 samples from and trains round 1's DPO model."""
+    Engine(load_recipe("iterative-dpo", ["tracking=none"], smoke=True), tmp_path / "run").run()
+
+    def info(name):
+        return json.loads((tmp_path / "run" / name / "stage.json").read_text())
+
+    def digest(name):
+        return weights_digest(AutoModelForCausalLM.from_pretrained(str(tmp_path / "run" / name / "model")))
+
+    assert info("it1-dpo")["values"]["start_weights"] == digest("rs")
+    assert info("it2-dpo")["values"]["start_weights"] == digest("it1-dpo") != digest("rs")
+    first = json.loads((tmp_path / "run" / "it2-sample" / "data.jsonl").read_text().splitlines()[0])
+    assert first["policy"].endswith("it1-dpo/model")
+    assert "eval/rm_score" in info("it2-eval")["metrics"]
