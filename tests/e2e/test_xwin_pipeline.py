@@ -88,6 +88,7 @@ def test_inserting_an_evaluate_stage_mid_pipeline_reruns_only_it(tmp_path):
     assert {name: (tmp_path / "run" / name / "DONE").read_text() for name in done} == done
 
 
+@pytest.mark.bench  # a 15 s recipe smoke; the suite keeps to 6 minutes
 def test_iterative_dpo_samples_from_and_continues_each_rounds_policy(tmp_path):
     """iterative-dpo: round 1 starts from the RS model, round 2 samples from and trains round 1's DPO model."""
     Engine(load_recipe("iterative-dpo", ["tracking=none"], smoke=True), tmp_path / "run").run()
