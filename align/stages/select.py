@@ -11,7 +11,8 @@
 - `all_pairs`  -> prompt/chosen/rejected, every better/worse pair, at most `cap` per prompt (RM data)
   (both pair rules: `min_margin` drops pairs whose scores differ by less)
 - `label`      -> prompt/completion/label for KTO: every sample (at most `cap` per prompt, at random), labelled
-                  desirable (true) when its score >= threshold, else undesirable (false)
+                  desirable (true) when its score >= threshold (or, `label_by: median`, above its prompt's
+                  median), else undesirable (false)
 - `source_pairs` -> prompt/chosen/rejected with chosen from `data` and rejected from `rejected_from`, at most
                   `cap` per prompt, no scores read: the preference is the source (DPKD's sequence form: the
                   teacher's responses over the student's samples)
@@ -20,6 +21,7 @@
 from __future__ import annotations
 
 import random
+import statistics
 from typing import Literal
 
 from pydantic import Field, model_validator
@@ -72,6 +74,11 @@ class Config(StageConfig):
         None,
     )
     match_verified: bool = Field(True, description="random: keep as many per prompt as `verified` would")
+    label_by: Literal["threshold", "median"] = Field(
+        "threshold",
+        description="label: desirable when the score >= `threshold`, or above its prompt's median score (for "
+        "scores of no fixed scale, a reward model's)",
+    )
     prompts: str | None = dataset_field("prompts", "if given, every one of these prompts must have samples", None)
     limit: int | None = Field(None, ge=1, description="first N rows of `prompts` (smoke runs)")
     on_empty: Literal["fail", "stop_loop"] = Field(
@@ -157,11 +164,12 @@ def select_labelled(config: Config, groups: dict, rng: random.Random) -> tuple[l
     out = []
     for group in groups.values():
         prompt = group[0]["prompt"]
+        median = statistics.median(s["score"] for s in group)
         out += [
             {
                 "prompt": prompt,
                 "completion": as_completion(prompt, s["completion"]),
-                "label": selection.is_correct(s["score"], config.threshold),
+                "label": s["score"] > median if config.label_by == "median" else s["score"] >= config.threshold,
                 "score": s["score"],
             }
             for s in selection.random_subset(group, config.cap, rng)
