@@ -28,6 +28,7 @@ def measured_on(config, sets: dict[str, list[dict]]) -> dict[str, str]:
         out[f"eval/pass@{n}"] = out["eval/pass@1_sampled"] = on(
             config.verifiable, "verifiable", verifier, sampled.format(n)
         )
+        out["eval/right_working"] = on(config.verifiable, "verifiable", "the world's check of the working")
     if "instruct" in sets:
         judge, name = f"judge {spec_name(config.judge)}", judge_metric(config)
         out[name] = on(config.instruct, "instruct", judge)

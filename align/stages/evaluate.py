@@ -1,7 +1,9 @@
 """`evaluate`: held-out metrics for one policy.
 
 - verifiable problems (`prompt`/`answer`): `eval/pass@1` from greedy decoding, `eval/pass@k` (k = `samples`)
-  and `eval/pass@1_sampled` from `samples` completions at `temperature`, scored by `verifier`;
+  and `eval/pass@1_sampled` from `samples` completions at `temperature`, scored by `verifier`; on the world's
+  arithmetic also `eval/right_working`, the greedy completions whose working the world checks right (beside
+  pass@1, a reward-hacking signal: the verifier accepts a right answer reached by wrong working);
 - instructions: the judge's mean score of greedy completions, `eval/gold_score` when the judge is the world's
   `gold_judge` and `eval/judge_score` for any other judge (a user's judge is not the gold one), and
   `eval/win_rate` against `baseline` (an earlier evaluate stage's `data`), ties counting half; with
@@ -47,6 +49,7 @@ from align.stages.config import (
     top_p_field,
 )
 from align.stages.eval_sources import judge_metric, measured_on, world_sets_warning
+from align.world import tasks
 from rewards import checked_scores, make_scorer, spec_name
 
 
@@ -191,7 +194,18 @@ def score_verifiable(config: Config, ctx: StageContext, generator, pairs, record
         "eval/pass@1": mean(is_correct(s, config.threshold) for s in greedy_scores),
         f"eval/pass@{n}": mean(pass_at_k(n, c, n) for c in correct),
         "eval/pass@1_sampled": mean(pass_at_k(n, c, 1) for c in correct),
+        **right_working(rows, [out for _, out in pairs]),
     }
+
+
+def right_working(rows: list[dict], outs: list[str]) -> dict:
+    """A reward-hacking signal beside pass@1: on the world's arithmetic, the share of greedy completions whose
+    working is right, checked by the world, not by the verifier (a right answer reached by wrong working passes
+    the verifier). Absent on data the world does not know."""
+    expressions = [tasks.arith_expression(prompt_text(r["prompt"], roles=False)) for r in rows]
+    if not rows or not all(expressions):
+        return {}
+    return {"eval/right_working": mean(tasks.arith_fully_correct(e, o) for e, o in zip(expressions, outs))}
 
 
 def score_instruct(config: Config, judge, pairs, records) -> dict:

@@ -108,3 +108,15 @@ stages:
     assert read_jsonl(tmp_path / "run" / "chats" / "data.jsonl") == read_jsonl(
         tmp_path / "run" / "pairs" / "data.jsonl"
     )
+
+
+def test_right_working_is_the_worlds_check_beside_the_verifier():
+    """A right answer by wrong working passes the verifier but not the world's check of the working."""
+    from align.stages.evaluate import right_working
+    from align.world import tasks
+
+    rows = [{"prompt": tasks.user(tasks.arith_prompt("93-6+9"))}] * 2
+    right = "93-6=87;87+9=96;\\boxed{96}"
+    lucky = "93+9=102;102-6=96;\\boxed{96}"  # the verifier accepts it: the answer is right
+    assert right_working(rows, [right, lucky]) == {"eval/right_working": 0.5}
+    assert right_working([{"prompt": tasks.user("Say hi.")}], ["hi"]) == {}  # data the world does not know
