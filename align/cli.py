@@ -117,9 +117,7 @@ def show(run_dir: Path, as_json: bool = typer.Option(False, "--json", help="mach
             for k, v in stage["metrics"].items()
             if k in stage["key_metrics"]
         )
-        status = stage["status"] + (
-            f" (a re-run {stage['rerun']}: the outputs are the last finished run's)" if stage["rerun"] else ""
-        )
+        status = stage["status"] + (RERUN[stage["rerun"]] if stage["rerun"] else "")
         table.add_row(stage["name"], status, shown, "; ".join(stage["rerun_reasons"]))
     console.print(table)
 

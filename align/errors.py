@@ -1,6 +1,6 @@
-import errno
-
 """One exception type for every user-facing problem: the CLI prints its message and exits non-zero."""
+
+import errno
 
 
 class AlignError(Exception):

@@ -75,8 +75,14 @@ def staging_dir(read_only: list[str]) -> str:
     raise AlignError(f"the code sandbox found no dir to build its root on among {', '.join(STAGING)}")
 
 
+@functools.cache
+def launcher_source() -> str:
+    return (HERE / "code_launcher.py").read_text()
+
+
 def launcher_command() -> list[str]:
-    return [sandbox_python(), "-I", "-S", "-c", (HERE / "code_launcher.py").read_text()]
+    """Run per program: the launcher's source is read once per process."""
+    return [sandbox_python(), "-I", "-S", "-c", launcher_source()]
 
 
 def launch_header(files: dict, entry: str, isolation: str, uid: int, disk_mb: int) -> bytes:

@@ -78,8 +78,8 @@ class Sandbox:
         stop(self.proc)
 
 
-def free_names(code, builtin_names):
-    """Names the test code reads without defining them, `builtin_names` aside: the candidate must supply these."""
+def free_names(code):
+    """Names the test code reads without defining them: the candidate supplies those that are not builtins."""
     tree = ast.parse(code)
     loaded, bound = set(), set()
     for node in ast.walk(tree):
@@ -93,7 +93,7 @@ def free_names(code, builtin_names):
             bound.update((a.asname or a.name).split(".")[0] for a in node.names)
         elif isinstance(node, ast.ExceptHandler) and node.name:
             bound.add(node.name)
-    return sorted(loaded - bound - set(builtin_names))
+    return loaded - bound
 
 
 def proxy(sandbox, name):
@@ -126,10 +126,10 @@ def top_level_names(program):
     return names
 
 
-def run_tests(job, sandbox, builtin_names):
-    """Run the tests with every free name but `builtin_names` bound to the candidate's function."""
+def run_tests(job, sandbox, names):
+    """Run the tests with each of `names` bound to the candidate's function of that name."""
     namespace = {"__name__": "__tests__"}
-    namespace.update({name: proxy(sandbox, name) for name in free_names(job["tests"], builtin_names)})
+    namespace.update({name: proxy(sandbox, name) for name in sorted(names)})
     exec(compile(job["tests"], "tests", "exec"), namespace)
     if job["mode"] == "check":
         namespace["check"](proxy(sandbox, job["entry_point"]))
@@ -145,14 +145,15 @@ def judge(job, preexec):
         ready = sandbox.receive()
         if "error" in ready:
             return False, str(ready["error"])
-        python = set(dir(builtins))
+        python, free = set(dir(builtins)), free_names(job["tests"])
         defined = top_level_names(job["program"]) | set(ready.get("defines", []))
-        shadowed = python & defined & set(free_names(job["tests"], ()))
-        if job["mode"] == "asserts" and not free_names(job["tests"], python - shadowed):
+        shadowed = python & defined & free
+        candidates = free - (python - shadowed)
+        if job["mode"] == "asserts" and not candidates:
             return False, "the tests call none of the program's functions"
-        run_tests(job, sandbox, python - shadowed)
+        run_tests(job, sandbox, candidates)
         if shadowed:
-            run_tests(job, sandbox, python)
+            run_tests(job, sandbox, free - python)
         return True, "passed"
     except CandidateError as exc:
         return False, str(exc)

@@ -26,7 +26,7 @@ import tempfile
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWNET = 0x10000000, 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
-MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE, MS_RELATIME = 1024, 2048, 4096, 16384, 1 << 18, 1 << 21
+MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC, MS_PRIVATE = 1024, 2048, 4096, 16384, 1 << 18
 STATVFS_TO_MS = {1: MS_RDONLY, 2: MS_NOSUID, 4: MS_NODEV, 8: MS_NOEXEC, 1024: MS_NOATIME, 2048: MS_NODIRATIME}
 MNT_DETACH, PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 2, 1, 38
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "riscv64": 41}
@@ -75,7 +75,7 @@ def bind_read_only(source, target):
 
 def build_root(job, top, uid):
     """The fresh root, built on a tmpfs mounted at `top` (a host dir, hidden only inside this namespace)."""
-    call(libc.mount(None, b"/", None, MS_REC | MS_PRIVATE, None), "making mounts private")
+    mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing mounted here reaches the host
     size = f"size={job['disk_mb']}m,nr_inodes={job['inodes']},mode=0755"
     mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, size)
     runtime = job["runtime"]
@@ -83,8 +83,8 @@ def build_root(job, top, uid):
         bind_read_only(path, top + path)
     for path in runtime["hidden"]:
         mount("tmpfs", top + path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=0555")
+    os.makedirs(top + "/dev", exist_ok=True)
     for device in job["devices"]:
-        os.makedirs(top + "/dev", exist_ok=True)
         open(top + device, "a").close()
         mount(device, top + device, None, MS_BIND)
     os.mkdir(top + "/tmp", 0o1777)

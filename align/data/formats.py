@@ -102,8 +102,8 @@ def check_row(row: dict, columns: tuple[str, ...]) -> str | None:
         elif column == "answer":
             if not isinstance(value, (str, int, float)) or isinstance(value, bool):
                 return f"'answer' must be a string or a number, got {type(value).__name__}"
-        elif column == "tests" and tests_problem(value):
-            return tests_problem(value)
+        elif column == "tests" and (problem := tests_problem(value)):
+            return problem
         elif column == "label" and not isinstance(value, bool):
             return f"'label' must be true (desirable) or false (undesirable), got {value!r}"
         elif column == "sample_index" and (not isinstance(value, int) or isinstance(value, bool)):

@@ -67,7 +67,7 @@ def finished_rows(run_dir: Path, rows: list[dict]) -> list[dict]:
     for stage in {r["stage"] for r in rows}:
         marker = read_json(Path(run_dir) / stage / "DONE")
         done[stage] = marker.get("hash") if isinstance(marker, dict) else None
-    return [r for r in rows if done.get(r["stage"]) and r.get("attempt", done[r["stage"]]) == done[r["stage"]]]
+    return [r for r in rows if done[r["stage"]] and row_attempt(r, done[r["stage"]], "") == done[r["stage"]]]
 
 
 def versions() -> dict:

@@ -160,16 +160,21 @@ def select_pairs(config: Config, groups: dict, pools: dict, rng: random.Random) 
 
 
 def select_labelled(config: Config, groups: dict, rng: random.Random) -> tuple[list[dict], dict]:
-    """KTO's unpaired data: each kept sample with label = (score >= threshold)."""
+    """KTO's unpaired data: each kept sample labelled desirable by `threshold` (`selection.is_correct`, the rule
+    `verified` keeps by) or, `label_by: median`, when it beats its prompt's median score."""
     out = []
     for group in groups.values():
         prompt = group[0]["prompt"]
-        median = statistics.median(s["score"] for s in group)
+        if config.label_by == "median":
+            median = statistics.median(s["score"] for s in group)
+            desirable = lambda s, median=median: s["score"] > median  # noqa: E731
+        else:
+            desirable = lambda s: selection.is_correct(s["score"], config.threshold)  # noqa: E731
         out += [
             {
                 "prompt": prompt,
                 "completion": as_completion(prompt, s["completion"]),
-                "label": s["score"] > median if config.label_by == "median" else s["score"] >= config.threshold,
+                "label": desirable(s),
                 "score": s["score"],
             }
             for s in selection.random_subset(group, config.cap, rng)

@@ -65,7 +65,7 @@ def check(config: Config) -> None:
             "(text rows take respond: false, targets_on: [references])"
         )
     if "references" in config.targets_on:
-        missing = next((i for i, r in enumerate(teacher_rows(config)) if "completion" not in r), None)
+        missing = next((i for i, r in enumerate(map(as_prompted, rows)) if "completion" not in r), None)
         if missing is not None:
             raise ValueError(
                 f"{config.data}: record {missing + 1} has no `completion` to cache targets on "
@@ -76,8 +76,11 @@ def check(config: Config) -> None:
 def teacher_rows(config: Config) -> list[dict]:
     """The data as prompts (a conversation: everything before its last assistant turn, which is its reference; a
     text row: an empty prompt, all reference, as the student's pretraining term reads it)."""
-    rows = load_dataset(config.data, "teacher", config.limit)
-    return [prompt_completion(r) if "messages" in r or "text" in r else r for r in rows]
+    return [as_prompted(r) for r in load_dataset(config.data, "teacher", config.limit)]
+
+
+def as_prompted(row: dict) -> dict:
+    return prompt_completion(row) if "messages" in row or "text" in row else row
 
 
 def cut_rows(tokenizer, rows: list[dict], scored: list, max_length: int) -> int:

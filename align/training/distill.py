@@ -104,7 +104,7 @@ def place_targets(mask: torch.Tensor, rows: list[int], targets: teacher_targets.
     return logps, ids
 
 
-def check_coverage(encoded: list, targets: teacher_targets.TeacherTargets, max_length: int, path: str) -> None:
+def check_coverage(encoded: list, targets: teacher_targets.TeacherTargets, max_length: int) -> None:
     """The cache must hold the teacher's targets at every completion token the student trains on: a cache cut
     shorter (the teacher stage's smaller max_length) would leave those tokens without targets."""
     short = []
@@ -116,10 +116,10 @@ def check_coverage(encoded: list, targets: teacher_targets.TeacherTargets, max_l
         row, trained, cached = short[0]
         missing = sum(t - c for _, t, c in short)
         raise AlignError(
-            f"{path}: the teacher targets miss {missing} completion tokens the student trains on, in {len(short)} "
-            f"of {len(encoded)} rows (record {row + 1}: {cached} of {trained}): they were cut at the teacher "
-            f"stage's max_length={targets.meta.get('max_length', '?')}, below the student's {max_length}; raise "
-            f"the teacher's max_length (or lower the student's)"
+            f"{targets.path}: the teacher targets miss {missing} completion tokens the student trains on, in "
+            f"{len(short)} of {len(encoded)} rows (record {row + 1}: {cached} of {trained}): they were cut at the "
+            f"teacher stage's max_length={targets.meta.get('max_length', '?')}, below the student's {max_length}; "
+            f"raise the teacher's max_length (or lower the student's)"
         )
 
 
@@ -178,7 +178,7 @@ def offline_trainer(
 
     encoded = [encode(tokenizer, r["prompt"], r["completion"]) for r in rows]
     if targets is not None:
-        check_coverage(encoded, targets, max_length, targets.path)
+        check_coverage(encoded, targets, max_length)
     dataset = Dataset.from_list(
         [{"input_ids": ids, "completion_mask": m, "row": i} for i, (ids, m) in enumerate(encoded)]
     )
@@ -186,7 +186,7 @@ def offline_trainer(
         pt_rows, pt_targets = pretrain
         pretrain = ([encode(tokenizer, r["prompt"], r["completion"]) for r in pt_rows], pt_targets)
         if pt_targets is not None:
-            check_coverage(pretrain[0], pt_targets, max_length, pt_targets.path)
+            check_coverage(pretrain[0], pt_targets, max_length)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     return DistillTrainer(
         model=model,

@@ -11,15 +11,9 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 
+from align.data.rows import completion_text
 from align.errors import AlignError
 from rewards import make_scorer, spec_name
-
-
-def completion_text(completion) -> str:
-    """A completion as text: conversational prompts give a list of assistant messages."""
-    if isinstance(completion, list):
-        return "".join(m.get("content", "") for m in completion if isinstance(m, dict))
-    return completion
 
 
 def checked_rewards(scores, count: int, label: str) -> list[float | None]:
