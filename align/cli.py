@@ -201,8 +201,8 @@ app.add_typer(bench_app, name="bench")
 @bench_app.command("learning")
 def bench_learning(
     suite: list[str] = typer.Option(
-        ["rest-em", "rest-em-hard", "xwin", "dpkd", "alpagasus", "miniplm"],
-        help="rest-em, rest-em-hard, xwin, dpkd, alpagasus and/or miniplm",
+        ["rest-em", "rest-em-hard", "xwin", "dpkd", "alpagasus", "miniplm", "online-rl"],
+        help="rest-em, rest-em-hard, xwin, dpkd, alpagasus, miniplm and/or online-rl",
     ),
     seeds: int = typer.Option(3, min=1, help="run each headline row under seed=0..N-1"),
     smoke: bool = typer.Option(False, "--smoke", help="tiny sizes (checks the plumbing only)"),

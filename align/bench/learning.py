@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from align.bench.distill import render_dpkd
+from align.bench.online_rl import GRPO, ITERATIVE, REST, RLOO, XWIN_KTO, add_online, render_online_rl
 from align.bench.rest_em import render_rest_em
 from align.bench.selection import add_composition, render_alpagasus, render_selection
 from align.bench.xwin import add_failures, render_xwin
@@ -83,6 +84,7 @@ DPO_LEVERS = [
     ),
 ]
 HARD = ("data.train=world:arith_hard_train", "data.eval=world:arith_hard_test")
+ON_POLICY_PAIRS = ("stages.dpo_pairs.data=${policy_score.data}", "rejected_from=null")
 
 
 def suite_experiments(seeds: int = 3) -> dict[str, list[Experiment]]:
@@ -109,6 +111,13 @@ def suite_experiments(seeds: int = 3) -> dict[str, list[Experiment]]:
             (*HARD, "iterations=1", "samples=48", "stages.rest.stages.sft.epochs=4"),
             copy_from="rest-em hard, 1 iteration, 3x samples",
         ),
+        # GRPO and RLOO vs ReST-EM at one budget of sampled completions; KTO vs DPO on the same samples; iterative
+        # DPO reusing that chain's stages up to its RS policy
+        "online-rl": seeded(GRPO, "grpo", seeds)
+        + seeded(RLOO, "grpo", seeds, ("method=rloo",))
+        + seeded(REST, "rest-em", seeds, (*HARD, "iterations=1"))
+        + seeded(XWIN_KTO, "xwin-kto", seeds, ON_POLICY_PAIRS)
+        + seeded(ITERATIVE, "iterative-dpo", seeds, copy_from=XWIN_KTO),
         "xwin": seeded("xwin n=64", "xwin-pipeline", seeds)
         + [
             exp
@@ -133,10 +142,10 @@ def slug(label: str) -> str:
 def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
     run_dir = root / slug(exp.name)
     source = root / slug(run_name(exp.copy_from, exp.seed)) if exp.copy_from else None
+    recipe = load_recipe(exp.recipe, [*exp.args(), "tracking=none"], smoke=smoke)
     if source and source.exists():  # a fresh copy: shared stages are reused
         shutil.rmtree(run_dir, ignore_errors=True)
-        shutil.copytree(source, run_dir)
-    recipe = load_recipe(exp.recipe, [*exp.args(), "tracking=none"], smoke=smoke)
+        shutil.copytree(source, run_dir, ignore=stage_dirs_only(source, recipe.name))
     Engine(recipe, run_dir).run()
     overview = run_overview(run_dir)
     starts = {s["name"]: s["values"]["start_weights"] for s in overview["stages"] if "start_weights" in s["values"]}
@@ -153,6 +162,15 @@ def run_experiment(exp: Experiment, root: Path, smoke: bool) -> dict:
         "start_weights": starts,
         "model_digest": model_digest(recipe.params.get("model", "")),
     }
+
+
+def stage_dirs_only(source: Path, recipe: str):
+    """copytree's `ignore` for a copy from another recipe's run: leave out its top-level files (the run record and
+    logs; the engine refuses a dir that holds another recipe's run), keep its finished stage dirs, each with its
+    inputs' fingerprint, for the new run to reuse. None (copy all) when the source ran the same recipe."""
+    if json.loads((source / "run.json").read_text()).get("recipe") == recipe:
+        return None
+    return lambda folder, names: [n for n in names if Path(folder) == source and (source / n).is_file()]
 
 
 def model_digest(spec: str) -> str | None:
@@ -185,6 +203,8 @@ def bench_learning(
             from align.bench.rest_em import add_working
 
             add_working(results[suite])
+        if suite == "online-rl":  # budgets in sampled completions, and the online runs' training curves
+            add_online(results[suite])
         if suite == "miniplm":  # what each filter kept: task families and the share of right answers
             add_composition(results[suite])
         if suite == "dpkd":  # peak memory per method, each alone in a fresh process, on seed 0's teacher targets
@@ -225,6 +245,8 @@ def render_learning(results: dict, folder: Path) -> str:
         lines += render_xwin(results["xwin"], folder)
     if "dpkd" in results:
         lines += render_dpkd(results["dpkd"], results.get("dpkd_memory"), folder)
+    if "online-rl" in results:
+        lines += render_online_rl(results["online-rl"], folder)
     if "alpagasus" in results:
         lines += render_alpagasus(results["alpagasus"])
     if "miniplm" in results:

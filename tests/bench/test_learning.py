@@ -67,3 +67,23 @@ def test_bench_learning_smoke(tmp_path):
     assert "| iteration 2 |" in text and "yes |" in text  # M-steps started from the base weights
     rerendered = bench_learning([], root=tmp_path / "runs", out=tmp_path / "learning.md", render_only=True)
     assert rerendered.read_text() == text
+
+
+@pytest.mark.bench
+def test_bench_online_rl_smoke(tmp_path):
+    """The online-RL suite at smoke size, two seeds: budgets counted from the run dirs, curves, sections, plot."""
+    out = bench_learning(["online-rl"], root=tmp_path / "runs", out=tmp_path / "learning.md", smoke=True, seeds=2)
+    text = out.read_text()
+    results = json.loads((tmp_path / "learning.json").read_text())["online-rl"]
+    by_label = {r["label"]: r for r in results}
+    assert by_label["grpo seed=1"]["completions"] == 2 * 8  # smoke: 2 steps of 8 completions
+    assert by_label["rest-em hard, 1 iteration seed=0"]["completions"] == 16 * 4  # 16 problems x 4 samples
+    assert [s for s, _ in by_label["rloo seed=0"]["curves"]["train/reward"]] == [1, 2]  # smoke logs each step
+    assert by_label["rloo seed=0"]["command"] == "align run grpo method=rloo seed=0 --smoke"
+    assert "| GRPO | ReST-EM, iteration 1 | pass@1 |" in text and "| round 1 → round 2 |" in text
+    assert "| DPO → KTO |" in text and (tmp_path / "learning_online_rl.png").exists()
+    iterative, xwin_kto = by_label["iterative-dpo, 2 rounds seed=1"], by_label["xwin-kto, on-policy DPO pairs seed=1"]
+    assert iterative["stages"]["eval_rs"] == xwin_kto["stages"]["eval_rs"]  # the RS policy's stages are reused
+    assert (
+        bench_learning([], root=tmp_path / "runs", out=tmp_path / "learning.md", render_only=True).read_text() == text
+    )
