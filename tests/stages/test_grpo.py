@@ -77,3 +77,19 @@ def test_bad_rewards_and_groups_fail_before_the_run(tmp_path, rewards, settings,
     with pytest.raises(AlignError, match=message):
         Engine(load_recipe(str(path)), tmp_path / "run").run()
     assert not (tmp_path / "run" / "grpo").exists()
+
+
+def test_each_step_logs_reward_per_scorer_zero_variance_groups_length_kl_and_clip_ratio(tmp_path):
+    """The per-step metrics users watch: with beta > 0 the KL to the reference, with num_iterations > 1 the clip
+    ratio (the sampled completions are reused, so the policy moves away from the one that sampled them)."""
+    path = grpo_recipe(tmp_path, "{correct: math}", beta=0.04, num_iterations=2, max_steps=4)
+    Engine(load_recipe(str(path)), tmp_path / "run").run()
+    logged: dict[str, list[int]] = {}
+    for row in read_metrics(tmp_path / "run"):
+        if row["step"] is not None:
+            logged.setdefault(row["name"], []).append(row["step"])
+    sampled = ("rewards/correct/mean", "rewards/correct/std", "frac_reward_zero_std", "completions/mean_length")
+    for name in sampled:  # once per generation: each batch of completions serves num_iterations steps
+        assert logged.get(f"train/{name}") == [1, 3], name
+    for name in ("kl", "clip_ratio/region_mean", "loss"):  # every optimizer step
+        assert logged.get(f"train/{name}") == [1, 2, 3, 4], name
