@@ -139,8 +139,11 @@ def make_scorer(spec) -> Scorer:
     return partial(target, **options) if options else target
 
 
-def checked_scores(scorer: Scorer, prompts, completions, rows, name: str = "scorer") -> list[float]:
-    """Call a scorer and insist on one finite float per completion: a bad scorer fails loudly here."""
+def checked_scores(
+    scorer: Scorer, prompts, completions, rows, name: str = "scorer", allow_none: bool = False
+) -> list[float | None]:
+    """Call a scorer and insist on one finite float per completion: a bad scorer fails loudly here. Online RL
+    passes `allow_none`: there `None` means "not applicable" (TRL's meaning); everywhere else it is an error."""
     try:
         scores = scorer(prompts, completions, rows)
     except SystemExit as exc:  # would otherwise end `align run` silently, with its exit code
@@ -156,11 +159,15 @@ def checked_scores(scorer: Scorer, prompts, completions, rows, name: str = "scor
             f"{name} returned {type(scores).__name__} of the wrong length "
             f"(expected a list of {len(completions)} numbers)"
         )
-    out = []
+    out: list[float | None] = []
     for i, value in enumerate(scores):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not _math.isfinite(value):
-            raise ValueError(f"{name} returned {value!r} for completion {i}: scores must be finite numbers")
-        out.append(float(value))
+        if value is None and allow_none:
+            out.append(None)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not _math.isfinite(value):
+            allowed = "finite numbers, or None where they do not apply" if allow_none else "finite numbers"
+            raise ValueError(f"{name} returned {value!r} for completion {i}: scores must be {allowed}")
+        else:
+            out.append(float(value))
     return out
 
 

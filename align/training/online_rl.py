@@ -8,31 +8,11 @@ what comes back: a finite number, or `None` for "not applicable" (TRL's meaning;
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 from align.data.rows import completion_text
 from align.errors import AlignError
-from rewards import make_scorer, spec_name
-
-
-def checked_rewards(scores, count: int, label: str) -> list[float | None]:
-    if hasattr(scores, "tolist") and not isinstance(scores, (list, tuple)):
-        scores = scores.tolist()
-    if not isinstance(scores, (list, tuple)) or len(scores) != count:
-        raise AlignError(f"reward {label!r} returned {type(scores).__name__} of the wrong length (expected {count})")
-    out = []
-    for index, value in enumerate(scores):
-        if value is None:
-            out.append(None)
-        elif isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise AlignError(
-                f"reward {label!r} returned {value!r} for completion {index}: a reward is a finite number, or "
-                "None where it does not apply"
-            )
-        else:
-            out.append(float(value))
-    return out
+from rewards import checked_scores, make_scorer, spec_name
 
 
 def reward_function(label: str, spec) -> Callable:
@@ -46,7 +26,10 @@ def reward_function(label: str, spec) -> Callable:
             {**{key: values[i] for key, values in table.items()}, "prompt": prompts[i], "completion": texts[i]}
             for i in range(len(prompts))
         ]
-        return checked_rewards(scorer(prompts, texts, rows), len(texts), label)
+        try:
+            return checked_scores(scorer, prompts, texts, rows, f"reward {label!r}", allow_none=True)
+        except ValueError as exc:  # what it returned: said in the reward's own words
+            raise AlignError(str(exc)) from None
 
     reward.__name__ = label
     return reward
@@ -61,7 +44,8 @@ def reward_functions(rewards: dict) -> list[Callable]:
 
 def probe_rewards(rewards: dict, rows: list[dict]) -> None:
     """Call every reward on a few rows of the data, their references as completions, before the run: a reward that
-    cannot read the rows, or returns something else than numbers, fails here in seconds."""
+    cannot read the rows, or returns something else than numbers, fails here in seconds. It builds its own scorers
+    and drops them (a reward model is loaded twice): the run may be other processes, which cannot share them."""
     sample = rows[:4]
     prompts = [r["prompt"] for r in sample]
     guesses = [str(r.get("answer", r.get("completion", ""))) for r in sample]

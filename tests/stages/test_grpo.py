@@ -59,7 +59,7 @@ def check_rewards_match(tmp_path, stage_type: str) -> None:
 def test_none_means_not_applicable_in_online_rl_only():
     [reward] = reward_functions({"half": "tests.fake_scorers:not_applicable"})
     assert reward(["p"] * 4, ["a", "b", "c", "d"]) == [1.0, None, 1.0, None]
-    with pytest.raises(AlignError, match="a reward is a finite number, or None"):
+    with pytest.raises(AlignError, match="scores must be finite numbers, or None where they do not apply"):
         reward_functions({"bad": "tests.fake_scorers:text"})[0](["p"], ["a"])
 
 
@@ -68,6 +68,8 @@ def test_none_means_not_applicable_in_online_rl_only():
     [
         ("{bad: nosuchscorer}", {}, "unknown scorer 'nosuchscorer'"),
         ("{bad: 'tests.fake_scorers:text'}", {}, r"reward 'bad' returned 'high' for completion 0"),
+        ("{bad: 'tests.fake_scorers:raises'}", {}, r"scorer reward 'bad' raised KeyError: 'boom'"),
+        ("{bad: 'tests.fake_scorers:exits'}", {}, r"scorer reward 'bad' called sys.exit"),
         ("{correct: math}", {"reward_weights": "{corect: 1.0}"}, r"reward_weights names no reward \['corect'\]"),
         ("{correct: math}", {"batch_size": 6}, "num_generations=4 does not divide the completions of a step"),
     ],
