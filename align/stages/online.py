@@ -11,9 +11,12 @@ a step sees batch_size x processes x grad_accum / num_generations prompts. Other
 from __future__ import annotations
 
 from functools import partial
+from typing import Literal
 
 from pydantic import Field, model_validator
 
+from align.errors import AlignError
+from align.generation.generators import vllm_available
 from align.loading.datasets import load_dataset
 from align.refs import deferred
 from align.stages import trainer
@@ -43,6 +46,16 @@ class OnlineRLConfig(TrainingConfig):
     learning_rate: float = Field(1e-6, gt=0, description="peak learning rate (TRL's default)")
     batch_size: int = Field(64, ge=1, description="completions per device and step (a multiple of num_generations)")
     save_steps: int = Field(25, ge=1, description="checkpoint interval: a killed stage resumes from here")
+    backend: Literal["auto", "hf", "vllm"] = Field(
+        "auto", description="generation: auto = TRL's vLLM when CUDA and vllm are there, else transformers"
+    )
+    vllm_mode: Literal["colocate", "server"] = Field(
+        "colocate",
+        description="vLLM in the training processes, or a `trl vllm-serve` (its URL: trainer.vllm_server_base_url)",
+    )
+    vllm_gpu_memory_utilization: float = Field(
+        0.3, gt=0, le=1, description="colocate: the GPU memory share vLLM takes beside training"
+    )
 
     @model_validator(mode="after")
     def weights_and_groups(self):
@@ -67,12 +80,22 @@ class OnlineRLConfig(TrainingConfig):
             "num_iterations": self.num_iterations,
             "mask_truncated_completions": self.mask_truncated_completions,
             "reward_weights": [(self.reward_weights or {}).get(label, 1.0) for label in self.rewards],
+            **self.vllm_args(),
         }
         return trainer_config(config_cls, output_dir, seed, self, **shared, **method)
+
+    def vllm_args(self) -> dict:
+        """TRL generates with vLLM (`use_vllm`) where the backend says so; its vllm fields are then the stage's."""
+        if self.backend == "hf" or (self.backend == "auto" and not vllm_available()):
+            return {"use_vllm": False}
+        mode = {"vllm_mode": self.vllm_mode}
+        return {"use_vllm": True, **mode, "vllm_gpu_memory_utilization": self.vllm_gpu_memory_utilization}
 
 
 def check(config: OnlineRLConfig) -> None:
     """The TRL config builds; every reward reads the data and returns numbers (called on a few rows first)."""
+    if config.backend == "vllm" and not vllm_available():
+        raise AlignError("backend vllm needs a CUDA GPU and vllm (pip install 'align[gpu]'); use backend hf here")
     trainer.check(config)
     if not deferred(config.data) and not any(deferred(spec) for spec in config.rewards.values()):
         probe_rewards(config.rewards, load_dataset(config.data, "prompts", config.limit))

@@ -31,6 +31,7 @@ OWNED = {
     "logging_steps": "logging_steps",
     "save_steps": "save_steps",
     "deepspeed": "deepspeed",
+    "use_vllm": "backend",  # online RL's generation backend
     "report_to": None,
     "disable_tqdm": None,
     "save_strategy": None,

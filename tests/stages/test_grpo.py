@@ -1,6 +1,7 @@
 """The `grpo` stage: TRL's GRPOTrainer rewarded by align's scorers."""
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -8,6 +9,7 @@ from align.engine.recipe import load_recipe
 from align.engine.runlog import read_metrics
 from align.engine.runner import Engine
 from align.errors import AlignError
+from align.stages import online, stage_module
 from align.training.online_rl import reward_functions
 from rewards import make_scorer
 from tests.conftest import write_recipe
@@ -95,3 +97,20 @@ def test_each_step_logs_reward_per_scorer_zero_variance_groups_length_kl_and_cli
         assert logged.get(f"train/{name}") == [1, 3], name
     for name in ("kl", "clip_ratio/region_mean", "loss"):  # every optimizer step
         assert logged.get(f"train/{name}") == [1, 2, 3, 4], name
+
+
+@pytest.mark.parametrize("stage_type", ["grpo", "rloo"])
+def test_the_backend_picks_trls_generation(monkeypatch, stage_type):
+    """auto = TRL's vLLM (colocate by default) where CUDA and vllm are there, transformers elsewhere; asking for
+    vllm where it cannot run is refused before the run; `trainer.use_vllm` is the stage's `backend`."""
+    module = stage_module(stage_type)
+    monkeypatch.setattr(online, "vllm_available", lambda: False)
+    assert module.Config(model="m", data="d").vllm_args() == {"use_vllm": False}
+    with pytest.raises(AlignError, match="backend vllm needs a CUDA GPU and vllm"):
+        module.check(module.Config(model="m", data="d", backend="vllm"))
+    monkeypatch.setattr(online, "vllm_available", lambda: True)
+    server = module.Config(model="m", data="d", vllm_mode="server", vllm_gpu_memory_utilization=0.5)
+    assert server.vllm_args() == {"use_vllm": True, "vllm_mode": "server", "vllm_gpu_memory_utilization": 0.5}
+    assert module.Config(model="m", data="d", backend="hf").vllm_args() == {"use_vllm": False}
+    with pytest.raises(AlignError, match="trainer.use_vllm: set `backend` in the stage instead"):
+        module.Config(model="m", data="d", trainer={"use_vllm": True}).trainer_args(Path("/tmp/unused"), 0)
