@@ -29,3 +29,18 @@ def test_vllm_samples_n_per_prompt_seeded_and_like_hf():
     hf = make_generator("world:base", backend="hf").generate(prompts, params)
     mean = lambda outs: sum(len(c) for o in outs for c in o) / sum(len(o) for o in outs)  # noqa: E731
     assert abs(mean(first) - mean(hf)) <= 0.15 * mean(hf)
+
+
+@needs_vllm
+def test_grpo_trains_with_trls_vllm_colocate(tmp_path):
+    """`backend: vllm` in an online-RL stage: TRL generates with vLLM inside the training process (colocate), and
+    align's scorers reward vLLM's completions at every step."""
+    from align.engine.recipe import load_recipe
+    from align.engine.runlog import read_metrics
+    from align.engine.runner import Engine
+    from tests.stages.test_grpo import grpo_recipe
+
+    path = grpo_recipe(tmp_path, "{correct: math}", backend="vllm", vllm_mode="colocate", max_steps=4)
+    Engine(load_recipe(str(path)), tmp_path / "run").run()
+    steps = [r["step"] for r in read_metrics(tmp_path / "run") if r["name"] == "train/reward" and r["step"]]
+    assert steps == [1, 2, 3, 4]
