@@ -36,26 +36,40 @@ def grpo_recipe(tmp_path, rewards: str, stage_type: str = "grpo", **settings) ->
 
 
 def test_the_rewards_trl_receives_are_aligns_scorers_on_the_same_completions_weights_applied(tmp_path):
-    check_rewards_match(tmp_path, "grpo")
+    """Also the per-step metrics users watch: reward per scorer, the share of zero-variance groups and the length once
+    per generation (each batch of completions serves num_iterations steps); with beta > 0 the KL to the reference
+    and, with num_iterations > 1, the clip ratio at every optimizer step."""
+    rows = check_rewards_match(tmp_path, "grpo", beta=0.04, num_iterations=2, max_steps=4)
+    logged: dict[str, list[int]] = {}
+    for row in rows:
+        if row["step"] is not None:
+            logged.setdefault(row["name"], []).append(row["step"])
+    for name in ("rewards/correct/mean", "rewards/digits/std", "frac_reward_zero_std", "completions/mean_length"):
+        assert logged.get(f"train/{name}") == [1, 3], name
+    for name in ("kl", "clip_ratio/region_mean", "loss"):
+        assert logged.get(f"train/{name}") == [1, 2, 3, 4], name
 
 
-def check_rewards_match(tmp_path, stage_type: str) -> None:
-    """Each step's logged reward is the mean over its completions of sum_i w_i * scorer_i, recomputed here by
-    align's own scorers on the decoded completions TRL handed the reward functions."""
+def check_rewards_match(tmp_path, stage_type: str, **settings) -> list[dict]:
+    """Each generation's logged reward is the mean over its completions of sum_i w_i * scorer_i, recomputed here by
+    align's own scorers on the decoded completions TRL handed the reward functions. Returns the run's metric rows."""
     log = tmp_path / "calls.jsonl"
     rewards = f"{{correct: math, digits: {{name: 'tests.fake_scorers:recording', path: '{log}'}}}}"
-    path = grpo_recipe(tmp_path, rewards, stage_type, reward_weights="{correct: 1.0, digits: 0.25}")
+    path = grpo_recipe(tmp_path, rewards, stage_type, reward_weights="{correct: 1.0, digits: 0.25}", **settings)
     Engine(load_recipe(str(path)), tmp_path / "run").run()
     calls = [json.loads(line) for line in log.read_text().splitlines()][1:]  # the first: the pre-run probe
-    assert len(calls) == 2 and all(len(c["completions"]) == 8 for c in calls)  # 2 steps x 2 prompts x 4
+    assert len(calls) == 2 and all(len(c["completions"]) == 8 for c in calls)  # 2 generations x 2 prompts x 4
     math = make_scorer("math")
-    logged = {r["step"]: r["value"] for r in read_metrics(tmp_path / "run") if r["name"] == "train/reward"}
-    for step, call in enumerate(calls, start=1):
+    rows = read_metrics(tmp_path / "run")
+    logged = [r["value"] for r in rows if r["name"] == "train/reward" and r["step"] is not None]
+    assert len(logged) == len(calls)
+    for value, call in zip(logged, calls):
         assert all("answer" in row for row in call["rows"])  # the dataset's columns reach the scorer
         correct = math(None, call["completions"], call["rows"])
         digits = [float(sum(ch.isdigit() for ch in c)) for c in call["completions"]]
         expected = sum(1.0 * a + 0.25 * b for a, b in zip(correct, digits)) / len(digits)
-        assert logged[step] == pytest.approx(expected, rel=1e-5)
+        assert value == pytest.approx(expected, rel=1e-5)
+    return rows
 
 
 def test_none_means_not_applicable_in_online_rl_only():
@@ -81,22 +95,6 @@ def test_bad_rewards_and_groups_fail_before_the_run(tmp_path, rewards, settings,
     with pytest.raises(AlignError, match=message):
         Engine(load_recipe(str(path)), tmp_path / "run").run()
     assert not (tmp_path / "run" / "grpo").exists()
-
-
-def test_each_step_logs_reward_per_scorer_zero_variance_groups_length_kl_and_clip_ratio(tmp_path):
-    """The per-step metrics users watch: with beta > 0 the KL to the reference, with num_iterations > 1 the clip
-    ratio (the sampled completions are reused, so the policy moves away from the one that sampled them)."""
-    path = grpo_recipe(tmp_path, "{correct: math}", beta=0.04, num_iterations=2, max_steps=4)
-    Engine(load_recipe(str(path)), tmp_path / "run").run()
-    logged: dict[str, list[int]] = {}
-    for row in read_metrics(tmp_path / "run"):
-        if row["step"] is not None:
-            logged.setdefault(row["name"], []).append(row["step"])
-    sampled = ("rewards/correct/mean", "rewards/correct/std", "frac_reward_zero_std", "completions/mean_length")
-    for name in sampled:  # once per generation: each batch of completions serves num_iterations steps
-        assert logged.get(f"train/{name}") == [1, 3], name
-    for name in ("kl", "clip_ratio/region_mean", "loss"):  # every optimizer step
-        assert logged.get(f"train/{name}") == [1, 2, 3, 4], name
 
 
 @pytest.mark.parametrize("stage_type", ["grpo", "rloo"])
