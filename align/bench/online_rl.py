@@ -6,6 +6,7 @@ on the same RM-scored samples of the RS policy."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from align.bench.stats import RULE, change, groups, mean_sd, outcome, over_seeds, paired, seeds_sentence, values
@@ -21,14 +22,26 @@ ARITH_ROWS = [
 ]
 ARITH_METRICS = ["eval/pass@1", "eval/pass@1_sampled", "eval/pass@16", "eval/right_working"]
 XWIN_METRICS = ["eval/gold_score", "eval/gold_score_sampled", "eval/win_rate", "eval/rm_score"]
+BOXED_END = re.compile(
+    r"\\boxed\{-?\d+\}\s*$"
+)  # the world's solutions end so; math-verify also takes a bare last number
 ONLINE_CURVES = ("train/reward", "train/frac_reward_zero_std", "train/completions/mean_length")
 
 
 def add_online(results: list[dict]) -> None:
-    """Record, from the finished run dirs, each run's training budget in sampled completions and, for the online
-    runs, its per-step training curves (the metric log)."""
+    """Record, from the finished run dirs, each run's training budget in sampled completions, the share of its greedy
+    held-out answers that end in a well-formed `\\boxed{N}`, and, for the online runs, the per-step training curves
+    (the metric log)."""
+    from align.data.jsonl import read_jsonl
+
     for result in results:
         run = Path(result["run_dir"])
+        if result["group"] in (GRPO, RLOO, REST):
+            result["boxed"] = {
+                stage: boxed_share(read_jsonl(run / stage / "data.jsonl"))
+                for _, _, stage, _ in ARITH_ROWS
+                if (run / stage / "data.jsonl").exists()
+            }
         if result["group"] == REST and (run / "it1-sample" / "data.jsonl").exists():
             with open(run / "it1-sample" / "data.jsonl") as f:
                 result["completions"] = sum(1 for line in f if line.strip())
@@ -44,13 +57,19 @@ def add_online(results: list[dict]) -> None:
             result["curves"] = curves
 
 
+def boxed_share(rows: list[dict]) -> float:
+    from align.data.rows import completion_text
+
+    return sum(bool(BOXED_END.search(completion_text(r["completion"]))) for r in rows) / max(len(rows), 1)
+
+
 def render_arith(by_group: dict[str, list[dict]], folder: Path) -> list[str]:
     seeds = max(len(runs) for runs in by_group.values())
     lines = [
         "| policy | "
         + " | ".join(m.removeprefix("eval/") for m in ARITH_METRICS)
-        + " | completions sampled for training | training stage time (s) | run stage time (s) |",
-        "|---|" + "---|" * (len(ARITH_METRICS) + 3),
+        + " | ends in `\\boxed{N}` | completions sampled for training | training stage time (s) | run stage time (s) |",
+        "|---|" + "---|" * (len(ARITH_METRICS) + 4),
     ]
     for row, group, ev, train in ARITH_ROWS:
         runs = by_group.get(group, [])
@@ -61,6 +80,7 @@ def render_arith(by_group: dict[str, list[dict]], folder: Path) -> list[str]:
         lines.append(
             f"| {row} | "
             + " | ".join(over_seeds(values(runs, ev, m), seeds) for m in ARITH_METRICS)
+            + f" | {over_seeds([r['boxed'][ev] for r in runs if ev in r.get('boxed', {})], seeds)}"
             + f" | {budget} | {train_time if train else '—'} | "
             + (over_seeds([r["wall_s"] for r in runs], seeds, 0) if train else "—")
             + " |"
@@ -78,8 +98,30 @@ def render_arith(by_group: dict[str, list[dict]], folder: Path) -> list[str]:
                 }[outcome(first, second)]
                 delta = mean_sd(first)[0] - mean_sd(second)[0]
                 lines.append(f"| {a} | {b} | {metric.removeprefix('eval/')} | {delta:+.3f} | {verdict} |")
+    lines += ["", *per_seed(by_group)]
     plot_online(by_group, folder / "learning_online_rl.png")
     return lines + ["", "![Online RL](learning_online_rl.png)", ""]
+
+
+def per_seed(by_group: dict[str, list[dict]]) -> list[str]:
+    """Each seed's own numbers: a mean over seeds hides one seed whose answers collapsed."""
+    seeds = sorted({r["seed"] for runs in by_group.values() for r in runs if r.get("seed") is not None})
+    lines = [
+        "Per seed, greedy pass@1 / right_working / ends in `\\boxed{N}`:",
+        "",
+        "| policy | " + " | ".join(f"seed {s}" for s in seeds) + " |",
+        "|---|" + "---|" * len(seeds),
+    ]
+    for row, group, ev, _ in ARITH_ROWS:
+        by_seed = {r["seed"]: r for r in by_group.get(group, [])}
+        cells = []
+        for seed in seeds:
+            run = by_seed.get(seed)
+            found = [run["stages"].get(ev, {}).get(m) for m in ("eval/pass@1", "eval/right_working")] if run else []
+            boxed = run.get("boxed", {}).get(ev) if run else None
+            cells.append(" / ".join("—" if v is None else f"{v:.3f}" for v in [*found, boxed]) if run else "—")
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def plot_online(by_group: dict[str, list[dict]], path: Path) -> None:
