@@ -46,6 +46,13 @@ class CodeOptions(Options):
     )
 
 
+class MathOptions(Options):
+    boxed_only: bool = Field(
+        False,
+        description="count only an answer in the last well-formed \\boxed{} (math-verify also reads unboxed ones)",
+    )
+
+
 class RewardModelOptions(Options):
     model: str = Field(description="a reward model dir (a `reward` stage's model)")
     batch_size: int = Field(128, ge=1, description="sequences scored per forward pass")
@@ -62,7 +69,7 @@ class Builtin:
 
 
 BUILTIN = {
-    "math": Builtin("rewards.verifiers:math"),
+    "math": Builtin("rewards.verifiers:math", MathOptions),
     "exact": Builtin("rewards.verifiers:exact"),
     "regex": Builtin("rewards.verifiers:regex"),
     "gold_judge": Builtin("align.world.gold_judge:score"),  # the world's: imported only when used
