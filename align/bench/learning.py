@@ -15,7 +15,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from align.bench.distill import render_dpkd
-from align.bench.online_rl import GRPO, ITERATIVE, REST, RLOO, XWIN_KTO, add_online, render_online_rl
+from align.bench.online_rl import (
+    BOXED_REWARD,
+    GRPO,
+    ITERATIVE,
+    REST,
+    RLOO,
+    RLOO_BOXED,
+    XWIN_KTO,
+    add_online,
+    render_online_rl,
+)
 from align.bench.rest_em import render_rest_em
 from align.bench.selection import add_composition, render_alpagasus, render_selection
 from align.bench.xwin import add_failures, render_xwin
@@ -115,6 +125,7 @@ def suite_experiments(seeds: int = 3) -> dict[str, list[Experiment]]:
         # DPO reusing that chain's stages up to its RS policy
         "online-rl": seeded(GRPO, "grpo", seeds)
         + seeded(RLOO, "grpo", seeds, ("method=rloo",))
+        + seeded(RLOO_BOXED, "grpo", seeds, ("method=rloo", BOXED_REWARD))
         + seeded(REST, "rest-em", seeds, (*HARD, "iterations=1"))
         + seeded(XWIN_KTO, "xwin-kto", seeds, ON_POLICY_PAIRS)
         + seeded(ITERATIVE, "iterative-dpo", seeds, copy_from=XWIN_KTO),

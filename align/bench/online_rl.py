@@ -12,6 +12,8 @@ from pathlib import Path
 from align.bench.stats import RULE, change, groups, mean_sd, outcome, over_seeds, paired, seeds_sentence, values
 
 GRPO, RLOO, REST = "grpo", "rloo", "rest-em hard, 1 iteration"
+RLOO_BOXED = "rloo, boxed-only reward"
+BOXED_REWARD = "stages.grpo.rewards={correct: {name: math, boxed_only: true}}"
 XWIN_KTO, ITERATIVE = "xwin-kto, on-policy DPO pairs", "iterative-dpo, 2 rounds"
 # (row, run group, evaluate stage, training stage or None)
 ARITH_ROWS = [
@@ -19,6 +21,7 @@ ARITH_ROWS = [
     ("ReST-EM, iteration 1", REST, "it1-eval", "it1-sft"),
     ("GRPO", GRPO, "eval", "grpo"),
     ("RLOO", RLOO, "eval", "grpo"),
+    ("RLOO, boxed-only reward", RLOO_BOXED, "eval", "grpo"),
 ]
 ARITH_METRICS = ["eval/pass@1", "eval/pass@1_sampled", "eval/pass@16", "eval/right_working"]
 XWIN_METRICS = ["eval/gold_score", "eval/gold_score_sampled", "eval/win_rate", "eval/rm_score"]
@@ -36,7 +39,7 @@ def add_online(results: list[dict]) -> None:
 
     for result in results:
         run = Path(result["run_dir"])
-        if result["group"] in (GRPO, RLOO, REST):
+        if result["group"] in (GRPO, RLOO, RLOO_BOXED, REST):
             result["boxed"] = {
                 stage: boxed_share(read_jsonl(run / stage / "data.jsonl"))
                 for _, _, stage, _ in ARITH_ROWS
@@ -45,7 +48,7 @@ def add_online(results: list[dict]) -> None:
         if result["group"] == REST and (run / "it1-sample" / "data.jsonl").exists():
             with open(run / "it1-sample" / "data.jsonl") as f:
                 result["completions"] = sum(1 for line in f if line.strip())
-        elif result["group"] in (GRPO, RLOO) and (run / "grpo" / "stage.json").exists():
+        elif result["group"] in (GRPO, RLOO, RLOO_BOXED) and (run / "grpo" / "stage.json").exists():
             config = json.loads((run / "grpo" / "stage.json").read_text())["inputs"]["config"]
             steps = result["stages"]["grpo"].get("train/steps", 0)
             result["completions"] = int(steps * config["batch_size"] * config["grad_accum"] * config["processes"])
@@ -87,7 +90,13 @@ def render_arith(by_group: dict[str, list[dict]], folder: Path) -> list[str]:
         )
     lines += ["", "| first | against | metric | Δ (mean) | verdict |", "|---|---|---|---|---|"]
     final = {row: (by_group.get(group, []), ev) for row, group, ev, _ in ARITH_ROWS}
-    for a, b in [("GRPO", "ReST-EM, iteration 1"), ("RLOO", "ReST-EM, iteration 1"), ("GRPO", "RLOO")]:
+    comparisons = [
+        ("GRPO", "ReST-EM, iteration 1"),
+        ("RLOO", "ReST-EM, iteration 1"),
+        ("GRPO", "RLOO"),
+        ("RLOO, boxed-only reward", "RLOO"),
+    ]
+    for a, b in comparisons:
         for metric in ("eval/pass@1", "eval/right_working"):
             first, second = values(*final[a], metric), values(*final[b], metric)
             if first and second:
@@ -133,7 +142,7 @@ def plot_online(by_group: dict[str, list[dict]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
-    for label, group in (("GRPO", GRPO), ("RLOO", RLOO)):
+    for label, group in (("GRPO", GRPO), ("RLOO", RLOO), ("RLOO, boxed-only reward", RLOO_BOXED)):
         runs = [r for r in by_group.get(group, []) if r.get("curves", {}).get("train/reward")]
         if runs:
             steps = sorted({s for r in runs for s, _ in r["curves"]["train/reward"]})
@@ -197,11 +206,14 @@ def render_online_rl(results: list[dict], folder: Path) -> list[str]:
         "TRL's trainers) take 375 optimizer steps of 8 problems × 8 completions (24,000), both at β = 0 (TRL's "
         "RLOO default is 0.05: one value for both), lr 3e-4, T = 1, at most 64 new tokens, like ReST-EM's "
         "sampling. *right_working* is the world's own check that the greedy answer's working is right, not just "
-        "its final number: a policy that games the answer verifier would raise pass@1 and not this. "
+        "its final number: a policy that games the answer verifier would raise pass@1 and not this; "
+        "*ends in \\boxed{N}* is the share of greedy answers whose format is intact (math-verify also reads an "
+        "unboxed answer). The boxed-only control rewards RLOO with `{name: math, boxed_only: true}` (evaluated "
+        "like the others). "
         "Stage times are on 2 CPU cores; ReST-EM samples with batched `generate` and trains once, the online "
         "methods alternate generation and a gradient step. " + seeds_sentence(by_group) + RULE,
         "",
-        "Commands: " + "; ".join(commands(by_group[g]) for g in (GRPO, RLOO, REST) if g in by_group),
+        "Commands: " + "; ".join(commands(by_group[g]) for g in (GRPO, RLOO, RLOO_BOXED, REST) if g in by_group),
         "",
     ]
     lines += render_arith(by_group, folder)
