@@ -80,6 +80,9 @@ def test_bench_online_rl_smoke(tmp_path):
     assert by_label["rest-em hard, 1 iteration seed=0"]["completions"] == 16 * 4  # 16 problems x 4 samples
     assert [s for s, _ in by_label["rloo seed=0"]["curves"]["train/reward"]] == [1, 2]  # smoke logs each step
     assert by_label["rloo seed=0"]["command"] == "align run grpo method=rloo seed=0 --smoke"
+    boxed = by_label["rloo, boxed-only reward seed=1"]
+    assert "boxed_only: true" in boxed["command"] and set(boxed["boxed"]) == {"eval_base", "eval"}
+    assert "Per seed, greedy pass@1 / right_working" in text and "| RLOO, boxed-only reward | RLOO | pass@1 |" in text
     assert "| GRPO | ReST-EM, iteration 1 | pass@1 |" in text and "| round 1 → round 2 |" in text
     assert "| DPO → KTO |" in text and (tmp_path / "learning_online_rl.png").exists()
     iterative, xwin_kto = by_label["iterative-dpo, 2 rounds seed=1"], by_label["xwin-kto, on-policy DPO pairs seed=1"]
