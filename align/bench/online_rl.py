@@ -188,6 +188,20 @@ def render_xwin_steps(runs: list[dict], rows: list[tuple[str, str]], steps: list
     return lines + [""]
 
 
+def training_sizes(runs: list[dict]) -> str:
+    """What each method trained on and for how long: one sample set, different rows and step counts."""
+
+    def cell(stage: str, metric: str) -> str:
+        return over_seeds(values(runs, stage, metric), len(runs), 0)
+
+    return (
+        f"Per seed, DPO trains on {cell('dpo_pairs', 'select/kept')} pairs for {cell('dpo', 'train/steps')} "
+        f"optimizer steps; KTO on {cell('kto_data', 'select/desirable')} desirable and "
+        f"{cell('kto_data', 'select/undesirable')} undesirable responses for {cell('kto', 'train/steps')} steps "
+        "(the same epochs and batch size: KTO sees each response once per epoch, DPO each pair)."
+    )
+
+
 def commands(runs: list[dict]) -> str:
     return "; ".join(f"`{r['command']}`" for r in runs)
 
@@ -226,8 +240,9 @@ def render_online_rl(results: list[dict], folder: Path) -> list[str]:
             "training prompt, scored by the trained RM. DPO gets pairs from them (best vs worst per prompt: the "
             "`stages.dpo_pairs.data=${policy_score.data} rejected_from=null` override); KTO gets the same responses "
             "labelled desirable above their prompt's median reward, undesirable below (`select` rule `label`). "
-            "Both train from the RS model with β 0.1, lr 1e-5, 2 epochs. Metrics as in the Xwin section. "
-            + seeds_sentence({XWIN_KTO: runs}),
+            "Both train from the RS model with β 0.1, lr 1e-5, 2 epochs. Metrics as in the Xwin section; rm_score is "
+            "the score of the RM both trained against, so where it rises while the gold score falls, the policy "
+            "is exploiting the RM's errors. " + seeds_sentence({XWIN_KTO: runs}),
             "",
             "Commands: " + commands(runs),
             "",
@@ -241,6 +256,7 @@ def render_online_rl(results: list[dict], folder: Path) -> list[str]:
                 ("DPO → KTO", "eval_dpo", "eval_kto"),
             ],
         )
+        lines += [training_sizes(runs), ""]
     if ITERATIVE in by_group:
         runs = by_group[ITERATIVE]
         lines += [
