@@ -207,7 +207,9 @@ def bench_learning(
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for suite in [] if render_only else suites:
         started = time.time()
-        results[suite] = [run_experiment(exp, root, smoke) for exp in suite_experiments(seeds)[suite]]
+        experiments = suite_experiments(seeds)[suite]
+        resumed = any((root / slug(exp.name)).exists() for exp in experiments)  # a sitting that reuses runs
+        results[suite] = [run_experiment(exp, root, smoke) for exp in experiments]
         if suite == "xwin":  # which instruction constraints each policy still breaks
             add_failures(results[suite])
         if suite.startswith("rest-em"):  # what the verifier let through, and where the gains are
@@ -224,11 +226,29 @@ def bench_learning(
             results["dpkd_memory"] = measure_memory(
                 Path(results[suite][0]["run_dir"]), root / "dpkd-memory", steps=4 if smoke else 100
             )
-        results.setdefault("wall_s", {})[suite] = round(time.time() - started, 1)  # the bench's own clock
+        record_clock(results, suite, round(time.time() - started, 1), resumed)
         out.parent.mkdir(parents=True, exist_ok=True)
         results_path.write_text(json.dumps(results, indent=2))
     out.write_text(render_learning(results, out.parent))
     return out
+
+
+def record_clock(results: dict, suite: str, seconds: float, resumed: bool) -> None:
+    """The bench's own clock per suite. A sitting that found runs of an earlier one (a suite grown by a row, or a
+    bench restarted after a kill) adds its time to the earlier sittings' instead of replacing it."""
+    clocks, sittings = results.setdefault("wall_s", {}), results.setdefault("sittings", {})
+    earlier = sittings.get(suite) or ([clocks[suite]] if suite in clocks else [])
+    sittings[suite] = [*earlier, seconds] if resumed else [seconds]
+    clocks[suite] = round(sum(sittings[suite]), 1)
+
+
+def sittings(results: dict, suite: str) -> str:
+    found = results.get("sittings", {}).get(suite, [])
+    if len(found) < 2:
+        return ""
+    return (
+        f" (in {len(found)} sittings, {' + '.join(f'{s / 60:.0f}' for s in found)} min; later ones reuse finished runs)"
+    )
 
 
 def render_learning(results: dict, folder: Path) -> str:
@@ -245,7 +265,9 @@ def render_learning(results: dict, folder: Path) -> str:
         lines += [
             "Wall time of the last `align bench learning` of each suite (the bench's clock, everything "
             "included): "
-            + ", ".join(f"{suite} {seconds / 60:.0f} min" for suite, seconds in clocks.items())
+            + ", ".join(
+                f"{suite} {seconds / 60:.0f} min{sittings(results, suite)}" for suite, seconds in clocks.items()
+            )
             + (f"; {sum(clocks.values()) / 60:.0f} min together." if len(clocks) > 1 else "."),
             "",
         ]
