@@ -162,7 +162,7 @@ def plot_online(by_group: dict[str, list[dict]], path: Path) -> None:
             capsize=3,
             label=metric.removeprefix("eval/"),
         )
-    right.set_xticks(range(len(rows)), [row for row, _, _ in rows])
+    right.set_xticks(range(len(rows)), [row.replace(", ", ",\n") for row, _, _ in rows], fontsize=8)
     right.set(title="held-out arith_hard_test (greedy)", ylim=(0, 1.02))
     right.legend(fontsize=8)
     fig.tight_layout()
