@@ -202,6 +202,12 @@ def training_sizes(runs: list[dict]) -> str:
     )
 
 
+def xwin_section(title: str, intro: str, runs: list[dict], policies: list, steps: list) -> list[str]:
+    """A subsection on the Xwin chain's policies: what was run, the commands, the per-policy table and the steps."""
+    head = [f"### {title}", "", intro + seeds_sentence({title: runs}), "", "Commands: " + commands(runs), ""]
+    return head + render_xwin_steps(runs, policies, steps)
+
+
 def commands(runs: list[dict]) -> str:
     return "; ".join(f"`{r['command']}`" for r in runs)
 
@@ -233,46 +239,28 @@ def render_online_rl(results: list[dict], folder: Path) -> list[str]:
     lines += render_arith(by_group, folder)
     if XWIN_KTO in by_group:
         runs = by_group[XWIN_KTO]
-        lines += [
-            "### KTO against DPO on the same RM-scored samples",
-            "",
+        intro = (
             "The Xwin chain (`recipes/xwin-kto.yaml`) up to its RS policy, which then samples 8 responses per "
             "training prompt, scored by the trained RM. DPO gets pairs from them (best vs worst per prompt: the "
             "`stages.dpo_pairs.data=${policy_score.data} rejected_from=null` override); KTO gets the same responses "
             "labelled desirable above their prompt's median reward, undesirable below (`select` rule `label`). "
             "Both train from the RS model with β 0.1, lr 1e-5, 2 epochs. Metrics as in the Xwin section; rm_score is "
             "the score of the RM both trained against, so where it rises while the gold score falls, the policy "
-            "is exploiting the RM's errors. " + seeds_sentence({XWIN_KTO: runs}),
-            "",
-            "Commands: " + commands(runs),
-            "",
-        ]
-        lines += render_xwin_steps(
-            runs,
-            [("RS", "eval_rs"), ("DPO", "eval_dpo"), ("KTO", "eval_kto")],
-            [
-                ("RS → DPO", "eval_rs", "eval_dpo"),
-                ("RS → KTO", "eval_rs", "eval_kto"),
-                ("DPO → KTO", "eval_dpo", "eval_kto"),
-            ],
+            "is exploiting the RM's errors. "
         )
+        policies = [("RS", "eval_rs"), ("DPO", "eval_dpo"), ("KTO", "eval_kto")]
+        steps = [("RS → DPO", "eval_rs", "eval_dpo"), ("RS → KTO", "eval_rs", "eval_kto")]
+        steps.append(("DPO → KTO", "eval_dpo", "eval_kto"))
+        lines += xwin_section("KTO against DPO on the same RM-scored samples", intro, runs, policies, steps)
         lines += [training_sizes(runs), ""]
     if ITERATIVE in by_group:
-        runs = by_group[ITERATIVE]
-        lines += [
-            "### Iterative DPO: 2 rounds against 1",
-            "",
+        intro = (
             "`recipes/iterative-dpo.yaml`: from the same RS policy (its stages are reused from the KTO runs above), "
             "each round samples 8 responses per prompt from the latest policy, scores them with the same RM, pairs "
             "best vs worst, and continues DPO from the previous round's model. Round 1 is the one-round baseline, so "
-            "the comparison is paired within each seed. " + seeds_sentence({ITERATIVE: runs}),
-            "",
-            "Commands: " + commands(runs),
-            "",
-        ]
-        lines += render_xwin_steps(
-            runs,
-            [("RS", "eval_rs"), ("round 1", "it1-eval"), ("round 2", "it2-eval")],
-            [("RS → round 1", "eval_rs", "it1-eval"), ("round 1 → round 2", "it1-eval", "it2-eval")],
+            "the comparison is paired within each seed. "
         )
+        policies = [("RS", "eval_rs"), ("round 1", "it1-eval"), ("round 2", "it2-eval")]
+        steps = [("RS → round 1", "eval_rs", "it1-eval"), ("round 1 → round 2", "it1-eval", "it2-eval")]
+        lines += xwin_section("Iterative DPO: 2 rounds against 1", intro, by_group[ITERATIVE], policies, steps)
     return lines
