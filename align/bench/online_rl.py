@@ -9,7 +9,7 @@ import json
 import re
 from pathlib import Path
 
-from align.bench.stats import RULE, change, groups, mean_sd, outcome, over_seeds, paired, seeds_sentence, values
+from align.bench.stats import RULE, change, groups, mean_sd, over_seeds, paired, seeds_sentence, values, verdict
 
 GRPO, RLOO, REST = "grpo", "rloo", "rest-em hard, 1 iteration"
 RLOO_BOXED = "rloo, boxed-only reward"
@@ -25,9 +25,8 @@ ARITH_ROWS = [
 ]
 ARITH_METRICS = ["eval/pass@1", "eval/pass@1_sampled", "eval/pass@16", "eval/right_working"]
 XWIN_METRICS = ["eval/gold_score", "eval/gold_score_sampled", "eval/win_rate", "eval/rm_score"]
-BOXED_END = re.compile(
-    r"\\boxed\{-?\d+\}\s*$"
-)  # the world's solutions end so; math-verify also takes a bare last number
+# the world's solutions end so; math-verify also takes a bare last number
+BOXED_END = re.compile(r"\\boxed\{-?\d+\}\s*$")
 ONLINE_CURVES = ("train/reward", "train/frac_reward_zero_std", "train/completions/mean_length")
 
 
@@ -45,9 +44,8 @@ def add_online(results: list[dict]) -> None:
                 for _, _, stage, _ in ARITH_ROWS
                 if (run / stage / "data.jsonl").exists()
             }
-        if result["group"] == REST and (run / "it1-sample" / "data.jsonl").exists():
-            with open(run / "it1-sample" / "data.jsonl") as f:
-                result["completions"] = sum(1 for line in f if line.strip())
+        if result["group"] == REST and "sample/completions" in result["stages"].get("it1-sample", {}):
+            result["completions"] = int(result["stages"]["it1-sample"]["sample/completions"])
         elif result["group"] in (GRPO, RLOO, RLOO_BOXED) and (run / "grpo" / "stage.json").exists():
             config = json.loads((run / "grpo" / "stage.json").read_text())["inputs"]["config"]
             steps = result["stages"]["grpo"].get("train/steps", 0)
@@ -100,13 +98,10 @@ def render_arith(by_group: dict[str, list[dict]], folder: Path) -> list[str]:
         for metric in ("eval/pass@1", "eval/right_working"):
             first, second = values(*final[a], metric), values(*final[b], metric)
             if first and second:
-                verdict = {
-                    "better": "**holds**: the first is higher",
-                    "worse": "**holds the other way**: the second is higher",
-                    "within": "**does not hold**: within the spread",
-                }[outcome(first, second)]
                 delta = mean_sd(first)[0] - mean_sd(second)[0]
-                lines.append(f"| {a} | {b} | {metric.removeprefix('eval/')} | {delta:+.3f} | {verdict} |")
+                lines.append(
+                    f"| {a} | {b} | {metric.removeprefix('eval/')} | {delta:+.3f} | {verdict(first, second)} |"
+                )
     lines += ["", *per_seed(by_group)]
     plot_online(by_group, folder / "learning_online_rl.png")
     return lines + ["", "![Online RL](learning_online_rl.png)", ""]

@@ -118,13 +118,18 @@ def vllm_available() -> bool:
     return True
 
 
+def require_backend(backend: str) -> None:
+    """Asking for vLLM where it cannot run is one clear error (generation stages and TRL's online RL alike)."""
+    if backend == "vllm" and not vllm_available():
+        raise AlignError("backend vllm needs a CUDA GPU and vllm (pip install 'align[gpu]'); use backend hf here")
+
+
 def make_generator(model: str, backend: str = "auto", **kwargs) -> Generator:
     """The backend's generator; under torchrun (`processes: N`) each rank draws its share of every call."""
     from align.generation.sharding import ShardedGenerator
     from align.runtime.distributed import world_size
 
-    if backend == "vllm" and not vllm_available():
-        raise AlignError("backend vllm needs a CUDA GPU and vllm (pip install 'align[gpu]'); use backend hf here")
+    require_backend(backend)
     if backend == "vllm" or (backend == "auto" and vllm_available()):
         generator = VLLMGenerator(model)
     elif backend in ("auto", "hf"):

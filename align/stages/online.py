@@ -15,8 +15,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from align.errors import AlignError
-from align.generation.generators import vllm_available
+from align.generation import generators
 from align.loading.datasets import load_dataset
 from align.refs import deferred
 from align.stages import trainer
@@ -86,16 +85,18 @@ class OnlineRLConfig(TrainingConfig):
 
     def vllm_args(self) -> dict:
         """TRL generates with vLLM (`use_vllm`) where the backend says so; its vllm fields are then the stage's."""
-        if self.backend == "hf" or (self.backend == "auto" and not vllm_available()):
+        if self.backend == "hf" or (self.backend == "auto" and not generators.vllm_available()):
             return {"use_vllm": False}
-        mode = {"vllm_mode": self.vllm_mode}
-        return {"use_vllm": True, **mode, "vllm_gpu_memory_utilization": self.vllm_gpu_memory_utilization}
+        return {
+            "use_vllm": True,
+            "vllm_mode": self.vllm_mode,
+            "vllm_gpu_memory_utilization": self.vllm_gpu_memory_utilization,
+        }
 
 
 def check(config: OnlineRLConfig) -> None:
     """The TRL config builds; every reward reads the data and returns numbers (called on a few rows first)."""
-    if config.backend == "vllm" and not vllm_available():
-        raise AlignError("backend vllm needs a CUDA GPU and vllm (pip install 'align[gpu]'); use backend hf here")
+    generators.require_backend(config.backend)
     trainer.check(config)
     if not deferred(config.data) and not any(deferred(spec) for spec in config.rewards.values()):
         probe_rewards(config.rewards, load_dataset(config.data, "prompts", config.limit))

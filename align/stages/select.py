@@ -179,8 +179,8 @@ def select_labelled(config: Config, groups: dict, rng: random.Random) -> tuple[l
             }
             for s in selection.random_subset(group, config.cap, rng)
         ]
-    desirable = sum(row["label"] for row in out)
-    return out, {"select/desirable": desirable, "select/undesirable": len(out) - desirable}
+    wanted = sum(row["label"] for row in out)
+    return out, {"select/desirable": wanted, "select/undesirable": len(out) - wanted}
 
 
 def select_samples(config: Config, groups: dict, rng: random.Random) -> tuple[list[dict], dict]:

@@ -9,7 +9,8 @@ from align.engine.recipe import load_recipe
 from align.engine.runlog import read_metrics
 from align.engine.runner import Engine
 from align.errors import AlignError
-from align.stages import online, stage_module
+from align.generation import generators
+from align.stages import stage_module
 from align.training.online_rl import reward_functions
 from rewards import make_scorer
 from tests.conftest import write_recipe
@@ -102,11 +103,11 @@ def test_the_backend_picks_trls_generation(monkeypatch, stage_type):
     """auto = TRL's vLLM (colocate by default) where CUDA and vllm are there, transformers elsewhere; asking for
     vllm where it cannot run is refused before the run; `trainer.use_vllm` is the stage's `backend`."""
     module = stage_module(stage_type)
-    monkeypatch.setattr(online, "vllm_available", lambda: False)
+    monkeypatch.setattr(generators, "vllm_available", lambda: False)
     assert module.Config(model="m", data="d").vllm_args() == {"use_vllm": False}
     with pytest.raises(AlignError, match="backend vllm needs a CUDA GPU and vllm"):
         module.check(module.Config(model="m", data="d", backend="vllm"))
-    monkeypatch.setattr(online, "vllm_available", lambda: True)
+    monkeypatch.setattr(generators, "vllm_available", lambda: True)
     server = module.Config(model="m", data="d", vllm_mode="server", vllm_gpu_memory_utilization=0.5)
     assert server.vllm_args() == {"use_vllm": True, "vllm_mode": "server", "vllm_gpu_memory_utilization": 0.5}
     assert module.Config(model="m", data="d", backend="hf").vllm_args() == {"use_vllm": False}
